@@ -1,0 +1,16 @@
+# EPOCH_SANITIZE: AddressSanitizer + UndefinedBehaviorSanitizer on everything
+# built here. EPOCH_FUZZ: libFuzzer (clang) instrumentation for fuzz targets,
+# with ASan + UBSan.
+if(EPOCH_SANITIZE OR EPOCH_FUZZ)
+  set(_epoch_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_compile_options(${_epoch_san})
+  add_link_options(${_epoch_san})
+endif()
+if(EPOCH_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "EPOCH_FUZZ needs clang: configure with -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  # Coverage instrumentation for the library; the fuzz executables add the
+  # libFuzzer main with -fsanitize=fuzzer.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
