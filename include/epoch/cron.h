@@ -17,6 +17,9 @@
 //     anything after `?` (`?x`);
 //   * rejected, where Quartz throws at run time: `L` in the seconds, minutes,
 //     hours or month field;
+//   * the numbers 98 and 99 are numbers: Quartz mistakes them for its
+//     internal markers of `?` and `*` (it accepts `99-82` as seconds 0-82 and
+//     loops forever on a plain `99`), so we reject them where out of range;
 //   * rejected, where Quartz loops forever: `0W`, and `L-nW` when the month
 //     field allows a month of n days or fewer (so the weekday search would
 //     start before the first of the month: n >= 28 with February, n >= 30

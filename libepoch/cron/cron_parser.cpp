@@ -19,8 +19,14 @@ namespace {
 
 enum Type { kSec = 0, kMin, kHour, kDom, kMonth, kDow, kYear };
 
-constexpr int kAllSpec = 99;  // Quartz's marker for '*'
-constexpr int kNoSpec = 98;   // Quartz's marker for '?'
+// Quartz marks '*' and '?' in its value sets with the numbers 99 and 98, and
+// so confuses them with the literal numbers 99 and 98 (`99-82` in the seconds
+// field passes as '*'; a plain `99` makes it loop forever). Our markers cannot
+// collide with a number; where a marker's value matters (TreeSet.first() of
+// the day fields) it is read as Quartz's 99.
+constexpr long kAllSpec = -99;
+constexpr long kNoSpec = -98;
+constexpr long kAllSpecOrder = 99;
 
 constexpr CronField kFieldOf[] = {CronField::kSeconds, CronField::kMinutes,
                                   CronField::kHours,   CronField::kDayOfMonth,
@@ -126,7 +132,7 @@ void CronCompiler::put(int type, long v) {
         return;
       }
       if (v >= 1 && v <= 31) s_.dom |= std::uint32_t{1} << v;
-      s_.dom_min = std::min(s_.dom_min, v);
+      s_.dom_min = std::min(s_.dom_min, v == kAllSpec ? kAllSpecOrder : v);
       break;
     case kMonth:
       if (v >= 1 && v <= 12) s_.month |= static_cast<std::uint16_t>(1u << v);
@@ -137,7 +143,7 @@ void CronCompiler::put(int type, long v) {
         return;
       }
       if (v >= 1 && v <= 7) s_.dow |= static_cast<std::uint8_t>(1u << v);
-      s_.dow_min = std::min(s_.dow_min, v);
+      s_.dow_min = std::min(s_.dow_min, v == kAllSpec ? kAllSpecOrder : v);
       break;
     case kYear:
       if (v >= 1970 && v <= kMaxCronYear) {

@@ -188,6 +188,9 @@ TEST_CASE("deliberate rejections of what Quartz silently accepts") {
            {"0 0 12 0W * ?", "1-31"},
            {"0 0 12 L-28W * ?", "where Quartz never finishes"},
            {"0 0 12 L-30W APR ?", "where Quartz never finishes"},
+           {"99-82 0 12 * * ?", "seconds must be 0-59"},
+           {"99 0 12 * * ?", "seconds must be 0-59"},
+           {"0 0 12 98 * ?", "days of the month must be 1-31"},
        }) {
     INFO(c.expr);
     const auto e = CronExpression::check(c.expr);
