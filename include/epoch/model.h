@@ -214,8 +214,11 @@ struct Policies {
   std::optional<OverlapPolicy> overlap;
   std::optional<CatchUpPolicy> catch_up;
   std::optional<RetryPolicy> retry;
-  std::optional<Duration> timeout;         // a run longer than this is killed and FAILED
-  std::optional<Duration> start_deadline;  // a run that cannot start this late is MISSED
+  // A task attempt running longer than this is killed; the attempt counts as
+  // TIMED_OUT (retried if the retry policy says so, else the run FAILS).
+  std::optional<Duration> timeout;
+  // A fire handled later than this after its nominal time is MISSED.
+  std::optional<Duration> start_deadline;
   std::optional<RetentionPolicy> retention;
   friend bool operator==(const Policies&, const Policies&) = default;
 };
@@ -261,6 +264,7 @@ struct TaskRunInfo {
   int attempt = 1;
   std::optional<Instant> started;
   std::optional<Instant> finished;
+  std::optional<Instant> not_before;  // a retry waits until then
   friend bool operator==(const TaskRunInfo&, const TaskRunInfo&) = default;
 };
 

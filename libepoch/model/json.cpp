@@ -366,6 +366,7 @@ TaskRunInfo decode_task_run(const json::value& v, const std::string& path) {
   if (const auto* f = field(o, "attempt")) t.attempt = as_int32(*f, path + ".attempt");
   if (const auto* f = field(o, "started")) t.started = as_instant(*f, path + ".started");
   if (const auto* f = field(o, "finished")) t.finished = as_instant(*f, path + ".finished");
+  if (const auto* f = field(o, "notBefore")) t.not_before = as_instant(*f, path + ".notBefore");
   return t;
 }
 
@@ -605,6 +606,7 @@ std::string to_json(const RunInfo& r) {
     if (t.attempt != 1) x["attempt"] = t.attempt;
     if (t.started) x["started"] = to_epoch_millis(*t.started);
     if (t.finished) x["finished"] = to_epoch_millis(*t.finished);
+    if (t.not_before) x["notBefore"] = to_epoch_millis(*t.not_before);
     tasks[name] = std::move(x);
   }
   o["tasks"] = std::move(tasks);

@@ -1,0 +1,102 @@
+// epoch/executor.h — where tasks run: the Executor seam.
+//
+// What: an `Executor` runs one leaf task (a container or a process) and
+// reports its state. `launch` is idempotent on the task id: launching an id
+// the executor already has attaches to that task instead of starting a
+// second one. That, with deterministic task ids, is what gives one launch per
+// nominal fire time across crashes and leader changes: after a restart the
+// engine simply launches every unfinished task again.
+//
+// Implementations: `make_local_executor()` (processes on this host, container
+// tasks through a docker-compatible CLI; epoch/local_executor.h), the Drove
+// executor in epochd, and `FakeExecutor` (epoch/fake_executor.h) for tests.
+//
+// Threading: every method is thread-safe and returns without waiting for
+// the network or the task; observers and callbacks run on executor threads
+// (the engine posts them to its strand). No call ever blocks the caller on
+// I/O.
+// Ownership: the executor copies the launch; observers are kept until the
+// task is terminal or detached.
+// Errors: a task that cannot start is reported through its observer as
+// FAILED with the reason (an image that cannot be pulled is a failure);
+// kill/cleanup report through their callbacks.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "epoch/model.h"
+#include "epoch/status.h"
+
+namespace epoch {
+
+struct TaskLaunch {
+  std::string task_id;  // make_task_id(topology, run, task name, attempt)
+  std::string topology_id;
+  std::string run_id;
+  std::string task_name;
+  RunType run_type = RunType::kScheduled;
+  int attempt = 1;
+  Instant scheduled_time{};
+  Task task;  // the leaf: ContainerTask or ProcessTask
+  // Added to the task's environment: EPOCH_TOPOLOGY_ID, EPOCH_RUN_ID,
+  // EPOCH_RUN_TYPE, EPOCH_ATTEMPT, EPOCH_SCHEDULED_TIME (ISO-8601 UTC),
+  // EPOCH_SCHEDULED_TIME_MS.
+  std::map<std::string, std::string> env;
+};
+
+// The environment variables every task gets (see TaskLaunch::env).
+std::map<std::string, std::string> epoch_task_env(const TaskLaunch& launch);
+
+struct TaskUpdate {
+  TaskState state = TaskState::kUnknown;
+  std::string upstream_id;  // the executor's own id for the task
+  std::string error_message;
+  std::optional<int> exit_code;
+  // The executor has no task with this id (it never arrived, or was lost).
+  // The engine fails such a task after SchedulerOptions::unknown_task_timeout.
+  bool not_found = false;
+};
+
+// Called with every change of a task's state; the last call for a task is a
+// terminal state (unless the task is detached first).
+using TaskObserver = std::function<void(const TaskUpdate&)>;
+
+// Where a task's output can be read.
+struct TaskLogs {
+  std::string url;   // a link (the Drove UI), or empty
+  std::string path;  // a local file with the captured output, or empty
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  Executor() = default;
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // "local", "drove", "fake".
+  virtual std::string_view name() const noexcept = 0;
+
+  // Starts the task, or attaches to the existing task with the same id, and
+  // reports its states to `observer` until it is terminal.
+  virtual void launch(const TaskLaunch& launch, TaskObserver observer) = 0;
+
+  // Stops reporting on `task_id` (the task itself goes on).
+  virtual void detach(const std::string& task_id) = 0;
+
+  // Asks the task to stop (SIGTERM then SIGKILL, a Drove KILL). Its observer
+  // then sees CANCELLED. `done` says whether the request was accepted.
+  virtual void kill(const std::string& task_id, std::function<void(Status)> done) = 0;
+
+  // Forgets a finished task (removes its logs, its Drove metadata).
+  virtual void cleanup(const std::string& task_id, std::function<void(Status)> done) = 0;
+
+  // Where to read the task's output. kNotFound when the executor has none.
+  virtual StatusOr<TaskLogs> logs(const std::string& task_id) = 0;
+};
+
+}  // namespace epoch

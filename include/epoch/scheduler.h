@@ -1,0 +1,146 @@
+// epoch/scheduler.h — the scheduling engine. Start here to embed Epoch.
+//
+// What: `Scheduler` keeps topologies, fires their runs on time, runs the
+// task trees on an Executor, persists every decision to a Store before acting
+// on it, and recovers after a restart or a leader change without losing or
+// repeating a fire:
+//   * a scheduled run's id is its nominal fire instant in UTC
+//     ("ESR-2026-03-08-07-30-00-000"), its task ids are
+//     "{topologyId}-{runId}-{taskName}" ("-{attempt}" for retries), and the
+//     run is stored before its first task is launched; an executor attaches
+//     when launched twice with one id, so every nominal fire gets one launch;
+//   * each topology stores the last nominal fire it handled; after downtime
+//     the fires in between are run or recorded as MISSED by its catch-up
+//     policy, never silently dropped;
+//   * a fire that is not run is recorded as a SKIPPED or MISSED run with the
+//     reason (previous run still going, topology paused, start deadline,
+//     catch-up policy).
+// Run semantics are Epoch's: tasks of a COMPOSITE run in order (ALL stops at
+// the first failure, ANY at the first success); a run whose tree completes
+// is SUCCESSFUL (scheduled, CRON), COMPLETED (scheduled AT, or instant), or
+// else FAILED with the reason.
+//
+// Threading: all engine state lives on one strand of the io_context given to
+// the constructor; run the io_context on any number of threads. Every
+// public method is thread-safe and returns at once; its callback runs on the
+// strand after the change is durable (do not block in it).
+// Ownership: the Scheduler does not own the seams; they must outlive it.
+// Errors: callbacks get kNotFound (unknown topology/run/task),
+// kInvalidArgument (validate(Topology) failed), kAlreadyExists,
+// kFailedPrecondition (e.g. run now refused by a FORBID policy),
+// kUnavailable (this node is not the leader) or the store's error.
+//
+// Example:
+//   boost::asio::io_context ioc;
+//   auto store = epoch::make_memory_store();
+//   auto executor = epoch::make_local_executor({});
+//   auto elector = epoch::make_standalone_elector("http://localhost:8080");
+//   auto clock = epoch::make_system_clock();
+//   epoch::RecordingSink events;
+//   epoch::Scheduler scheduler(ioc, *store, *executor, *elector, *clock, events);
+//   scheduler.start();
+//   scheduler.create(topology, [](epoch::StatusOr<epoch::TopologyDetails> d) { ... });
+//   ioc.run();
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "epoch/clock.h"
+#include "epoch/events.h"
+#include "epoch/executor.h"
+#include "epoch/leader.h"
+#include "epoch/model.h"
+#include "epoch/status.h"
+#include "epoch/store.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace epoch {
+
+struct SchedulerOptions {
+  // Zone of CRON triggers that name none (default "UTC").
+  std::string default_time_zone = "UTC";
+  // Fire times are searched up to the end of this year (default 2126).
+  int max_year = 2126;
+  // A task the executor does not know for this long is FAILED (default 10 min).
+  std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
+  // Retention of finished runs for topologies without a retention policy
+  // (default: the newest 20, like Epoch's shipped configuration).
+  RetentionPolicy default_retention = RetentionPolicy{20, std::nullopt};
+  // How often finished runs are pruned (default 5 min; 0 disables).
+  std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
+  // At most this many records per store commit (default 1000).
+  std::size_t max_batch_ops = 1000;
+  // Seed of the retry jitter (default 0: from the system).
+  std::uint64_t seed = 0;
+};
+
+// A topology as the engine sees it now.
+struct TopologyView {
+  TopologyDetails details;
+  std::optional<Instant> next_fire;     // the next nominal fire, if any
+  std::optional<Instant> last_fire;     // the last nominal fire handled
+  std::vector<std::string> live_runs;   // ids of runs not finished
+};
+
+class Scheduler {
+ public:
+  template <typename T>
+  using Callback = std::function<void(StatusOr<T>)>;
+
+  Scheduler(boost::asio::io_context& ioc, Store& store, Executor& executor,
+            LeaderElector& elector, Clock& clock, EventSink& events,
+            SchedulerOptions options = {});
+  // Stops first if needed.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Joins the election; on becoming leader, loads the store, re-attaches to
+  // unfinished tasks, applies catch-up and arms the timers.
+  void start();
+  // Leaves the election and stops timers and writes at once. Tasks keep
+  // running on the executor; the next leader attaches to them. Waits until
+  // the strand has stopped; do not call it from the io_context's thread
+  // while the io_context is not otherwise running.
+  void stop();
+
+  // Creates an ACTIVE topology (kAlreadyExists if the name is taken).
+  void create(Topology topology, Callback<TopologyDetails> done);
+  // Replaces a topology's spec, keeping its state; an update of the trigger
+  // re-arms the schedule from now. Live runs keep the spec they started with.
+  void update(Topology topology, Callback<TopologyDetails> done);
+  // Scheduled fires of a paused topology are recorded as SKIPPED; live runs
+  // go on. Idempotent.
+  void pause(const std::string& id, Callback<TopologyDetails> done);
+  // Idempotent: resuming an active topology changes nothing.
+  void resume(const std::string& id, Callback<TopologyDetails> done);
+  // Deletes the topology and its run records; with `kill_running`, kills
+  // the tasks of its live runs first.
+  void remove(const std::string& id, bool kill_running, Callback<bool> done);
+  // Starts an INSTANT run now (also while paused); returns its run id.
+  void run_now(const std::string& id, Callback<std::string> done);
+  // Asks the executor to kill a task of a live run; the run then FAILS.
+  void kill_task(const std::string& topology_id, const std::string& run_id,
+                 const std::string& task_name, Callback<bool> done);
+
+  void get_topology(const std::string& id, Callback<TopologyView> done);
+  void list_topologies(Callback<std::vector<TopologyView>> done);
+
+  // Whether this node currently schedules.
+  bool is_leader() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace epoch

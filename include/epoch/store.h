@@ -1,0 +1,166 @@
+// epoch/store.h — durable state: topologies and runs as versioned records.
+//
+// What: the `Store` seam. Records are topologies (`/topologies/{id}`, with
+// the engine's metadata such as the last processed fire instant) and runs
+// (`/runs/{topologyId}/{runId}`). Every record carries a version, starting
+// at 1 and incremented by each write; writes are compare-and-set on it, so a
+// lost update is detected instead of silently overwritten. A `Batch` of
+// writes commits atomically (one SQLite transaction, one ZooKeeper multi):
+// the engine commits everything one step decided as one batch.
+//
+// Implementations: `make_memory_store()` here (tests, embedding); SqliteStore
+// and ZkStore come with the daemon. `StoreWrapper` forwards every call, for
+// tests that inject faults.
+//
+// Threading: every method is thread-safe. Reads block the caller; `commit`
+// may complete on another thread (the engine posts the result back to its
+// own strand).
+// Ownership: the store copies what it is given; callers own what it returns.
+// Errors: kAborted when a version check fails (nothing of the batch is
+// applied), kFailedPrecondition when the batch's fencing token is stale (a
+// deposed leader), kUnavailable when the backing service cannot be reached,
+// kInternal for anything unexpected. A failed commit applies nothing.
+//
+// Example:
+//   auto store = epoch::make_memory_store();
+//   epoch::Batch b;
+//   b.put_topology(record, /*expected_version=*/epoch::kMustNotExist);
+//   store->commit(std::move(b), [](epoch::StatusOr<std::vector<std::int64_t>> v) { ... });
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "epoch/model.h"
+#include "epoch/status.h"
+
+namespace epoch {
+
+// A topology as stored: Epoch's details plus the engine's bookkeeping.
+struct TopologyRecord {
+  TopologyDetails details;
+  // The latest nominal fire instant the engine has handled (run, skipped or
+  // recorded as missed). Catch-up after downtime starts after it.
+  std::optional<Instant> last_fire;
+  std::int64_t version = 0;  // 0: not stored yet
+  friend bool operator==(const TopologyRecord&, const TopologyRecord&) = default;
+};
+
+struct RunRecord {
+  RunInfo run;
+  std::int64_t version = 0;
+  friend bool operator==(const RunRecord&, const RunRecord&) = default;
+};
+
+// Expected versions for compare-and-set.
+inline constexpr std::int64_t kMustNotExist = 0;  // create
+inline constexpr std::int64_t kAnyVersion = -1;   // unconditional
+
+// Proof of leadership that a store can check atomically with a batch (the
+// ZooKeeper election node and its version). Empty path: no fencing.
+struct FencingToken {
+  std::string path;
+  std::int64_t version = 0;
+};
+
+struct WriteOp {
+  enum class Kind { kPutTopology, kDeleteTopology, kPutRun, kDeleteRun, kDeleteAllRuns };
+  Kind kind = Kind::kPutRun;
+  std::string topology_id;
+  std::string run_id;                     // kPutRun, kDeleteRun
+  std::optional<TopologyRecord> topology;  // kPutTopology
+  std::optional<RunInfo> run;              // kPutRun
+  std::int64_t expected_version = kAnyVersion;
+};
+
+struct Batch {
+  std::vector<WriteOp> ops;
+  std::optional<FencingToken> fence;
+
+  void put_topology(const TopologyRecord& t, std::int64_t expected_version);
+  void delete_topology(const std::string& id, std::int64_t expected_version = kAnyVersion);
+  void put_run(const RunInfo& run, std::int64_t expected_version);
+  void delete_run(const std::string& topology_id, const std::string& run_id,
+                  std::int64_t expected_version = kAnyVersion);
+  void delete_all_runs(const std::string& topology_id);
+  bool empty() const noexcept { return ops.empty(); }
+};
+
+// New versions of the written records, one per op in order (0 for deletes).
+using CommitResult = StatusOr<std::vector<std::int64_t>>;
+using CommitCallback = std::function<void(CommitResult)>;
+
+// Which runs to read, newest first by `updated` (then run id).
+struct RunQuery {
+  std::vector<RunState> states;  // empty: any
+  std::vector<RunType> types;    // empty: any
+  std::size_t limit = 0;         // 0: no limit
+  std::optional<Instant> before;  // only runs updated strictly before this
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // "memory", "sqlite", "zookeeper".
+  virtual std::string_view name() const noexcept = 0;
+
+  virtual StatusOr<std::vector<TopologyRecord>> load_topologies() = 0;
+  virtual StatusOr<std::optional<TopologyRecord>> load_topology(std::string_view id) = 0;
+  // Runs of a topology matching `query`.
+  virtual StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
+                                                     const RunQuery& query = {}) = 0;
+  virtual StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
+                                                      std::string_view run_id) = 0;
+  // Every stored run that is not terminal, across topologies.
+  virtual StatusOr<std::vector<RunRecord>> load_live_runs() = 0;
+
+  // Applies `batch` atomically, then calls `done` exactly once (possibly on
+  // another thread, possibly before commit returns).
+  virtual void commit(Batch batch, CommitCallback done) = 0;
+
+  // Whether the backing service answers (for /healthcheck).
+  virtual Status ping() = 0;
+};
+
+// An in-memory store: thread-safe, atomic batches, versions, no fencing.
+std::unique_ptr<Store> make_memory_store();
+
+// Forwards every call to `target`; subclass it to inject faults in tests.
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(Store& target) : target_(target) {}
+  std::string_view name() const noexcept override { return target_.name(); }
+  StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+    return target_.load_topologies();
+  }
+  StatusOr<std::optional<TopologyRecord>> load_topology(std::string_view id) override {
+    return target_.load_topology(id);
+  }
+  StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
+                                             const RunQuery& query) override {
+    return target_.load_runs(topology_id, query);
+  }
+  StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
+                                              std::string_view run_id) override {
+    return target_.load_run(topology_id, run_id);
+  }
+  StatusOr<std::vector<RunRecord>> load_live_runs() override { return target_.load_live_runs(); }
+  void commit(Batch batch, CommitCallback done) override {
+    target_.commit(std::move(batch), std::move(done));
+  }
+  Status ping() override { return target_.ping(); }
+
+ protected:
+  Store& target_;
+};
+
+}  // namespace epoch

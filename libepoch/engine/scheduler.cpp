@@ -1,0 +1,1273 @@
+// The engine: one strand, one timer queue, and a write-ahead discipline.
+//
+// Every handler on the strand mutates the in-memory state, queues the store
+// writes that make it durable and the actions that follow from it (launch,
+// kill, events, replies), then calls flush(). flush() commits queued writes
+// as one batch — only one commit is in flight at a time, so a burst of work
+// rides in one batch — and runs the actions only once their batch is
+// durable. Writes to one record within a batch are merged. After a crash the
+// store therefore never lacks a record whose action happened: a launched
+// task always has its run stored first.
+//
+// Timers: a min-heap of (instant, kind, key); one Clock timer is armed for
+// the earliest entry. Entries are invalidated lazily by generation numbers.
+#include "epoch/scheduler.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <future>
+#include <map>
+#include <queue>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "epoch/cron.h"
+#include "run_machine.h"
+
+namespace epoch {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using engine::run_message;
+
+namespace {
+
+enum class DueKind : std::uint8_t { kFire, kRetry, kTaskTimeout, kUnknownTimeout, kRetention };
+
+struct Due {
+  std::int64_t at;   // epoch ms
+  std::uint64_t seq;  // insertion order, for ties
+  DueKind kind;
+  std::uint64_t key;  // topology handle (kFire) or run handle
+  std::uint64_t gen;
+  std::string task;  // run timers: the task name
+  bool operator>(const Due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+const RetentionPolicy& retention_of(const Topology& t, const SchedulerOptions& o) {
+  return t.policies && t.policies->retention ? *t.policies->retention : o.default_retention;
+}
+
+OverlapPolicy overlap_of(const Topology& t) {
+  return t.policies && t.policies->overlap ? *t.policies->overlap : OverlapPolicy{};
+}
+
+CatchUpPolicy catch_up_of(const Topology& t) {
+  return t.policies && t.policies->catch_up ? *t.policies->catch_up : CatchUpPolicy{};
+}
+
+const RetryPolicy* retry_of(const Topology& t) {
+  return t.policies && t.policies->retry ? &*t.policies->retry : nullptr;
+}
+
+std::string describe_ms(milliseconds d) {
+  const std::int64_t s = d.count() / 1000;
+  if (s >= 86400 && s % 86400 == 0) return std::to_string(s / 86400) + " d";
+  if (s >= 3600 && s % 3600 == 0) return std::to_string(s / 3600) + " h";
+  if (s >= 60 && s % 60 == 0) return std::to_string(s / 60) + " min";
+  if (d.count() % 1000 == 0) return std::to_string(s) + " s";
+  return std::to_string(d.count()) + " ms";
+}
+
+}  // namespace
+
+class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& ioc, Store& store, Executor& executor, LeaderElector& elector,
+       Clock& clock, EventSink& events, SchedulerOptions options)
+      : ioc_(ioc),
+        strand_(asio::make_strand(ioc)),
+        store_(store),
+        executor_(executor),
+        elector_(elector),
+        clock_(clock),
+        events_(events),
+        options_(std::move(options)),
+        rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
+    cron_options_.max_year = options_.max_year;
+    auto zone = TimeZone::locate(options_.default_time_zone);
+    default_zone_ = zone.ok() ? *zone : TimeZone();
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  void start() {
+    if (started_.exchange(true)) return;
+    timer_ = clock_.make_timer(ioc_);
+    retry_timer_ = clock_.make_timer(ioc_);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    elector_.start(
+        [weak] {
+          if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->on_elected(); });
+        },
+        [weak] {
+          if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->on_revoked(); });
+        });
+  }
+
+  void stop() {
+    if (!started_.exchange(false)) return;
+    elector_.stop();
+    if (strand_.running_in_this_thread()) {
+      shutdown();
+      return;
+    }
+    std::promise<void> done;
+    auto finished = done.get_future();
+    asio::post(strand_, [self = shared_from_this(), &done] {
+      self->shutdown();
+      done.set_value();
+    });
+    // Wait for the strand; if nobody runs the io_context, run it here.
+    while (finished.wait_for(milliseconds(1)) != std::future_status::ready) {
+      if (ioc_.stopped()) ioc_.restart();
+      ioc_.poll_one();
+    }
+  }
+
+  void shutdown() {
+    stopped_ = true;
+    on_revoked();
+    if (timer_) timer_->cancel();
+    if (retry_timer_) retry_timer_->cancel();
+  }
+
+  bool is_leader() const { return leader_flag_.load(); }
+
+  // ---- public operations (posted to the strand) ------------------------------
+
+  template <typename F>
+  void on_strand(F&& f) {
+    asio::post(strand_, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+      f(*self);
+      self->flush();
+    });
+  }
+
+  void create(Topology topology, Callback<TopologyDetails> done) {
+    on_strand([topology = std::move(topology), done = std::move(done)](Impl& self) mutable {
+      self.do_create(std::move(topology), std::move(done));
+    });
+  }
+  void update(Topology topology, Callback<TopologyDetails> done) {
+    on_strand([topology = std::move(topology), done = std::move(done)](Impl& self) mutable {
+      self.do_update(std::move(topology), std::move(done));
+    });
+  }
+  void set_paused(std::string id, bool paused, Callback<TopologyDetails> done) {
+    on_strand([id = std::move(id), paused, done = std::move(done)](Impl& self) mutable {
+      self.do_set_paused(id, paused, std::move(done));
+    });
+  }
+  void remove(std::string id, bool kill_running, Callback<bool> done) {
+    on_strand([id = std::move(id), kill_running, done = std::move(done)](Impl& self) mutable {
+      self.do_remove(id, kill_running, std::move(done));
+    });
+  }
+  void run_now(std::string id, Callback<std::string> done) {
+    on_strand([id = std::move(id), done = std::move(done)](Impl& self) mutable {
+      self.do_run_now(id, std::move(done));
+    });
+  }
+  void kill_task(std::string tid, std::string rid, std::string task, Callback<bool> done) {
+    on_strand([tid = std::move(tid), rid = std::move(rid), task = std::move(task),
+               done = std::move(done)](Impl& self) mutable {
+      self.do_kill_task(tid, rid, task, std::move(done));
+    });
+  }
+  void get_topology(std::string id, Callback<TopologyView> done) {
+    on_strand([id = std::move(id), done = std::move(done)](Impl& self) mutable {
+      if (!self.leader_) return done(self.not_leader());
+      const auto it = self.topologies_.find(id);
+      if (it == self.topologies_.end()) return done(not_found("No such topology: " + id));
+      done(self.view(*it->second));
+    });
+  }
+  void list_topologies(Callback<std::vector<TopologyView>> done) {
+    on_strand([done = std::move(done)](Impl& self) mutable {
+      if (!self.leader_) return done(self.not_leader());
+      std::vector<TopologyView> out;
+      out.reserve(self.topologies_.size());
+      for (const auto& [id, t] : self.topologies_) out.push_back(self.view(*t));
+      done(std::move(out));
+    });
+  }
+
+ private:
+  struct Topo {
+    std::uint64_t handle = 0;
+    TopologyRecord rec;
+    std::shared_ptr<const Topology> spec;
+    std::optional<CronExpression> cron;
+    TimeZone zone;
+    std::optional<Instant> at_time;  // AT trigger
+    std::uint64_t gen = 0;           // bumped whenever the fire chain is replaced
+    std::optional<Instant> next_fire;
+    std::set<std::uint64_t> live;       // run handles (waiting ones included)
+    std::deque<std::uint64_t> waiting;  // live runs whose turn has not come (oldest first)
+  };
+
+  struct TaskCtl {
+    int launched_attempt = 0;  // attempt observed in this term
+    std::optional<Instant> unknown_since;
+    bool timed_out = false;
+    bool killed = false;
+    std::uint64_t timer_gen = 0;
+  };
+
+  struct Run {
+    std::uint64_t handle = 0;
+    RunRecord rec;
+    std::shared_ptr<const Topology> spec;
+    std::map<std::string, TaskCtl> ctl;
+    std::string replaced_by;
+    bool waiting = false;  // stored, but held back by the overlap policy
+  };
+
+  // ---- helpers ----------------------------------------------------------------
+
+  static Status not_leader() { return unavailable("this node is not the leader"); }
+
+  Instant now() const { return clock_.now(); }
+
+  TopologyView view(const Topo& t) const {
+    TopologyView v;
+    v.details = t.rec.details;
+    v.next_fire = t.next_fire;
+    v.last_fire = t.rec.last_fire;
+    for (std::uint64_t h : t.live) {
+      if (const auto it = runs_.find(h); it != runs_.end()) v.live_runs.push_back(it->second.rec.run.run_id);
+    }
+    return v;
+  }
+
+  // Parses the trigger of `t.spec` into t.cron / t.zone / t.at_time.
+  Status prepare_trigger(Topo& t) {
+    t.cron.reset();
+    t.at_time.reset();
+    if (const auto* c = std::get_if<CronTrigger>(&t.spec->trigger)) {
+      EPOCH_ASSIGN_OR_RETURN(t.cron, CronExpression::parse(c->time_spec, cron_options_));
+      if (c->time_zone) {
+        EPOCH_ASSIGN_OR_RETURN(t.zone, TimeZone::locate(*c->time_zone));
+      } else {
+        t.zone = default_zone_;
+      }
+    } else {
+      t.at_time = std::get<AtTrigger>(t.spec->trigger).time;
+    }
+    return ok_status();
+  }
+
+  // The first nominal fire strictly after `after`.
+  std::optional<Instant> next_fire_after(const Topo& t, Instant after) const {
+    if (t.cron) return t.cron->next_after(after, t.zone);
+    if (t.at_time && *t.at_time > after) return *t.at_time;
+    return std::nullopt;
+  }
+
+  void push_due(Instant at, DueKind kind, std::uint64_t key, std::uint64_t gen,
+                std::string task = {}) {
+    heap_.push(Due{to_epoch_millis(at), ++seq_, kind, key, gen, std::move(task)});
+    if (!armed_ || to_epoch_millis(at) < *armed_) arm_timer();
+  }
+
+  void arm_timer() {
+    if (heap_.empty() || !leader_) return;
+    const std::int64_t at = heap_.top().at;
+    if (armed_ && *armed_ == at) return;
+    armed_ = at;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    const std::uint64_t term = term_;
+    timer_->arm(from_epoch_millis(at), [weak, term] {
+      if (auto self = weak.lock()) {
+        asio::post(self->strand_, [self, term] {
+          if (self->term_ != term) return;
+          self->armed_.reset();
+          self->on_timer();
+          self->flush();
+        });
+      }
+    });
+  }
+
+  void schedule_next_fire(Topo& t, Instant after) {
+    t.next_fire = next_fire_after(t, after);
+    if (t.next_fire) push_due(*t.next_fire, DueKind::kFire, t.handle, t.gen);
+  }
+
+  Topo* topo_by_handle(std::uint64_t h) {
+    const auto it = topo_handles_.find(h);
+    return it == topo_handles_.end() ? nullptr : it->second;
+  }
+
+  Run* run_by_id(const std::string& tid, const std::string& rid) {
+    const auto it = run_index_.find({tid, rid});
+    if (it == run_index_.end()) return nullptr;
+    const auto r = runs_.find(it->second);
+    return r == runs_.end() ? nullptr : &r->second;
+  }
+
+  void emit(Event e) {
+    e.time = now();
+    after([this, e = std::move(e)] { events_.on_event(e); });
+  }
+
+  void emit_run(const RunInfo& r, const std::string& message = {}) {
+    Event e;
+    e.type = Event::Type::kRunStateChanged;
+    e.topology_id = r.topology_id;
+    e.run_id = r.run_id;
+    e.run_type = r.run_type;
+    e.run_state = r.state;
+    e.scheduled_time = r.scheduled_time;
+    e.message = !message.empty() ? message : r.reason.value_or("");
+    emit(std::move(e));
+  }
+
+  void emit_task(const RunInfo& r, const std::string& name, const TaskRunInfo& t) {
+    Event e;
+    e.type = Event::Type::kTaskStateChanged;
+    e.topology_id = r.topology_id;
+    e.run_id = r.run_id;
+    e.run_type = r.run_type;
+    e.task_name = name;
+    e.task_state = t.state;
+    e.message = t.error_message;
+    emit(std::move(e));
+  }
+
+  void emit_topology(Event::Type type, const TopologyDetails& d) {
+    Event e;
+    e.type = type;
+    e.topology_id = d.id;
+    e.topology_state = d.state;
+    emit(std::move(e));
+  }
+
+  // ---- the write-ahead pipeline -------------------------------------------------
+
+  void write_topology(Topo& t) {
+    const std::string key = "t/" + t.rec.details.id;
+    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
+      pending_.ops[it->second].topology = t.rec;
+      return;
+    }
+    pending_index_[key] = pending_.ops.size();
+    pending_.put_topology(t.rec, t.rec.version);
+    ++t.rec.version;
+  }
+
+  void write_run(Run& r) {
+    const std::string key = "r/" + r.rec.run.topology_id + "/" + r.rec.run.run_id;
+    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
+      pending_.ops[it->second].run = r.rec.run;
+      return;
+    }
+    pending_index_[key] = pending_.ops.size();
+    pending_.put_run(r.rec.run, r.rec.version);
+    ++r.rec.version;
+  }
+
+  // A record that is written once and not kept in memory (SKIPPED, MISSED).
+  void write_new_run(const RunInfo& run) { pending_.put_run(run, kMustNotExist); }
+
+  void forget_pending_for(const std::string& topology_id) {
+    std::erase_if(pending_index_, [&](const auto& e) {
+      return e.first.compare(2, topology_id.size() + 1, topology_id + "/") == 0 ||
+             e.first == "t/" + topology_id;
+    });
+  }
+
+  // Runs `fn` once everything queued so far is durable.
+  void after(std::function<void()> fn) { pending_after_.push_back(std::move(fn)); }
+
+  void flush() {
+    if (committing_ || !leader_) return;
+    if (pending_.ops.empty()) {
+      // Nothing to write: the actions may run now.
+      auto actions = std::move(pending_after_);
+      pending_after_.clear();
+      for (auto& a : actions) a();
+      return;
+    }
+    Batch batch;
+    std::vector<std::function<void()>> actions;
+    if (pending_.ops.size() > options_.max_batch_ops && options_.max_batch_ops > 0) {
+      batch.ops.assign(std::make_move_iterator(pending_.ops.begin()),
+                       std::make_move_iterator(pending_.ops.begin() +
+                                               static_cast<std::ptrdiff_t>(options_.max_batch_ops)));
+      pending_.ops.erase(pending_.ops.begin(),
+                         pending_.ops.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_ops));
+      pending_index_.clear();  // later writes append; merging resumes next batch
+      for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
+        const WriteOp& op = pending_.ops[i];
+        if (op.kind == WriteOp::Kind::kPutTopology) pending_index_["t/" + op.topology_id] = i;
+        if (op.kind == WriteOp::Kind::kPutRun && op.expected_version != kMustNotExist) {
+          pending_index_["r/" + op.topology_id + "/" + op.run_id] = i;
+        }
+      }
+    } else {
+      batch = std::move(pending_);
+      pending_ = Batch{};
+      pending_index_.clear();
+      actions = std::move(pending_after_);
+      pending_after_.clear();
+    }
+    batch.fence = elector_.fencing_token();
+    committing_ = true;
+    const std::uint64_t term = term_;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    store_.commit(std::move(batch), [weak, term, actions = std::move(actions)](CommitResult r) mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->strand_, [self, term, r = std::move(r), actions = std::move(actions)]() mutable {
+        self->committing_ = false;
+        if (self->term_ != term || !self->leader_) return;
+        if (!r.ok()) {
+          self->on_store_failure(r.status());
+          return;
+        }
+        for (auto& a : actions) a();
+        self->flush();
+      });
+    });
+  }
+
+  void on_store_failure(const Status& s) {
+    // The in-memory state ran ahead of the store; it can no longer be
+    // trusted. Step down and, if still the leader, reload from the store.
+    store_errors_++;
+    last_store_error_ = s;
+    const bool still_leader = elector_.is_leader();
+    on_revoked();
+    if (still_leader && !stopped_) {
+      std::weak_ptr<Impl> weak = shared_from_this();
+      retry_timer_->arm(now() + milliseconds(1000), [weak] {
+        if (auto self = weak.lock()) {
+          asio::post(self->strand_, [self] {
+            if (!self->leader_ && !self->stopped_ && self->elector_.is_leader()) self->on_elected();
+          });
+        }
+      });
+    }
+  }
+
+  // ---- leadership ----------------------------------------------------------------
+
+  void on_elected() {
+    if (stopped_ || leader_) return;
+    ++term_;
+    leader_ = true;
+    leader_flag_ = true;
+    const Status s = recover();
+    if (!s.ok()) {
+      last_store_error_ = s;
+      on_revoked();
+      return;
+    }
+    arm_timer();
+    flush();
+  }
+
+  void on_revoked() {
+    if (!leader_) return;
+    ++term_;
+    leader_ = false;
+    leader_flag_ = false;
+    if (timer_) timer_->cancel();
+    armed_.reset();
+    heap_ = {};
+    for (auto& [h, r] : runs_) {
+      for (auto& [name, ctl] : r.ctl) {
+        if (ctl.launched_attempt != 0) {
+          const auto it = r.rec.run.tasks.find(name);
+          if (it != r.rec.run.tasks.end()) executor_.detach(it->second.task_id);
+        }
+      }
+    }
+    topologies_.clear();
+    topo_handles_.clear();
+    runs_.clear();
+    run_index_.clear();
+    pending_ = Batch{};
+    pending_index_.clear();
+    pending_after_.clear();
+  }
+
+  Topo& add_topology(TopologyRecord rec) {
+    auto t = std::make_unique<Topo>();
+    t->handle = ++next_handle_;
+    t->rec = std::move(rec);
+    t->spec = std::make_shared<const Topology>(t->rec.details.topology);
+    Topo& ref = *t;
+    topo_handles_[ref.handle] = &ref;
+    topologies_[ref.rec.details.id] = std::move(t);
+    return ref;
+  }
+
+  Run& add_run(Topo* t, RunRecord rec, std::shared_ptr<const Topology> spec) {
+    const std::uint64_t h = ++next_handle_;
+    Run& r = runs_[h];
+    r.handle = h;
+    r.rec = std::move(rec);
+    r.spec = std::move(spec);
+    run_index_[{r.rec.run.topology_id, r.rec.run.run_id}] = h;
+    if (t != nullptr) t->live.insert(h);
+    return r;
+  }
+
+  Status recover() {
+    EPOCH_ASSIGN_OR_RETURN(auto topologies, store_.load_topologies());
+    EPOCH_ASSIGN_OR_RETURN(auto live, store_.load_live_runs());
+    const Instant t_now = now();
+    for (TopologyRecord& rec : topologies) {
+      Topo& t = add_topology(std::move(rec));
+      if (!prepare_trigger(t).ok()) continue;  // kept and listed, never fired
+    }
+    // Oldest first, so that a policy letting one run go at a time lets the
+    // oldest go and queues the others behind it.
+    std::sort(live.begin(), live.end(), [](const RunRecord& a, const RunRecord& b) {
+      return a.run.scheduled_time.value_or(a.run.created) <
+             b.run.scheduled_time.value_or(b.run.created);
+    });
+    std::vector<std::uint64_t> resume;
+    for (RunRecord& rec : live) {
+      const auto it = topologies_.find(rec.run.topology_id);
+      if (it == topologies_.end()) {
+        // Its topology is gone: close the record.
+        Run& r = add_run(nullptr, std::move(rec), nullptr);
+        finish_run(r, TaskState::kFailed, "topology was deleted");
+        continue;
+      }
+      Topo& t = *it->second;
+      Run& r = add_run(&t, std::move(rec), t.spec);
+      if (r.rec.run.run_type == RunType::kScheduled) {
+        r.waiting = true;
+        t.waiting.push_back(r.handle);
+      } else {
+        resume.push_back(r.handle);
+      }
+    }
+    for (auto& [id, t] : topologies_) {
+      if (t->cron || t->at_time) catch_up(*t, t_now);
+      release_waiting(*t);
+    }
+    for (std::uint64_t h : resume) {
+      if (auto it = runs_.find(h); it != runs_.end()) advance(it->second);
+    }
+    if (options_.retention_interval.count() > 0) {
+      push_due(t_now + options_.retention_interval, DueKind::kRetention, 0, 0);
+    }
+    return ok_status();
+  }
+
+  // Fires between the last handled fire and now, by the catch-up policy.
+  void catch_up(Topo& t, Instant t_now) {
+    const Instant from = t.rec.last_fire.value_or(t.rec.details.created - milliseconds(1));
+    std::vector<Instant> missed;
+    constexpr std::size_t kMaxRecorded = 100000;
+    std::optional<Instant> f = next_fire_after(t, from);
+    while (f && *f <= t_now && missed.size() < kMaxRecorded) {
+      missed.push_back(*f);
+      f = next_fire_after(t, *f);
+    }
+    if (!missed.empty()) {
+      const CatchUpPolicy policy = catch_up_of(*t.spec);
+      const bool paused = t.rec.details.state == TopologyState::kPaused;
+      const Instant window_start = t_now - policy.window.to_millis();
+      std::vector<Instant> run;
+      if (!paused && policy.mode != CatchUpMode::kNone) {
+        std::vector<Instant> eligible;
+        for (Instant m : missed) {
+          if (m >= window_start) eligible.push_back(m);
+        }
+        if (policy.mode == CatchUpMode::kLatest && !eligible.empty()) {
+          run.push_back(eligible.back());
+        } else if (policy.mode == CatchUpMode::kAll) {
+          const std::size_t keep =
+              std::min<std::size_t>(eligible.size(), static_cast<std::size_t>(policy.max_runs));
+          run.assign(eligible.end() - static_cast<std::ptrdiff_t>(keep), eligible.end());
+        }
+      }
+      for (Instant m : missed) {
+        if (std::find(run.begin(), run.end(), m) != run.end()) {
+          Run& r = runs_.at(start_run(t, RunType::kScheduled, m,
+                                      make_run_id(RunType::kScheduled, m), /*hold=*/true));
+          r.waiting = true;
+          t.waiting.push_back(r.handle);
+          continue;
+        }
+        const std::string when = "no leader was scheduling at " + format_utc(m);
+        std::string reason;
+        if (paused) {
+          reason = "topology was paused";
+        } else if (policy.mode == CatchUpMode::kNone) {
+          reason = when + " (catch-up policy NONE)";
+        } else if (m < window_start) {
+          reason = when + " and it is outside the catch-up window of " +
+                   describe_ms(policy.window.to_millis());
+        } else if (policy.mode == CatchUpMode::kLatest) {
+          reason = when + " (catch-up policy LATEST runs only the latest missed fire)";
+        } else {
+          reason = when + " (catch-up policy ALL runs at most the latest " +
+                   std::to_string(policy.max_runs) + ")";
+        }
+        record_not_run(t, m, paused ? RunState::kSkipped : RunState::kMissed, reason);
+      }
+      t.rec.last_fire = missed.back();
+      if (missed.size() == kMaxRecorded && f && *f <= t_now) {
+        // Pathological gaps (a topology firing every second for weeks): the
+        // rest are not recorded one by one; scheduling resumes from now.
+        t.rec.last_fire = t_now;
+      }
+      write_topology(t);
+    }
+    schedule_next_fire(t, std::max(t.rec.last_fire.value_or(from), t_now));
+  }
+
+  // Lets waiting runs go while the overlap policy allows, oldest first.
+  void release_waiting(Topo& t) {
+    const OverlapPolicy overlap = overlap_of(*t.spec);
+    while (!t.waiting.empty()) {
+      std::size_t active = 0;
+      for (std::uint64_t h : t.live) {
+        const Run& r = runs_.at(h);
+        if (r.waiting) continue;
+        if (overlap.mode == OverlapMode::kForbid || r.rec.run.run_type == RunType::kScheduled) {
+          ++active;
+        }
+      }
+      const std::size_t limit = overlap.mode == OverlapMode::kAllow
+                                    ? static_cast<std::size_t>(overlap.max_concurrent)
+                                : overlap.mode == OverlapMode::kReplace ? SIZE_MAX
+                                                                        : 1;
+      if (active >= limit) return;
+      const std::uint64_t h = t.waiting.front();
+      t.waiting.pop_front();
+      const auto it = runs_.find(h);
+      if (it == runs_.end()) continue;
+      it->second.waiting = false;
+      after([this, h] {
+        if (auto r = runs_.find(h); r != runs_.end()) advance(r->second);
+      });
+    }
+  }
+
+  std::size_t live_scheduled(const Topo& t) const {
+    std::size_t n = 0;
+    for (std::uint64_t h : t.live) {
+      const auto it = runs_.find(h);
+      if (it != runs_.end() && it->second.rec.run.run_type == RunType::kScheduled) ++n;
+    }
+    return n;
+  }
+
+  // ---- timers --------------------------------------------------------------------
+
+  void on_timer() {
+    const std::int64_t t_now = to_epoch_millis(now());
+    while (!heap_.empty() && heap_.top().at <= t_now) {
+      Due d = heap_.top();
+      heap_.pop();
+      switch (d.kind) {
+        case DueKind::kFire:
+          if (Topo* t = topo_by_handle(d.key); t != nullptr && t->gen == d.gen) {
+            on_fire(*t, from_epoch_millis(d.at));
+          }
+          break;
+        case DueKind::kRetry:
+        case DueKind::kTaskTimeout:
+        case DueKind::kUnknownTimeout:
+          on_run_timer(d);
+          break;
+        case DueKind::kRetention:
+          prune();
+          if (options_.retention_interval.count() > 0) {
+            push_due(now() + options_.retention_interval, DueKind::kRetention, 0, 0);
+          }
+          break;
+      }
+    }
+    arm_timer();
+  }
+
+  void on_fire(Topo& t, Instant nominal) {
+    t.rec.last_fire = nominal;
+    write_topology(t);
+    const Instant t_now = now();
+    const Topology& spec = *t.spec;
+    const OverlapPolicy overlap = overlap_of(spec);
+    if (t.rec.details.state == TopologyState::kPaused) {
+      record_not_run(t, nominal, RunState::kSkipped, "topology is paused");
+    } else if (spec.policies && spec.policies->start_deadline &&
+               t_now - nominal > spec.policies->start_deadline->to_millis()) {
+      record_not_run(t, nominal, RunState::kMissed,
+                     "could not start within the start deadline of " +
+                         describe_ms(spec.policies->start_deadline->to_millis()) + " (" +
+                         describe_ms(std::chrono::duration_cast<milliseconds>(t_now - nominal)) +
+                         " late)");
+    } else {
+      std::string blocking;
+      for (std::uint64_t h : t.live) {
+        const Run& r = runs_.at(h);
+        const bool scheduled = r.rec.run.run_type == RunType::kScheduled;
+        if (overlap.mode == OverlapMode::kForbid || scheduled) {
+          blocking = r.rec.run.run_id;
+          break;
+        }
+      }
+      const std::size_t live = overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
+      if ((overlap.mode == OverlapMode::kSerial || overlap.mode == OverlapMode::kForbid) &&
+          live > 0) {
+        record_not_run(t, nominal, RunState::kSkipped, "run " + blocking + " is still running");
+      } else if (overlap.mode == OverlapMode::kAllow &&
+                 live >= static_cast<std::size_t>(overlap.max_concurrent)) {
+        record_not_run(t, nominal, RunState::kSkipped,
+                       std::to_string(live) + " runs are still running (at most " +
+                           std::to_string(overlap.max_concurrent) + ")");
+      } else {
+        const std::string run_id = make_run_id(RunType::kScheduled, nominal);
+        if (overlap.mode == OverlapMode::kReplace) {
+          for (std::uint64_t h : std::set<std::uint64_t>(t.live)) replace_run(runs_.at(h), run_id);
+        }
+        start_run(t, RunType::kScheduled, nominal, run_id);
+      }
+    }
+    schedule_next_fire(t, nominal);
+  }
+
+  // A SKIPPED or MISSED record for a nominal fire that does not run.
+  void record_not_run(Topo& t, Instant nominal, RunState state, const std::string& reason) {
+    RunInfo r;
+    r.topology_id = t.rec.details.id;
+    r.run_id = make_run_id(RunType::kScheduled, nominal);
+    r.state = state;
+    r.message = run_message(state);
+    r.run_type = RunType::kScheduled;
+    r.created = r.updated = now();
+    r.scheduled_time = nominal;
+    r.reason = reason;
+    for (const Task* leaf : leaf_tasks(t.spec->task)) {
+      TaskRunInfo ti;
+      ti.task_id = make_task_id(r.topology_id, r.run_id, task_name(*leaf));
+      r.tasks[task_name(*leaf)] = ti;
+    }
+    write_new_run(r);
+    emit_run(r);
+  }
+
+  // ---- runs --------------------------------------------------------------------------
+
+  // Stores a new RUNNING run (tasks PENDING) and, once stored, launches its
+  // first task — unless `hold`, when the caller queues it. Returns its handle.
+  std::uint64_t start_run(Topo& t, RunType type, Instant nominal, std::string run_id,
+                          bool hold = false) {
+    RunRecord rec;
+    RunInfo& r = rec.run;
+    r.topology_id = t.rec.details.id;
+    r.run_id = std::move(run_id);
+    r.state = RunState::kRunning;
+    r.message = run_message(RunState::kRunning);
+    r.run_type = type;
+    r.created = r.updated = now();
+    r.scheduled_time = nominal;
+    for (const Task* leaf : leaf_tasks(t.spec->task)) {
+      TaskRunInfo ti;
+      ti.task_id = make_task_id(r.topology_id, r.run_id, task_name(*leaf));
+      r.tasks[task_name(*leaf)] = ti;
+    }
+    Run& run = add_run(&t, std::move(rec), t.spec);
+    pending_index_["r/" + run.rec.run.topology_id + "/" + run.rec.run.run_id] = pending_.ops.size();
+    pending_.put_run(run.rec.run, kMustNotExist);
+    run.rec.version = 1;
+    emit_run(run.rec.run);
+    const std::uint64_t h = run.handle;
+    if (!hold) {
+      after([this, h] {
+        if (auto it = runs_.find(h); it != runs_.end()) advance(it->second);
+      });
+    }
+    return h;
+  }
+
+  // Launches, waits or finishes, as the tree says.
+  void advance(Run& r) {
+    if (is_terminal(r.rec.run.state) || !r.spec || r.waiting) return;
+    const engine::TreeStep step = engine::evaluate(r.spec->task, r.rec.run.tasks);
+    if (step.kind == engine::TreeStep::Kind::kDone) {
+      finish_run(r, step.result, step.message);
+      return;
+    }
+    const std::string& name = task_name(*step.leaf);
+    TaskRunInfo& ti = r.rec.run.tasks[name];
+    TaskCtl& ctl = r.ctl[name];
+    if (ctl.launched_attempt == ti.attempt) return;  // already launched or attached this term
+    if (step.kind == engine::TreeStep::Kind::kLaunch && ti.not_before && *ti.not_before > now()) {
+      push_due(*ti.not_before, DueKind::kRetry, r.handle, ++ctl.timer_gen, name);
+      return;
+    }
+    launch(r, *step.leaf, ti, ctl);
+  }
+
+  void launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ctl) {
+    ctl.launched_attempt = ti.attempt;
+    ctl.timed_out = false;
+    TaskLaunch l;
+    l.task_id = ti.task_id;
+    l.topology_id = r.rec.run.topology_id;
+    l.run_id = r.rec.run.run_id;
+    l.task_name = task_name(leaf);
+    l.run_type = r.rec.run.run_type;
+    l.attempt = ti.attempt;
+    l.scheduled_time = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+    l.task = leaf;
+    l.env = epoch_task_env(l);
+    if (r.spec->policies && r.spec->policies->timeout) {
+      push_due(now() + r.spec->policies->timeout->to_millis(), DueKind::kTaskTimeout, r.handle,
+               ++ctl.timer_gen, l.task_name);
+    }
+    std::weak_ptr<Impl> weak = shared_from_this();
+    const std::uint64_t term = term_, handle = r.handle;
+    const int attempt = ti.attempt;
+    executor_.launch(l, [weak, term, handle, name = l.task_name, attempt](const TaskUpdate& u) {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->strand_, [self, term, handle, name, attempt, u] {
+        if (self->term_ != term || !self->leader_) return;
+        self->on_task_update(handle, name, attempt, u);
+        self->flush();
+      });
+    });
+  }
+
+  void on_task_update(std::uint64_t handle, const std::string& name, int attempt,
+                      const TaskUpdate& u) {
+    const auto it = runs_.find(handle);
+    if (it == runs_.end()) return;
+    Run& r = it->second;
+    if (is_terminal(r.rec.run.state)) return;
+    TaskRunInfo& ti = r.rec.run.tasks[name];
+    TaskCtl& ctl = r.ctl[name];
+    if (ti.attempt != attempt || is_terminal(ti.state)) return;
+    const Instant t_now = now();
+    if (u.not_found) {
+      if (!ctl.unknown_since) {
+        ctl.unknown_since = t_now;
+        push_due(t_now + options_.unknown_task_timeout, DueKind::kUnknownTimeout, r.handle,
+                 ctl.timer_gen, name);
+      }
+      if (ti.state != TaskState::kUnknown) {
+        ti.state = TaskState::kUnknown;
+        ti.error_message = "the executor does not know this task (yet)";
+        touch(r);
+        emit_task(r.rec.run, name, ti);
+      }
+      return;
+    }
+    ctl.unknown_since.reset();
+    if (!is_terminal(u.state)) {
+      if (ti.state == u.state && ti.upstream_id == u.upstream_id) return;
+      ti.state = u.state;
+      if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
+      ti.error_message = u.error_message;
+      if (u.state == TaskState::kRunning && !ti.started) ti.started = t_now;
+      touch(r);
+      emit_task(r.rec.run, name, ti);
+      return;
+    }
+    ti.state = u.state;
+    if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
+    ti.exit_code = u.exit_code;
+    ti.error_message = u.error_message;
+    ti.finished = t_now;
+    RetryOn outcome = RetryOn::kFailed;
+    if (ctl.timed_out) {
+      ti.state = TaskState::kFailed;
+      ti.error_message = "timed out after " +
+                         describe_ms(r.spec->policies->timeout->to_millis()) + " and was killed";
+      outcome = RetryOn::kTimedOut;
+    } else if (!r.replaced_by.empty() && u.state == TaskState::kCancelled) {
+      ti.error_message = "killed: replaced by run " + r.replaced_by;
+    }
+    finish_attempt(r, name, outcome);
+  }
+
+  // The current attempt of task `name` is terminal: retry it, or move on.
+  void finish_attempt(Run& r, const std::string& name, RetryOn outcome) {
+    TaskRunInfo& ti = r.rec.run.tasks[name];
+    TaskCtl& ctl = r.ctl[name];
+    ++ctl.timer_gen;  // cancels this attempt's timers
+    emit_task(r.rec.run, name, ti);
+    if (ti.state == TaskState::kFailed && r.replaced_by.empty() && !ctl.killed &&
+        engine::should_retry(retry_of(*r.spec), ti.attempt, outcome)) {
+      const RetryPolicy& p = *retry_of(*r.spec);
+      const milliseconds wait =
+          engine::retry_backoff(p, ti.attempt, std::uniform_real_distribution<double>(-1, 1)(rng_));
+      const int next = ti.attempt + 1;
+      TaskRunInfo fresh;
+      fresh.task_id = make_task_id(r.rec.run.topology_id, r.rec.run.run_id, name, next);
+      fresh.attempt = next;
+      fresh.error_message = "attempt " + std::to_string(ti.attempt) + " failed" +
+                            (ti.error_message.empty() ? "" : ": " + ti.error_message) +
+                            "; retrying after " + describe_ms(wait);
+      fresh.not_before = now() + wait;
+      ti = fresh;
+      ctl = TaskCtl{};
+      ctl.timer_gen = 1;
+      touch(r);
+      emit_task(r.rec.run, name, ti);
+      push_due(*ti.not_before, DueKind::kRetry, r.handle, ctl.timer_gen, name);
+      return;
+    }
+    touch(r);
+    advance(r);
+  }
+
+  void on_run_timer(const Due& d) {
+    const auto it = runs_.find(d.key);
+    if (it == runs_.end()) return;
+    Run& r = it->second;
+    if (is_terminal(r.rec.run.state)) return;
+    TaskCtl& ctl = r.ctl[d.task];
+    if (ctl.timer_gen != d.gen) return;
+    TaskRunInfo& ti = r.rec.run.tasks[d.task];
+    switch (d.kind) {
+      case DueKind::kRetry:
+        advance(r);
+        break;
+      case DueKind::kTaskTimeout:
+        if (!is_terminal(ti.state) && ti.state != TaskState::kPending) {
+          ctl.timed_out = true;
+          const std::string task_id = ti.task_id;
+          after([this, task_id] { executor_.kill(task_id, [](Status) {}); });
+        }
+        break;
+      case DueKind::kUnknownTimeout:
+        if (ctl.unknown_since && !is_terminal(ti.state)) {
+          executor_.detach(ti.task_id);
+          ti.state = TaskState::kFailed;
+          ti.finished = now();
+          ti.error_message = "the executor has not known task " + ti.task_id + " for " +
+                             describe_ms(options_.unknown_task_timeout) + "; given up as lost";
+          ctl.unknown_since.reset();
+          finish_attempt(r, d.task, RetryOn::kLost);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void touch(Run& r) {
+    r.rec.run.updated = now();
+    write_run(r);
+  }
+
+  void replace_run(Run& r, const std::string& by) {
+    r.replaced_by = by;
+    for (auto& [name, ti] : r.rec.run.tasks) {
+      if (!is_terminal(ti.state) && ti.state != TaskState::kPending) {
+        const std::string id = ti.task_id;
+        after([this, id] { executor_.kill(id, [](Status) {}); });
+      }
+    }
+    // A run waiting for a retry has no live task: end it now.
+    const engine::TreeStep step = engine::evaluate(r.spec->task, r.rec.run.tasks);
+    if (step.kind == engine::TreeStep::Kind::kLaunch) {
+      finish_run(r, TaskState::kCancelled, "replaced by run " + by);
+    }
+  }
+
+  void finish_run(Run& r, TaskState result, const std::string& why) {
+    const Topo* t = nullptr;
+    if (const auto it = topologies_.find(r.rec.run.topology_id); it != topologies_.end()) {
+      t = it->second.get();
+    }
+    const bool at = r.spec && std::holds_alternative<AtTrigger>(r.spec->trigger);
+    r.rec.run.state = engine::final_run_state(r.rec.run.run_type, at, result);
+    r.rec.run.message = run_message(r.rec.run.state);
+    if (result != TaskState::kCompleted) {
+      r.rec.run.reason = !r.replaced_by.empty() ? "replaced by run " + r.replaced_by : why;
+    }
+    touch(r);
+    emit_run(r.rec.run);
+    const std::uint64_t h = r.handle;
+    run_index_.erase({r.rec.run.topology_id, r.rec.run.run_id});
+    if (t != nullptr) {
+      Topo& topo = *topologies_.at(r.rec.run.topology_id);
+      topo.live.erase(h);
+      std::erase(topo.waiting, h);
+      runs_.erase(h);
+      release_waiting(topo);
+    } else {
+      runs_.erase(h);
+    }
+  }
+
+  // ---- operations ------------------------------------------------------------------
+
+  void do_create(Topology topology, Callback<TopologyDetails> done) {
+    if (!leader_) return done(not_leader());
+    if (Status s = validate(topology); !s.ok()) return done(s);
+    const std::string id = topology.name;
+    if (topologies_.count(id)) {
+      return done(already_exists("Topology " + id + " already exists with ID: " + id));
+    }
+    TopologyRecord rec;
+    rec.details.id = id;
+    rec.details.topology = std::move(topology);
+    rec.details.state = TopologyState::kActive;
+    rec.details.created = rec.details.updated = now();
+    Topo& t = add_topology(std::move(rec));
+    if (Status s = prepare_trigger(t); !s.ok()) {
+      topo_handles_.erase(t.handle);
+      topologies_.erase(id);
+      return done(s);
+    }
+    pending_index_["t/" + id] = pending_.ops.size();
+    pending_.put_topology(t.rec, kMustNotExist);
+    t.rec.version = 1;
+    // AT triggers in the past fire at once (nothing fires before creation).
+    schedule_next_fire(t, t.at_time ? std::min(now(), *t.at_time - milliseconds(1)) : now());
+    emit_topology(Event::Type::kTopologyCreated, t.rec.details);
+    after([done = std::move(done), d = t.rec.details] { done(d); });
+  }
+
+  void do_update(Topology topology, Callback<TopologyDetails> done) {
+    if (!leader_) return done(not_leader());
+    if (Status s = validate(topology); !s.ok()) return done(s);
+    const auto it = topologies_.find(topology.name);
+    if (it == topologies_.end()) return done(not_found("Topology not found: " + topology.name));
+    Topo& t = *it->second;
+    const bool trigger_changed = !(t.spec->trigger == topology.trigger);
+    const auto old_spec = t.spec;
+    t.spec = std::make_shared<const Topology>(topology);
+    if (Status s = prepare_trigger(t); !s.ok()) {
+      t.spec = old_spec;
+      prepare_trigger(t).ok();
+      return done(s);
+    }
+    t.rec.details.topology = std::move(topology);
+    t.rec.details.updated = now();
+    write_topology(t);
+    if (trigger_changed) {
+      ++t.gen;
+      schedule_next_fire(t, std::max(now(), t.rec.last_fire.value_or(now())));
+    }
+    emit_topology(Event::Type::kTopologyUpdated, t.rec.details);
+    after([done = std::move(done), d = t.rec.details] { done(d); });
+  }
+
+  void do_set_paused(const std::string& id, bool paused, Callback<TopologyDetails> done) {
+    if (!leader_) return done(not_leader());
+    const auto it = topologies_.find(id);
+    if (it == topologies_.end()) return done(not_found("Topology not found: " + id));
+    Topo& t = *it->second;
+    const TopologyState target = paused ? TopologyState::kPaused : TopologyState::kActive;
+    if (t.rec.details.state != target) {
+      t.rec.details.state = target;
+      t.rec.details.updated = now();
+      write_topology(t);
+      emit_topology(paused ? Event::Type::kTopologyPaused : Event::Type::kTopologyResumed,
+                    t.rec.details);
+    }
+    after([done = std::move(done), d = t.rec.details] { done(d); });
+  }
+
+  void do_remove(const std::string& id, bool kill_running, Callback<bool> done) {
+    if (!leader_) return done(not_leader());
+    const auto it = topologies_.find(id);
+    if (it == topologies_.end()) return done(not_found("Topology not found: " + id));
+    Topo& t = *it->second;
+    for (std::uint64_t h : t.live) {
+      Run& r = runs_.at(h);
+      for (auto& [name, ti] : r.rec.run.tasks) {
+        if (r.ctl[name].launched_attempt == 0) continue;
+        const std::string task_id = ti.task_id;
+        const bool live = !is_terminal(ti.state);
+        after([this, task_id, live, kill_running] {
+          executor_.detach(task_id);
+          if (kill_running && live) executor_.kill(task_id, [](Status) {});
+        });
+      }
+      run_index_.erase({r.rec.run.topology_id, r.rec.run.run_id});
+      runs_.erase(h);
+    }
+    TopologyDetails details = t.rec.details;
+    details.state = TopologyState::kDeleted;
+    forget_pending_for(id);
+    pending_.delete_topology(id);
+    pending_.delete_all_runs(id);
+    topo_handles_.erase(t.handle);
+    topologies_.erase(it);
+    emit_topology(Event::Type::kTopologyDeleted, details);
+    after([done = std::move(done)] { done(true); });
+  }
+
+  void do_run_now(const std::string& id, Callback<std::string> done) {
+    if (!leader_) return done(not_leader());
+    const auto it = topologies_.find(id);
+    if (it == topologies_.end()) return done(not_found("No such topology: " + id));
+    Topo& t = *it->second;
+    if (overlap_of(*t.spec).mode == OverlapMode::kForbid && !t.live.empty()) {
+      return done(failed_precondition("topology " + id +
+                                      " forbids overlapping runs and a run is still going"));
+    }
+    Instant at = now();
+    std::string run_id = make_run_id(RunType::kInstant, at);
+    while (run_index_.count({id, run_id}) || instant_ids_.count(id + "/" + run_id)) {
+      at += milliseconds(1);
+      run_id = make_run_id(RunType::kInstant, at);
+    }
+    instant_ids_.insert(id + "/" + run_id);
+    start_run(t, RunType::kInstant, at, run_id);
+    after([done = std::move(done), run_id] { done(run_id); });
+  }
+
+  void do_kill_task(const std::string& tid, const std::string& rid, const std::string& name,
+                    Callback<bool> done) {
+    if (!leader_) return done(not_leader());
+    Run* r = run_by_id(tid, rid);
+    if (r == nullptr) {
+      return done(not_found("No task exists for " + tid + "/" + rid + "/" + name +
+                            " (no such live run)"));
+    }
+    const auto ti = r->rec.run.tasks.find(name);
+    if (ti == r->rec.run.tasks.end()) {
+      return done(not_found("No task found for the provided id"));
+    }
+    TaskCtl& ctl = r->ctl[name];
+    if (is_terminal(ti->second.state) || ctl.launched_attempt == 0) {
+      return done(failed_precondition("task " + name + " of run " + rid + " is not running"));
+    }
+    ctl.killed = true;
+    const std::string task_id = ti->second.task_id;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    executor_.kill(task_id, [weak, done = std::move(done)](Status s) mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->strand_, [s, done = std::move(done)] {
+        if (s.ok()) {
+          done(true);
+        } else {
+          done(s);
+        }
+      });
+    });
+  }
+
+  // ---- retention -------------------------------------------------------------------
+
+  void prune() {
+    const Instant t_now = now();
+    static const RunQuery kFinished{{RunState::kCompleted, RunState::kSuccessful,
+                                     RunState::kSkipped, RunState::kFailed, RunState::kMissed},
+                                    {},
+                                    0,
+                                    std::nullopt};
+    for (auto& [id, t] : topologies_) {
+      const RetentionPolicy& policy = retention_of(*t->spec, options_);
+      auto runs = store_.load_runs(id, kFinished);
+      if (!runs.ok()) continue;
+      for (std::size_t i = 0; i < runs->size(); ++i) {
+        const RunInfo& r = (*runs)[i].run;
+        const bool too_many = policy.max_runs && i >= static_cast<std::size_t>(*policy.max_runs);
+        const bool too_old = policy.max_age && t_now - r.updated > policy.max_age->to_millis();
+        if (!too_many && !too_old) continue;
+        pending_.delete_run(id, r.run_id);
+        for (const auto& [name, ti] : r.tasks) {
+          if (ti.upstream_id.empty() || ti.upstream_id == "UNKNOWN") continue;
+          const std::string task_id = ti.task_id;
+          after([this, task_id] { executor_.cleanup(task_id, [](Status) {}); });
+        }
+      }
+    }
+  }
+
+  // ---- state ------------------------------------------------------------------------
+
+  asio::io_context& ioc_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  Store& store_;
+  Executor& executor_;
+  LeaderElector& elector_;
+  Clock& clock_;
+  EventSink& events_;
+  const SchedulerOptions options_;
+  CronOptions cron_options_;
+  TimeZone default_zone_;
+  std::mt19937_64 rng_;
+
+  std::unique_ptr<Timer> timer_;
+  std::optional<std::int64_t> armed_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> heap_;
+  std::uint64_t seq_ = 0;
+
+  std::atomic<bool> started_{false};
+  std::unique_ptr<Timer> retry_timer_;
+  bool leader_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> leader_flag_{false};
+  std::uint64_t term_ = 0;
+  std::uint64_t next_handle_ = 0;
+
+  std::map<std::string, std::unique_ptr<Topo>> topologies_;
+  std::unordered_map<std::uint64_t, Topo*> topo_handles_;
+  std::unordered_map<std::uint64_t, Run> runs_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> run_index_;
+  std::set<std::string> instant_ids_;
+
+  Batch pending_;
+  std::unordered_map<std::string, std::size_t> pending_index_;
+  std::vector<std::function<void()>> pending_after_;
+  bool committing_ = false;
+  std::uint64_t store_errors_ = 0;
+  Status last_store_error_;
+};
+
+Scheduler::Scheduler(asio::io_context& ioc, Store& store, Executor& executor,
+                     LeaderElector& elector, Clock& clock, EventSink& events,
+                     SchedulerOptions options)
+    : impl_(std::make_shared<Impl>(ioc, store, executor, elector, clock, events,
+                                   std::move(options))) {}
+
+Scheduler::~Scheduler() {
+  if (impl_) impl_->stop();
+}
+
+void Scheduler::start() { impl_->start(); }
+void Scheduler::stop() { impl_->stop(); }
+void Scheduler::create(Topology t, Callback<TopologyDetails> done) {
+  impl_->create(std::move(t), std::move(done));
+}
+void Scheduler::update(Topology t, Callback<TopologyDetails> done) {
+  impl_->update(std::move(t), std::move(done));
+}
+void Scheduler::pause(const std::string& id, Callback<TopologyDetails> done) {
+  impl_->set_paused(id, true, std::move(done));
+}
+void Scheduler::resume(const std::string& id, Callback<TopologyDetails> done) {
+  impl_->set_paused(id, false, std::move(done));
+}
+void Scheduler::remove(const std::string& id, bool kill_running, Callback<bool> done) {
+  impl_->remove(id, kill_running, std::move(done));
+}
+void Scheduler::run_now(const std::string& id, Callback<std::string> done) {
+  impl_->run_now(id, std::move(done));
+}
+void Scheduler::kill_task(const std::string& tid, const std::string& rid,
+                          const std::string& task, Callback<bool> done) {
+  impl_->kill_task(tid, rid, task, std::move(done));
+}
+void Scheduler::get_topology(const std::string& id, Callback<TopologyView> done) {
+  impl_->get_topology(id, std::move(done));
+}
+void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
+  impl_->list_topologies(std::move(done));
+}
+bool Scheduler::is_leader() const { return impl_->is_leader(); }
+
+}  // namespace epoch

@@ -1,0 +1,203 @@
+// MemoryStore: the Store seam in memory, with versions and atomic batches.
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "epoch/store.h"
+
+namespace epoch {
+
+void Batch::put_topology(const TopologyRecord& t, std::int64_t expected_version) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kPutTopology;
+  op.topology_id = t.details.id;
+  op.topology = t;
+  op.expected_version = expected_version;
+  ops.push_back(std::move(op));
+}
+
+void Batch::delete_topology(const std::string& id, std::int64_t expected_version) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDeleteTopology;
+  op.topology_id = id;
+  op.expected_version = expected_version;
+  ops.push_back(std::move(op));
+}
+
+void Batch::put_run(const RunInfo& run, std::int64_t expected_version) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kPutRun;
+  op.topology_id = run.topology_id;
+  op.run_id = run.run_id;
+  op.run = run;
+  op.expected_version = expected_version;
+  ops.push_back(std::move(op));
+}
+
+void Batch::delete_run(const std::string& topology_id, const std::string& run_id,
+                       std::int64_t expected_version) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDeleteRun;
+  op.topology_id = topology_id;
+  op.run_id = run_id;
+  op.expected_version = expected_version;
+  ops.push_back(std::move(op));
+}
+
+void Batch::delete_all_runs(const std::string& topology_id) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kDeleteAllRuns;
+  op.topology_id = topology_id;
+  ops.push_back(std::move(op));
+}
+
+namespace {
+
+bool matches(const RunInfo& r, const RunQuery& q) {
+  if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), r.state) == q.states.end()) {
+    return false;
+  }
+  if (!q.types.empty() && std::find(q.types.begin(), q.types.end(), r.run_type) == q.types.end()) {
+    return false;
+  }
+  return !q.before || r.updated < *q.before;
+}
+
+class MemoryStore final : public Store {
+ public:
+  std::string_view name() const noexcept override { return "memory"; }
+
+  StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+    std::lock_guard lock(mu_);
+    std::vector<TopologyRecord> out;
+    out.reserve(topologies_.size());
+    for (const auto& [id, t] : topologies_) out.push_back(t);
+    return out;
+  }
+
+  StatusOr<std::optional<TopologyRecord>> load_topology(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    const auto it = topologies_.find(std::string(id));
+    if (it == topologies_.end()) return std::optional<TopologyRecord>();
+    return std::optional<TopologyRecord>(it->second);
+  }
+
+  StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
+                                             const RunQuery& query) override {
+    std::lock_guard lock(mu_);
+    std::vector<RunRecord> out;
+    const auto it = runs_.find(std::string(topology_id));
+    if (it != runs_.end()) {
+      for (const auto& [id, r] : it->second) {
+        if (matches(r.run, query)) out.push_back(r);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const RunRecord& a, const RunRecord& b) {
+      return a.run.updated != b.run.updated ? a.run.updated > b.run.updated
+                                            : a.run.run_id > b.run.run_id;
+    });
+    if (query.limit != 0 && out.size() > query.limit) out.resize(query.limit);
+    return out;
+  }
+
+  StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
+                                              std::string_view run_id) override {
+    std::lock_guard lock(mu_);
+    const auto it = runs_.find(std::string(topology_id));
+    if (it == runs_.end()) return std::optional<RunRecord>();
+    const auto r = it->second.find(std::string(run_id));
+    if (r == it->second.end()) return std::optional<RunRecord>();
+    return std::optional<RunRecord>(r->second);
+  }
+
+  StatusOr<std::vector<RunRecord>> load_live_runs() override {
+    std::lock_guard lock(mu_);
+    std::vector<RunRecord> out;
+    for (const auto& [tid, runs] : runs_) {
+      for (const auto& [rid, r] : runs) {
+        if (!is_terminal(r.run.state)) out.push_back(r);
+      }
+    }
+    return out;
+  }
+
+  void commit(Batch batch, CommitCallback done) override {
+    done(apply(batch));
+  }
+
+  Status ping() override { return ok_status(); }
+
+ private:
+  CommitResult apply(const Batch& batch) {
+    std::lock_guard lock(mu_);
+    // Check every op against the store as the earlier ops of the batch
+    // leave it, then apply all of them.
+    std::map<std::pair<std::string, std::string>, std::int64_t> overlay;
+    std::vector<std::string> cleared;  // topologies whose runs an earlier op deleted
+    const auto current = [&](const std::string& tid, const std::string& rid) -> std::int64_t {
+      if (const auto it = overlay.find({tid, rid}); it != overlay.end()) return it->second;
+      if (!rid.empty() && std::find(cleared.begin(), cleared.end(), tid) != cleared.end()) return 0;
+      if (rid.empty()) {
+        const auto t = topologies_.find(tid);
+        return t == topologies_.end() ? 0 : t->second.version;
+      }
+      const auto rs = runs_.find(tid);
+      if (rs == runs_.end()) return 0;
+      const auto r = rs->second.find(rid);
+      return r == rs->second.end() ? 0 : r->second.version;
+    };
+    std::vector<std::int64_t> versions;
+    for (const WriteOp& op : batch.ops) {
+      const bool run = op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kDeleteRun;
+      const std::string rid = run ? op.run_id : std::string();
+      if (op.kind == WriteOp::Kind::kDeleteAllRuns) {
+        std::erase_if(overlay, [&](const auto& e) { return e.first.first == op.topology_id &&
+                                                           !e.first.second.empty(); });
+        cleared.push_back(op.topology_id);
+        versions.push_back(0);
+        continue;
+      }
+      const std::int64_t have = current(op.topology_id, rid);
+      if (op.expected_version != kAnyVersion && op.expected_version != have) {
+        return aborted("version conflict on " + std::string(run ? "run " : "topology ") +
+                       op.topology_id + (run ? "/" + op.run_id : "") + ": expected " +
+                       std::to_string(op.expected_version) + ", found " + std::to_string(have));
+      }
+      const bool put = op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kPutTopology;
+      overlay[{op.topology_id, rid}] = put ? have + 1 : 0;
+      versions.push_back(put ? have + 1 : 0);
+    }
+    for (std::size_t i = 0; i < batch.ops.size(); ++i) {
+      const WriteOp& op = batch.ops[i];
+      switch (op.kind) {
+        case WriteOp::Kind::kPutTopology: {
+          TopologyRecord t = *op.topology;
+          t.version = versions[i];
+          topologies_[op.topology_id] = std::move(t);
+          break;
+        }
+        case WriteOp::Kind::kDeleteTopology: topologies_.erase(op.topology_id); break;
+        case WriteOp::Kind::kPutRun:
+          runs_[op.topology_id][op.run_id] = RunRecord{*op.run, versions[i]};
+          break;
+        case WriteOp::Kind::kDeleteRun: {
+          const auto rs = runs_.find(op.topology_id);
+          if (rs != runs_.end()) rs->second.erase(op.run_id);
+          break;
+        }
+        case WriteOp::Kind::kDeleteAllRuns: runs_.erase(op.topology_id); break;
+      }
+    }
+    return versions;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, TopologyRecord> topologies_;
+  std::map<std::string, std::map<std::string, RunRecord>> runs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_memory_store() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace epoch
