@@ -42,13 +42,12 @@ struct TaskLaunch {
   int attempt = 1;
   Instant scheduled_time{};
   Task task;  // the leaf: ContainerTask or ProcessTask
-  // Added to the task's environment: EPOCH_TOPOLOGY_ID, EPOCH_RUN_ID,
-  // EPOCH_RUN_TYPE, EPOCH_ATTEMPT, EPOCH_SCHEDULED_TIME (ISO-8601 UTC),
-  // EPOCH_SCHEDULED_TIME_MS.
-  std::map<std::string, std::string> env;
 };
 
-// The environment variables every task gets (see TaskLaunch::env).
+// The environment every task gets, which an executor adds to the task's
+// own: EPOCH_TOPOLOGY_ID, EPOCH_RUN_ID, EPOCH_RUN_TYPE, EPOCH_ATTEMPT,
+// EPOCH_TASK_NAME, EPOCH_TASK_ID, EPOCH_SCHEDULED_TIME (ISO-8601 UTC) and
+// EPOCH_SCHEDULED_TIME_MS.
 std::map<std::string, std::string> epoch_task_env(const TaskLaunch& launch);
 
 struct TaskUpdate {
@@ -67,8 +66,9 @@ using TaskObserver = std::function<void(const TaskUpdate&)>;
 
 // Where a task's output can be read.
 struct TaskLogs {
-  std::string url;   // a link (the Drove UI), or empty
-  std::string path;  // a local file with the captured output, or empty
+  std::string url;          // a link (the Drove UI), or empty
+  std::string path;         // a local file with the task's standard output, or empty
+  std::string stderr_path;  // a local file with its standard error, or empty
 };
 
 class Executor {

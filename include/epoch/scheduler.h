@@ -79,6 +79,12 @@ struct SchedulerOptions {
   std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
   // At most this many records per store commit (default 1000).
   std::size_t max_batch_ops = 1000;
+  // Fires are handled this long before their nominal instant (default
+  // 500 ms): the run is decided and stored ahead, with its first task
+  // PENDING and `notBefore` the nominal instant, so that at the nominal
+  // instant the only work left is the launch. Overlap and pause are decided
+  // at that earlier moment. 0 handles fires at their instant.
+  std::chrono::milliseconds prepare_ahead = std::chrono::milliseconds(500);
   // Seed of the retry jitter (default 0: from the system).
   std::uint64_t seed = 0;
 };

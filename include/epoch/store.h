@@ -69,12 +69,20 @@ struct FencingToken {
 };
 
 struct WriteOp {
-  enum class Kind { kPutTopology, kDeleteTopology, kPutRun, kDeleteRun, kDeleteAllRuns };
+  enum class Kind {
+    kPutTopology,
+    kDeleteTopology,
+    kSetLastFire,  // TopologyRecord::last_fire only: no version check, version unchanged
+    kPutRun,
+    kDeleteRun,
+    kDeleteAllRuns,
+  };
   Kind kind = Kind::kPutRun;
   std::string topology_id;
-  std::string run_id;                     // kPutRun, kDeleteRun
+  std::string run_id;                      // kPutRun, kDeleteRun
   std::optional<TopologyRecord> topology;  // kPutTopology
   std::optional<RunInfo> run;              // kPutRun
+  Instant last_fire{};                     // kSetLastFire
   std::int64_t expected_version = kAnyVersion;
 };
 
@@ -84,6 +92,10 @@ struct Batch {
 
   void put_topology(const TopologyRecord& t, std::int64_t expected_version);
   void delete_topology(const std::string& id, std::int64_t expected_version = kAnyVersion);
+  // Records the last nominal fire handled for a topology (it must exist by
+  // the time the op is applied). Kept apart from the topology record, so
+  // that firing never rewrites the topology.
+  void set_last_fire(const std::string& topology_id, Instant fire);
   void put_run(const RunInfo& run, std::int64_t expected_version);
   void delete_run(const std::string& topology_id, const std::string& run_id,
                   std::int64_t expected_version = kAnyVersion);
@@ -132,6 +144,8 @@ class Store {
 };
 
 // An in-memory store: thread-safe, atomic batches, versions, no fencing.
+// Topologies are kept as JSON text (compact; read back through the model's
+// decoder), runs as values.
 std::unique_ptr<Store> make_memory_store();
 
 // Forwards every call to `target`; subclass it to inject faults in tests.

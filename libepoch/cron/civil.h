@@ -2,6 +2,7 @@
 // (Howard Hinnant's days_from_civil / civil_from_days algorithms).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace epoch::civil {
@@ -41,6 +42,39 @@ constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || 
 
 // Weekday (0 = Sunday) of a day count since 1970-01-01 (a Thursday).
 constexpr int weekday_of(std::int64_t days) { return static_cast<int>(((days + 4) % 7 + 7) % 7); }
+
+// Writes "YYYY<d>MM<d>DD<t>HH<c>MM<c>SS" (and "<f>mmm" when `ms` >= 0) of a
+// count of seconds into `out` without any allocation or locale; returns the
+// length (0 when the year is outside 0..9999). `out` needs 24 bytes.
+inline std::size_t write_datetime(char* out, std::int64_t seconds, int ms, char d, char t, char c,
+                                  char f) {
+  const std::int64_t days = floor_div(seconds, 86400);
+  const auto sod = static_cast<int>(seconds - days * 86400);
+  const Date date = civil_from_days(days);
+  if (date.y < 0 || date.y > 9999) return 0;
+  const auto two = [](char* p, unsigned v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  const auto y = static_cast<unsigned>(date.y);
+  two(out, y / 100);
+  two(out + 2, y % 100);
+  out[4] = d;
+  two(out + 5, date.m);
+  out[7] = d;
+  two(out + 8, date.d);
+  out[10] = t;
+  two(out + 11, static_cast<unsigned>(sod / 3600));
+  out[13] = c;
+  two(out + 14, static_cast<unsigned>(sod / 60 % 60));
+  out[16] = c;
+  two(out + 17, static_cast<unsigned>(sod % 60));
+  if (ms < 0) return 19;
+  out[19] = f;
+  out[20] = static_cast<char>('0' + ms / 100);
+  two(out + 21, static_cast<unsigned>(ms % 100));
+  return 23;
+}
 
 static_assert(days_from_civil(1970, 1, 1) == 0);
 static_assert(days_from_civil(2000, 3, 1) == 11017);

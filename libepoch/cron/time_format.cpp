@@ -14,6 +14,11 @@ using civil::floor_div;
 
 // "YYYY-MM-DDTHH:MM:SS" of a count of seconds, plus ".fff" when ms != 0 or forced.
 std::string civil_text(std::int64_t seconds, int ms, bool force_ms) {
+  char fast[24];
+  if (const std::size_t n = civil::write_datetime(fast, seconds, ms != 0 || force_ms ? ms : -1,
+                                                  '-', 'T', ':', '.')) {
+    return std::string(fast, n);
+  }
   const std::int64_t days = floor_div(seconds, 86400);
   const auto sod = static_cast<int>(seconds - days * 86400);
   const civil::Date date = civil::civil_from_days(days);

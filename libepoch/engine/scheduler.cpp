@@ -43,7 +43,8 @@ struct Due {
   DueKind kind;
   std::uint64_t key;  // topology handle (kFire) or run handle
   std::uint64_t gen;
-  std::string task;  // run timers: the task name
+  std::string task;      // run timers: the task name
+  std::int64_t nominal;  // kFire: the nominal fire instant (epoch ms)
   bool operator>(const Due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
@@ -197,17 +198,22 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
+  // A topology: its spec is shared with the runs started from it.
   struct Topo {
     std::uint64_t handle = 0;
-    TopologyRecord rec;
+    std::string id;
+    TopologyState state = TopologyState::kActive;
+    Instant created{}, updated{};
+    std::int64_t version = 0;
+    std::optional<Instant> last_fire;
     std::shared_ptr<const Topology> spec;
     std::optional<CronExpression> cron;
     TimeZone zone;
     std::optional<Instant> at_time;  // AT trigger
     std::uint64_t gen = 0;           // bumped whenever the fire chain is replaced
     std::optional<Instant> next_fire;
-    std::set<std::uint64_t> live;       // run handles (waiting ones included)
-    std::deque<std::uint64_t> waiting;  // live runs whose turn has not come (oldest first)
+    std::vector<std::uint64_t> live;     // run handles (waiting ones included)
+    std::vector<std::uint64_t> waiting;  // live runs whose turn has not come (oldest first)
   };
 
   struct TaskCtl {
@@ -216,6 +222,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     bool timed_out = false;
     bool killed = false;
     std::uint64_t timer_gen = 0;
+    // A launch built ahead of its time (prepare_ahead), so that the launch
+    // itself allocates nothing.
+    std::optional<TaskLaunch> prepared;
+    TaskObserver prepared_observer;
   };
 
   struct Run {
@@ -231,13 +241,38 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   static Status not_leader() { return unavailable("this node is not the leader"); }
 
+  static std::string run_key(const std::string& topology_id, const std::string& run_id) {
+    std::string k;
+    k.reserve(topology_id.size() + run_id.size() + 1);
+    k.append(topology_id).append(1, '/').append(run_id);
+    return k;
+  }
+
   Instant now() const { return clock_.now(); }
+
+  static TopologyDetails details_of(const Topo& t) {
+    TopologyDetails d;
+    d.id = t.id;
+    d.topology = *t.spec;
+    d.state = t.state;
+    d.created = t.created;
+    d.updated = t.updated;
+    return d;
+  }
+
+  static TopologyRecord record_of(const Topo& t) {
+    TopologyRecord r;
+    r.details = details_of(t);
+    r.last_fire = t.last_fire;
+    r.version = t.version;
+    return r;
+  }
 
   TopologyView view(const Topo& t) const {
     TopologyView v;
-    v.details = t.rec.details;
+    v.details = details_of(t);
     v.next_fire = t.next_fire;
-    v.last_fire = t.rec.last_fire;
+    v.last_fire = t.last_fire;
     for (std::uint64_t h : t.live) {
       if (const auto it = runs_.find(h); it != runs_.end()) v.live_runs.push_back(it->second.rec.run.run_id);
     }
@@ -269,14 +304,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void push_due(Instant at, DueKind kind, std::uint64_t key, std::uint64_t gen,
-                std::string task = {}) {
-    heap_.push(Due{to_epoch_millis(at), ++seq_, kind, key, gen, std::move(task)});
-    if (!armed_ || to_epoch_millis(at) < *armed_) arm_timer();
+                std::string task = {}, Instant nominal = {}) {
+    const std::int64_t ms = to_epoch_millis(at);
+    due_[ms].push_back(Due{ms, ++seq_, kind, key, gen, std::move(task), to_epoch_millis(nominal)});
+    if (!in_timer_ && (!armed_ || to_epoch_millis(at) < *armed_)) arm_timer();
   }
 
   void arm_timer() {
-    if (heap_.empty() || !leader_) return;
-    const std::int64_t at = heap_.top().at;
+    if (due_.empty() || !leader_) return;
+    const std::int64_t at = due_.begin()->first;
     if (armed_ && *armed_ == at) return;
     armed_ = at;
     std::weak_ptr<Impl> weak = shared_from_this();
@@ -295,7 +331,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   void schedule_next_fire(Topo& t, Instant after) {
     t.next_fire = next_fire_after(t, after);
-    if (t.next_fire) push_due(*t.next_fire, DueKind::kFire, t.handle, t.gen);
+    // A fire is handled up to prepare_ahead before its nominal instant: the
+    // run is stored then, and its first task launches at the nominal instant.
+    if (t.next_fire) {
+      push_due(*t.next_fire - options_.prepare_ahead, DueKind::kFire, t.handle, t.gen, {},
+               *t.next_fire);
+    }
   }
 
   Topo* topo_by_handle(std::uint64_t h) {
@@ -304,15 +345,16 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   Run* run_by_id(const std::string& tid, const std::string& rid) {
-    const auto it = run_index_.find({tid, rid});
+    const auto it = run_index_.find(run_key(tid, rid));
     if (it == run_index_.end()) return nullptr;
     const auto r = runs_.find(it->second);
     return r == runs_.end() ? nullptr : &r->second;
   }
 
+  // Events go out, in order, once what they describe is durable.
   void emit(Event e) {
     e.time = now();
-    after([this, e = std::move(e)] { events_.on_event(e); });
+    pending_events_.push_back(std::move(e));
   }
 
   void emit_run(const RunInfo& r, const std::string& message = {}) {
@@ -350,14 +392,27 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // ---- the write-ahead pipeline -------------------------------------------------
 
   void write_topology(Topo& t) {
-    const std::string key = "t/" + t.rec.details.id;
+    const std::string key = "t/" + t.id;
     if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
-      pending_.ops[it->second].topology = t.rec;
+      pending_.ops[it->second].topology = record_of(t);
       return;
     }
     pending_index_[key] = pending_.ops.size();
-    pending_.put_topology(t.rec, t.rec.version);
-    ++t.rec.version;
+    pending_.put_topology(record_of(t), t.version);
+    ++t.version;
+  }
+
+  // The last handled fire is a small record of its own, so that firing
+  // never rewrites the topology.
+  void write_last_fire(Topo& t, Instant fire) {
+    t.last_fire = fire;
+    const std::string key = "f/" + t.id;
+    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
+      pending_.ops[it->second].last_fire = fire;
+      return;
+    }
+    pending_index_[key] = pending_.ops.size();
+    pending_.set_last_fire(t.id, fire);
   }
 
   void write_run(Run& r) {
@@ -377,7 +432,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void forget_pending_for(const std::string& topology_id) {
     std::erase_if(pending_index_, [&](const auto& e) {
       return e.first.compare(2, topology_id.size() + 1, topology_id + "/") == 0 ||
-             e.first == "t/" + topology_id;
+             e.first == "t/" + topology_id || e.first == "f/" + topology_id;
     });
   }
 
@@ -388,23 +443,28 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (committing_ || !leader_) return;
     if (pending_.ops.empty()) {
       // Nothing to write: the actions may run now.
+      auto events = std::move(pending_events_);
+      pending_events_.clear();
       auto actions = std::move(pending_after_);
       pending_after_.clear();
+      for (const Event& e : events) events_.on_event(e);
       for (auto& a : actions) a();
       return;
     }
     Batch batch;
     std::vector<std::function<void()>> actions;
+    std::vector<Event> events;
     if (pending_.ops.size() > options_.max_batch_ops && options_.max_batch_ops > 0) {
       batch.ops.assign(std::make_move_iterator(pending_.ops.begin()),
                        std::make_move_iterator(pending_.ops.begin() +
                                                static_cast<std::ptrdiff_t>(options_.max_batch_ops)));
       pending_.ops.erase(pending_.ops.begin(),
                          pending_.ops.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_ops));
-      pending_index_.clear();  // later writes append; merging resumes next batch
+      pending_index_ = {};  // later writes append; merging resumes next batch
       for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
         const WriteOp& op = pending_.ops[i];
         if (op.kind == WriteOp::Kind::kPutTopology) pending_index_["t/" + op.topology_id] = i;
+        if (op.kind == WriteOp::Kind::kSetLastFire) pending_index_["f/" + op.topology_id] = i;
         if (op.kind == WriteOp::Kind::kPutRun && op.expected_version != kMustNotExist) {
           pending_index_["r/" + op.topology_id + "/" + op.run_id] = i;
         }
@@ -412,24 +472,29 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     } else {
       batch = std::move(pending_);
       pending_ = Batch{};
-      pending_index_.clear();
+      pending_index_ = {};
       actions = std::move(pending_after_);
       pending_after_.clear();
+      events = std::move(pending_events_);
+      pending_events_.clear();
     }
     batch.fence = elector_.fencing_token();
     committing_ = true;
     const std::uint64_t term = term_;
     std::weak_ptr<Impl> weak = shared_from_this();
-    store_.commit(std::move(batch), [weak, term, actions = std::move(actions)](CommitResult r) mutable {
+    store_.commit(std::move(batch), [weak, term, actions = std::move(actions),
+                                     events = std::move(events)](CommitResult r) mutable {
       auto self = weak.lock();
       if (!self) return;
-      asio::post(self->strand_, [self, term, r = std::move(r), actions = std::move(actions)]() mutable {
+      asio::post(self->strand_, [self, term, r = std::move(r), actions = std::move(actions),
+                                 events = std::move(events)]() mutable {
         self->committing_ = false;
         if (self->term_ != term || !self->leader_) return;
         if (!r.ok()) {
           self->on_store_failure(r.status());
           return;
         }
+        for (const Event& e : events) self->events_.on_event(e);
         for (auto& a : actions) a();
         self->flush();
       });
@@ -479,7 +544,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     leader_flag_ = false;
     if (timer_) timer_->cancel();
     armed_.reset();
-    heap_ = {};
+    due_.clear();
     for (auto& [h, r] : runs_) {
       for (auto& [name, ctl] : r.ctl) {
         if (ctl.launched_attempt != 0) {
@@ -493,18 +558,24 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     runs_.clear();
     run_index_.clear();
     pending_ = Batch{};
-    pending_index_.clear();
+    pending_index_ = {};
     pending_after_.clear();
+    pending_events_.clear();
   }
 
   Topo& add_topology(TopologyRecord rec) {
     auto t = std::make_unique<Topo>();
     t->handle = ++next_handle_;
-    t->rec = std::move(rec);
-    t->spec = std::make_shared<const Topology>(t->rec.details.topology);
+    t->id = rec.details.id;
+    t->state = rec.details.state;
+    t->created = rec.details.created;
+    t->updated = rec.details.updated;
+    t->version = rec.version;
+    t->last_fire = rec.last_fire;
+    t->spec = std::make_shared<const Topology>(std::move(rec.details.topology));
     Topo& ref = *t;
     topo_handles_[ref.handle] = &ref;
-    topologies_[ref.rec.details.id] = std::move(t);
+    topologies_[ref.id] = std::move(t);
     return ref;
   }
 
@@ -514,8 +585,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     r.handle = h;
     r.rec = std::move(rec);
     r.spec = std::move(spec);
-    run_index_[{r.rec.run.topology_id, r.rec.run.run_id}] = h;
-    if (t != nullptr) t->live.insert(h);
+    run_index_[run_key(r.rec.run.topology_id, r.rec.run.run_id)] = h;
+    if (t != nullptr) t->live.push_back(h);
     return r;
   }
 
@@ -566,7 +637,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   // Fires between the last handled fire and now, by the catch-up policy.
   void catch_up(Topo& t, Instant t_now) {
-    const Instant from = t.rec.last_fire.value_or(t.rec.details.created - milliseconds(1));
+    const Instant from = t.last_fire.value_or(t.created - milliseconds(1));
     std::vector<Instant> missed;
     constexpr std::size_t kMaxRecorded = 100000;
     std::optional<Instant> f = next_fire_after(t, from);
@@ -576,7 +647,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (!missed.empty()) {
       const CatchUpPolicy policy = catch_up_of(*t.spec);
-      const bool paused = t.rec.details.state == TopologyState::kPaused;
+      const bool paused = t.state == TopologyState::kPaused;
       const Instant window_start = t_now - policy.window.to_millis();
       std::vector<Instant> run;
       if (!paused && policy.mode != CatchUpMode::kNone) {
@@ -617,15 +688,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         }
         record_not_run(t, m, paused ? RunState::kSkipped : RunState::kMissed, reason);
       }
-      t.rec.last_fire = missed.back();
-      if (missed.size() == kMaxRecorded && f && *f <= t_now) {
-        // Pathological gaps (a topology firing every second for weeks): the
-        // rest are not recorded one by one; scheduling resumes from now.
-        t.rec.last_fire = t_now;
-      }
-      write_topology(t);
+      // Pathological gaps (a topology firing every second for weeks): past
+      // kMaxRecorded the fires are not recorded one by one; scheduling
+      // resumes from now.
+      write_last_fire(t, missed.size() == kMaxRecorded && f && *f <= t_now ? t_now : missed.back());
     }
-    schedule_next_fire(t, std::max(t.rec.last_fire.value_or(from), t_now));
+    schedule_next_fire(t, std::max(t.last_fire.value_or(from), t_now));
   }
 
   // Lets waiting runs go while the overlap policy allows, oldest first.
@@ -646,7 +714,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
                                                                         : 1;
       if (active >= limit) return;
       const std::uint64_t h = t.waiting.front();
-      t.waiting.pop_front();
+      t.waiting.erase(t.waiting.begin());
       const auto it = runs_.find(h);
       if (it == runs_.end()) continue;
       it->second.waiting = false;
@@ -668,14 +736,24 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // ---- timers --------------------------------------------------------------------
 
   void on_timer() {
+    in_timer_ = true;  // arm once, at the end
     const std::int64_t t_now = to_epoch_millis(now());
-    while (!heap_.empty() && heap_.top().at <= t_now) {
-      Due d = heap_.top();
-      heap_.pop();
+    while (!due_.empty() && due_.begin()->first <= t_now) {
+      // All entries of one instant, in the order they were queued. Entries
+      // queued while handling them land in a new bucket, handled next.
+      auto bucket = due_.extract(due_.begin());
+      for (Due& d : bucket.mapped()) dispatch(d);
+    }
+    in_timer_ = false;
+    arm_timer();
+  }
+
+  void dispatch(Due& d) {
+    {
       switch (d.kind) {
         case DueKind::kFire:
           if (Topo* t = topo_by_handle(d.key); t != nullptr && t->gen == d.gen) {
-            on_fire(*t, from_epoch_millis(d.at));
+            on_fire(*t, from_epoch_millis(d.nominal));
           }
           break;
         case DueKind::kRetry:
@@ -691,16 +769,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
           break;
       }
     }
-    arm_timer();
   }
 
   void on_fire(Topo& t, Instant nominal) {
-    t.rec.last_fire = nominal;
-    write_topology(t);
+    write_last_fire(t, nominal);
     const Instant t_now = now();
     const Topology& spec = *t.spec;
     const OverlapPolicy overlap = overlap_of(spec);
-    if (t.rec.details.state == TopologyState::kPaused) {
+    if (t.state == TopologyState::kPaused) {
       record_not_run(t, nominal, RunState::kSkipped, "topology is paused");
     } else if (spec.policies && spec.policies->start_deadline &&
                t_now - nominal > spec.policies->start_deadline->to_millis()) {
@@ -731,7 +807,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       } else {
         const std::string run_id = make_run_id(RunType::kScheduled, nominal);
         if (overlap.mode == OverlapMode::kReplace) {
-          for (std::uint64_t h : std::set<std::uint64_t>(t.live)) replace_run(runs_.at(h), run_id);
+          for (std::uint64_t h : std::vector<std::uint64_t>(t.live)) replace_run(runs_.at(h), run_id);
         }
         start_run(t, RunType::kScheduled, nominal, run_id);
       }
@@ -742,7 +818,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // A SKIPPED or MISSED record for a nominal fire that does not run.
   void record_not_run(Topo& t, Instant nominal, RunState state, const std::string& reason) {
     RunInfo r;
-    r.topology_id = t.rec.details.id;
+    r.topology_id = t.id;
     r.run_id = make_run_id(RunType::kScheduled, nominal);
     r.state = state;
     r.message = run_message(state);
@@ -767,17 +843,22 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
                           bool hold = false) {
     RunRecord rec;
     RunInfo& r = rec.run;
-    r.topology_id = t.rec.details.id;
+    r.topology_id = t.id;
     r.run_id = std::move(run_id);
     r.state = RunState::kRunning;
     r.message = run_message(RunState::kRunning);
     r.run_type = type;
     r.created = r.updated = now();
     r.scheduled_time = nominal;
+    const Instant t_now = now();
+    bool first = true;
     for (const Task* leaf : leaf_tasks(t.spec->task)) {
       TaskRunInfo ti;
       ti.task_id = make_task_id(r.topology_id, r.run_id, task_name(*leaf));
-      r.tasks[task_name(*leaf)] = ti;
+      // Prepared ahead of its time: the first task waits for the nominal instant.
+      if (first && nominal > t_now) ti.not_before = nominal;
+      first = false;
+      r.tasks[task_name(*leaf)] = std::move(ti);
     }
     Run& run = add_run(&t, std::move(rec), t.spec);
     pending_index_["r/" + run.rec.run.topology_id + "/" + run.rec.run.run_id] = pending_.ops.size();
@@ -807,14 +888,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (ctl.launched_attempt == ti.attempt) return;  // already launched or attached this term
     if (step.kind == engine::TreeStep::Kind::kLaunch && ti.not_before && *ti.not_before > now()) {
       push_due(*ti.not_before, DueKind::kRetry, r.handle, ++ctl.timer_gen, name);
+      ctl.prepared = make_launch(r, *step.leaf, ti);
+      ctl.prepared_observer = make_observer(r, name, ti.attempt);
       return;
     }
     launch(r, *step.leaf, ti, ctl);
   }
 
-  void launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ctl) {
-    ctl.launched_attempt = ti.attempt;
-    ctl.timed_out = false;
+  TaskLaunch make_launch(const Run& r, const Task& leaf, const TaskRunInfo& ti) const {
     TaskLaunch l;
     l.task_id = ti.task_id;
     l.topology_id = r.rec.run.topology_id;
@@ -824,15 +905,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     l.attempt = ti.attempt;
     l.scheduled_time = r.rec.run.scheduled_time.value_or(r.rec.run.created);
     l.task = leaf;
-    l.env = epoch_task_env(l);
-    if (r.spec->policies && r.spec->policies->timeout) {
-      push_due(now() + r.spec->policies->timeout->to_millis(), DueKind::kTaskTimeout, r.handle,
-               ++ctl.timer_gen, l.task_name);
-    }
+    return l;
+  }
+
+  TaskObserver make_observer(const Run& r, const std::string& name, int attempt) {
     std::weak_ptr<Impl> weak = shared_from_this();
-    const std::uint64_t term = term_, handle = r.handle;
-    const int attempt = ti.attempt;
-    executor_.launch(l, [weak, term, handle, name = l.task_name, attempt](const TaskUpdate& u) {
+    return [weak, term = term_, handle = r.handle, name, attempt](const TaskUpdate& u) {
       auto self = weak.lock();
       if (!self) return;
       asio::post(self->strand_, [self, term, handle, name, attempt, u] {
@@ -840,7 +918,23 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         self->on_task_update(handle, name, attempt, u);
         self->flush();
       });
-    });
+    };
+  }
+
+  void launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ctl) {
+    ctl.launched_attempt = ti.attempt;
+    ctl.timed_out = false;
+    if (r.spec->policies && r.spec->policies->timeout) {
+      push_due(now() + r.spec->policies->timeout->to_millis(), DueKind::kTaskTimeout, r.handle,
+               ++ctl.timer_gen, task_name(leaf));
+    }
+    if (ctl.prepared && ctl.prepared->attempt == ti.attempt && ctl.prepared_observer) {
+      executor_.launch(*ctl.prepared, std::move(ctl.prepared_observer));
+    } else {
+      executor_.launch(make_launch(r, leaf, ti), make_observer(r, task_name(leaf), ti.attempt));
+    }
+    ctl.prepared.reset();
+    ctl.prepared_observer = nullptr;
   }
 
   void on_task_update(std::uint64_t handle, const std::string& name, int attempt,
@@ -995,10 +1089,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     touch(r);
     emit_run(r.rec.run);
     const std::uint64_t h = r.handle;
-    run_index_.erase({r.rec.run.topology_id, r.rec.run.run_id});
+    run_index_.erase(run_key(r.rec.run.topology_id, r.rec.run.run_id));
     if (t != nullptr) {
       Topo& topo = *topologies_.at(r.rec.run.topology_id);
-      topo.live.erase(h);
+      std::erase(topo.live, h);
       std::erase(topo.waiting, h);
       runs_.erase(h);
       release_waiting(topo);
@@ -1022,18 +1116,19 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     rec.details.state = TopologyState::kActive;
     rec.details.created = rec.details.updated = now();
     Topo& t = add_topology(std::move(rec));
+    const TopologyDetails details = details_of(t);
     if (Status s = prepare_trigger(t); !s.ok()) {
       topo_handles_.erase(t.handle);
       topologies_.erase(id);
       return done(s);
     }
     pending_index_["t/" + id] = pending_.ops.size();
-    pending_.put_topology(t.rec, kMustNotExist);
-    t.rec.version = 1;
+    pending_.put_topology(record_of(t), kMustNotExist);
+    t.version = 1;
     // AT triggers in the past fire at once (nothing fires before creation).
     schedule_next_fire(t, t.at_time ? std::min(now(), *t.at_time - milliseconds(1)) : now());
-    emit_topology(Event::Type::kTopologyCreated, t.rec.details);
-    after([done = std::move(done), d = t.rec.details] { done(d); });
+    emit_topology(Event::Type::kTopologyCreated, details);
+    after([done = std::move(done), details] { done(details); });
   }
 
   void do_update(Topology topology, Callback<TopologyDetails> done) {
@@ -1050,15 +1145,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       prepare_trigger(t).ok();
       return done(s);
     }
-    t.rec.details.topology = std::move(topology);
-    t.rec.details.updated = now();
+    t.updated = now();
     write_topology(t);
     if (trigger_changed) {
       ++t.gen;
-      schedule_next_fire(t, std::max(now(), t.rec.last_fire.value_or(now())));
+      schedule_next_fire(t, std::max(now(), t.last_fire.value_or(now())));
     }
-    emit_topology(Event::Type::kTopologyUpdated, t.rec.details);
-    after([done = std::move(done), d = t.rec.details] { done(d); });
+    const TopologyDetails details = details_of(t);
+    emit_topology(Event::Type::kTopologyUpdated, details);
+    after([done = std::move(done), details] { done(details); });
   }
 
   void do_set_paused(const std::string& id, bool paused, Callback<TopologyDetails> done) {
@@ -1067,14 +1162,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (it == topologies_.end()) return done(not_found("Topology not found: " + id));
     Topo& t = *it->second;
     const TopologyState target = paused ? TopologyState::kPaused : TopologyState::kActive;
-    if (t.rec.details.state != target) {
-      t.rec.details.state = target;
-      t.rec.details.updated = now();
+    if (t.state != target) {
+      t.state = target;
+      t.updated = now();
       write_topology(t);
       emit_topology(paused ? Event::Type::kTopologyPaused : Event::Type::kTopologyResumed,
-                    t.rec.details);
+                    details_of(t));
     }
-    after([done = std::move(done), d = t.rec.details] { done(d); });
+    after([done = std::move(done), details = details_of(t)] { done(details); });
   }
 
   void do_remove(const std::string& id, bool kill_running, Callback<bool> done) {
@@ -1093,10 +1188,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
           if (kill_running && live) executor_.kill(task_id, [](Status) {});
         });
       }
-      run_index_.erase({r.rec.run.topology_id, r.rec.run.run_id});
+      run_index_.erase(run_key(r.rec.run.topology_id, r.rec.run.run_id));
       runs_.erase(h);
     }
-    TopologyDetails details = t.rec.details;
+    TopologyDetails details = details_of(t);
     details.state = TopologyState::kDeleted;
     forget_pending_for(id);
     pending_.delete_topology(id);
@@ -1118,11 +1213,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     Instant at = now();
     std::string run_id = make_run_id(RunType::kInstant, at);
-    while (run_index_.count({id, run_id}) || instant_ids_.count(id + "/" + run_id)) {
+    while (run_index_.count(run_key(id, run_id)) || instant_ids_.count(run_key(id, run_id))) {
       at += milliseconds(1);
       run_id = make_run_id(RunType::kInstant, at);
     }
-    instant_ids_.insert(id + "/" + run_id);
+    instant_ids_.insert(run_key(id, run_id));
     start_run(t, RunType::kInstant, at, run_id);
     after([done = std::move(done), run_id] { done(run_id); });
   }
@@ -1203,7 +1298,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   std::unique_ptr<Timer> timer_;
   std::optional<std::int64_t> armed_;
-  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> heap_;
+  bool in_timer_ = false;
+  // Timer entries by instant (ms): the many fires of one second sit together.
+  std::map<std::int64_t, std::vector<Due>> due_;
   std::uint64_t seq_ = 0;
 
   std::atomic<bool> started_{false};
@@ -1217,12 +1314,13 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::map<std::string, std::unique_ptr<Topo>> topologies_;
   std::unordered_map<std::uint64_t, Topo*> topo_handles_;
   std::unordered_map<std::uint64_t, Run> runs_;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> run_index_;
+  std::unordered_map<std::string, std::uint64_t> run_index_;  // "topology/run"
   std::set<std::string> instant_ids_;
 
   Batch pending_;
   std::unordered_map<std::string, std::size_t> pending_index_;
   std::vector<std::function<void()>> pending_after_;
+  std::vector<Event> pending_events_;
   bool committing_ = false;
   std::uint64_t store_errors_ = 0;
   Status last_store_error_;

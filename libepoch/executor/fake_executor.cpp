@@ -140,7 +140,9 @@ void FakeExecutor::cleanup(const std::string& task_id, std::function<void(Status
 StatusOr<TaskLogs> FakeExecutor::logs(const std::string& task_id) {
   std::lock_guard lock(mu_);
   if (!tasks_.count(task_id)) return not_found("no task " + task_id);
-  return TaskLogs{"fake://logs/" + task_id, ""};
+  TaskLogs logs;
+  logs.url = "fake://logs/" + task_id;
+  return logs;
 }
 
 std::vector<TaskLaunch> FakeExecutor::launches() const {

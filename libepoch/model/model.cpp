@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "../cron/civil.h"
 #include "epoch/cron.h"
 #include "epoch/model.h"
 
@@ -274,10 +275,18 @@ StatusOr<CatchUpMode> parse_catch_up_mode(std::string_view n) {
 }  // namespace model_detail
 
 std::string make_run_id(RunType type, Instant t) {
-  const std::string iso = format_utc(t);  // 2026-03-08T07:30:00.000Z
-  std::string id = type == RunType::kScheduled ? "ESR-" : "EIR-";
-  for (char c : iso.substr(0, iso.size() - 1)) id += (c == 'T' || c == ':' || c == '.') ? '-' : c;
-  return id;
+  char buf[32] = {'E', type == RunType::kScheduled ? 'S' : 'I', 'R', '-'};
+  const std::int64_t ms = to_epoch_millis(t);
+  const std::int64_t s = civil::floor_div(ms, 1000);
+  const std::size_t n =
+      civil::write_datetime(buf + 4, s, static_cast<int>(ms - s * 1000), '-', '-', '-', '-');
+  if (n == 0) {  // a year outside 0..9999
+    std::string iso = format_utc(t);
+    std::string id(buf, 4);
+    for (char c : iso.substr(0, iso.size() - 1)) id += (c == 'T' || c == ':' || c == '.') ? '-' : c;
+    return id;
+  }
+  return std::string(buf, 4 + n);
 }
 
 std::string make_task_id(std::string_view topology_id, std::string_view run_id,

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "epoch/store.h"
 
@@ -21,6 +22,14 @@ void Batch::delete_topology(const std::string& id, std::int64_t expected_version
   op.kind = WriteOp::Kind::kDeleteTopology;
   op.topology_id = id;
   op.expected_version = expected_version;
+  ops.push_back(std::move(op));
+}
+
+void Batch::set_last_fire(const std::string& topology_id, Instant fire) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kSetLastFire;
+  op.topology_id = topology_id;
+  op.last_fire = fire;
   ops.push_back(std::move(op));
 }
 
@@ -71,7 +80,10 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     std::vector<TopologyRecord> out;
     out.reserve(topologies_.size());
-    for (const auto& [id, t] : topologies_) out.push_back(t);
+    for (const auto& [id, t] : topologies_) {
+      EPOCH_ASSIGN_OR_RETURN(auto r, decode(t));
+      out.push_back(std::move(r));
+    }
     return out;
   }
 
@@ -79,7 +91,8 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     const auto it = topologies_.find(std::string(id));
     if (it == topologies_.end()) return std::optional<TopologyRecord>();
-    return std::optional<TopologyRecord>(it->second);
+    EPOCH_ASSIGN_OR_RETURN(auto r, decode(it->second));
+    return std::optional<TopologyRecord>(std::move(r));
   }
 
   StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
@@ -128,14 +141,35 @@ class MemoryStore final : public Store {
   Status ping() override { return ok_status(); }
 
  private:
-  CommitResult apply(const Batch& batch) {
+  struct Stored {
+    std::string json;  // TopologyDetails
+    std::int64_t version = 0;
+    std::optional<Instant> last_fire;
+  };
+
+  static StatusOr<TopologyRecord> decode(const Stored& s) {
+    EPOCH_ASSIGN_OR_RETURN(auto details, topology_details_from_json(s.json));
+    TopologyRecord r;
+    r.details = std::move(details);
+    r.version = s.version;
+    r.last_fire = s.last_fire;
+    return r;
+  }
+
+  CommitResult apply(Batch& batch) {
     std::lock_guard lock(mu_);
     // Check every op against the store as the earlier ops of the batch
     // leave it, then apply all of them.
-    std::map<std::pair<std::string, std::string>, std::int64_t> overlay;
+    std::unordered_map<std::string, std::int64_t> overlay;  // "topology/run" -> version
+    overlay.reserve(batch.ops.size());
+    const auto key = [](const std::string& tid, const std::string& rid) {
+      std::string k;
+      k.reserve(tid.size() + rid.size() + 1);
+      return k.append(tid).append(1, '/').append(rid);
+    };
     std::vector<std::string> cleared;  // topologies whose runs an earlier op deleted
     const auto current = [&](const std::string& tid, const std::string& rid) -> std::int64_t {
-      if (const auto it = overlay.find({tid, rid}); it != overlay.end()) return it->second;
+      if (const auto it = overlay.find(key(tid, rid)); it != overlay.end()) return it->second;
       if (!rid.empty() && std::find(cleared.begin(), cleared.end(), tid) != cleared.end()) return 0;
       if (rid.empty()) {
         const auto t = topologies_.find(tid);
@@ -150,9 +184,19 @@ class MemoryStore final : public Store {
     for (const WriteOp& op : batch.ops) {
       const bool run = op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kDeleteRun;
       const std::string rid = run ? op.run_id : std::string();
+      if (op.kind == WriteOp::Kind::kSetLastFire) {
+        if (current(op.topology_id, "") == 0) {
+          return aborted("version conflict on topology " + op.topology_id +
+                         ": cannot record a fire of a topology that does not exist");
+        }
+        versions.push_back(0);
+        continue;
+      }
       if (op.kind == WriteOp::Kind::kDeleteAllRuns) {
-        std::erase_if(overlay, [&](const auto& e) { return e.first.first == op.topology_id &&
-                                                           !e.first.second.empty(); });
+        const std::string prefix = op.topology_id + "/";
+        std::erase_if(overlay, [&](const auto& e) {
+          return e.first.size() > prefix.size() && e.first.compare(0, prefix.size(), prefix) == 0;
+        });
         cleared.push_back(op.topology_id);
         versions.push_back(0);
         continue;
@@ -164,22 +208,27 @@ class MemoryStore final : public Store {
                        std::to_string(op.expected_version) + ", found " + std::to_string(have));
       }
       const bool put = op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kPutTopology;
-      overlay[{op.topology_id, rid}] = put ? have + 1 : 0;
+      overlay[key(op.topology_id, rid)] = put ? have + 1 : 0;
       versions.push_back(put ? have + 1 : 0);
     }
     for (std::size_t i = 0; i < batch.ops.size(); ++i) {
-      const WriteOp& op = batch.ops[i];
+      WriteOp& op = batch.ops[i];
       switch (op.kind) {
         case WriteOp::Kind::kPutTopology: {
-          TopologyRecord t = *op.topology;
+          Stored& t = topologies_[op.topology_id];
+          t.json = to_json(op.topology->details);
           t.version = versions[i];
-          topologies_[op.topology_id] = std::move(t);
+          if (op.topology->last_fire) t.last_fire = op.topology->last_fire;
           break;
         }
         case WriteOp::Kind::kDeleteTopology: topologies_.erase(op.topology_id); break;
-        case WriteOp::Kind::kPutRun:
-          runs_[op.topology_id][op.run_id] = RunRecord{*op.run, versions[i]};
+        case WriteOp::Kind::kSetLastFire: topologies_[op.topology_id].last_fire = op.last_fire; break;
+        case WriteOp::Kind::kPutRun: {
+          RunRecord& r = runs_[op.topology_id][op.run_id];
+          r.run = std::move(*op.run);
+          r.version = versions[i];
           break;
+        }
         case WriteOp::Kind::kDeleteRun: {
           const auto rs = runs_.find(op.topology_id);
           if (rs != runs_.end()) rs->second.erase(op.run_id);
@@ -192,7 +241,7 @@ class MemoryStore final : public Store {
   }
 
   std::mutex mu_;
-  std::map<std::string, TopologyRecord> topologies_;
+  std::map<std::string, Stored> topologies_;
   std::map<std::string, std::map<std::string, RunRecord>> runs_;
 };
 

@@ -33,15 +33,36 @@ TEST_CASE("a cron topology fires on time, once per nominal fire, and succeeds") 
     CHECK(h.executor.create_count(r.tasks.at("main").task_id) == 1);
   }
   // The environment every task gets.
-  const TaskLaunch first = h.executor.launches().front();
-  CHECK(first.env.at("EPOCH_TOPOLOGY_ID") == "every10");
-  CHECK(first.env.at("EPOCH_RUN_ID") == "ESR-2026-01-01-00-00-10-000");
-  CHECK(first.env.at("EPOCH_RUN_TYPE") == "SCHEDULED");
-  CHECK(first.env.at("EPOCH_ATTEMPT") == "1");
-  CHECK(first.env.at("EPOCH_SCHEDULED_TIME") == "2026-01-01T00:00:10.000Z");
-  CHECK(first.env.at("EPOCH_SCHEDULED_TIME_MS") == "1767225610000");
+  const auto env = epoch_task_env(h.executor.launches().front());
+  CHECK(env.at("EPOCH_TOPOLOGY_ID") == "every10");
+  CHECK(env.at("EPOCH_RUN_ID") == "ESR-2026-01-01-00-00-10-000");
+  CHECK(env.at("EPOCH_RUN_TYPE") == "SCHEDULED");
+  CHECK(env.at("EPOCH_ATTEMPT") == "1");
+  CHECK(env.at("EPOCH_TASK_ID") == "every10-ESR-2026-01-01-00-00-10-000-main");
+  CHECK(env.at("EPOCH_SCHEDULED_TIME") == "2026-01-01T00:00:10.000Z");
+  CHECK(env.at("EPOCH_SCHEDULED_TIME_MS") == "1767225610000");
   // The topology remembers the last fire it handled.
   CHECK(h.store->load_topology("every10")->value().last_fire == at("2026-01-01T00:01:00Z"));
+}
+
+TEST_CASE("a fire is prepared ahead: stored before its time, launched at its time") {
+  Harness h(at("2026-01-01T00:00:00Z"));
+  h.start();
+  REQUIRE(h.create(process_topology("early", "0 0 * * * ?")).ok());
+  h.advance_to(at("2026-01-01T00:59:59.600Z"));
+  const RunInfo r = h.run("early", "ESR-2026-01-01-01-00-00-000");
+  CHECK(r.state == RunState::kRunning);
+  CHECK(r.tasks.at("main").state == TaskState::kPending);
+  CHECK(r.tasks.at("main").not_before == at("2026-01-01T01:00:00Z"));
+  CHECK(h.executor.launches().empty());
+  // A restart in between does not launch it early either.
+  h.restart();
+  CHECK(h.executor.launches().empty());
+  h.advance_to(at("2026-01-01T00:59:59.999Z"));
+  CHECK(h.executor.launches().empty());
+  h.advance_to(at("2026-01-01T01:00:00Z"));
+  CHECK(h.executor.launches().size() == 1);
+  CHECK(h.run("early", "ESR-2026-01-01-01-00-00-000").state == RunState::kSuccessful);
 }
 
 TEST_CASE("bad input is refused and stores nothing") {
@@ -277,7 +298,7 @@ TEST_CASE("retries: exponential backoff, attempt ids, then success") {
   CHECK(h.executor.create_count("r-" + run + "-main") == 1);
   CHECK(h.executor.create_count("r-" + run + "-main-2") == 1);
   CHECK(h.executor.create_count("r-" + run + "-main-3") == 1);
-  CHECK(h.executor.launches()[2].env.at("EPOCH_ATTEMPT") == "3");
+  CHECK(epoch_task_env(h.executor.launches()[2]).at("EPOCH_ATTEMPT") == "3");
 }
 
 TEST_CASE("timeout kills the task and fails the run with the reason; an image that cannot be "

@@ -1,0 +1,50 @@
+// epoch/local_executor.h — run tasks on this host.
+//
+// What: an Executor for one machine. PROCESS tasks run as child processes;
+// CONTAINER_EXECUTION tasks run through a docker-compatible CLI
+// (`docker run --rm --name <taskId> --cpus N --memory Nm -e K=V
+// -v host:container[:ro] <image> <args>`; podman works the same).
+//
+// Each task gets a directory <work_dir>/<taskId> holding its captured
+// stdout.log and stderr.log and small state files. A detached supervisor
+// process waits for the task and records its exit status there, so a task
+// survives a restart of the engine: launching the same task id again
+// attaches to the running process, or reports the exit that was recorded
+// while no engine was watching. Kill sends SIGTERM to the task's process
+// group (`docker stop` for containers), then SIGKILL after the grace time.
+//
+// Outcomes: exit code 0 is COMPLETED; any other exit code, a signal, or a
+// program that cannot be started is FAILED with the reason and the last
+// line of its standard error; a task killed through kill() is CANCELLED; a
+// task whose supervisor vanished without recording an exit is FAILED as lost.
+//
+// Threading: thread-safe; observers run on the executor's monitor thread.
+// Ownership: the executor owns its monitor thread; destroying it stops
+// watching (the tasks go on).
+// Errors: launch problems are reported through the observer as FAILED;
+// kill/cleanup report through their callbacks; logs() returns kNotFound for
+// an unknown id.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "epoch/executor.h"
+
+namespace epoch {
+
+struct LocalExecutorOptions {
+  // Where task directories live (default "./epoch-tasks"; created if missing).
+  std::string work_dir = "epoch-tasks";
+  // The docker-compatible CLI for container tasks (default "docker").
+  std::string docker_cli = "docker";
+  // Time between SIGTERM and SIGKILL when killing (default 10 s).
+  std::chrono::milliseconds kill_grace = std::chrono::seconds(10);
+  // How often running tasks are checked (default 100 ms).
+  std::chrono::milliseconds poll_interval = std::chrono::milliseconds(100);
+};
+
+std::unique_ptr<Executor> make_local_executor(LocalExecutorOptions options);
+
+}  // namespace epoch

@@ -1,0 +1,236 @@
+// LocalExecutor with real child processes and a stand-in docker CLI.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "epoch/local_executor.h"
+
+using namespace epoch;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Collects what an observer saw.
+struct Seen {
+  std::mutex mu;
+  std::vector<TaskUpdate> updates;
+  TaskObserver observer() {
+    return [this](const TaskUpdate& u) {
+      std::lock_guard lock(mu);
+      updates.push_back(u);
+    };
+  }
+  std::optional<TaskUpdate> last() {
+    std::lock_guard lock(mu);
+    if (updates.empty()) return std::nullopt;
+    return updates.back();
+  }
+  std::vector<TaskState> states() {
+    std::lock_guard lock(mu);
+    std::vector<TaskState> out;
+    for (const auto& u : updates) out.push_back(u.state);
+    return out;
+  }
+};
+
+// Waits (up to 20 s of real time) until the observer reports a terminal state.
+TaskUpdate wait_terminal(Seen& seen) {
+  for (int i = 0; i < 2000; ++i) {
+    if (auto u = seen.last(); u && is_terminal(u->state)) return *u;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL("no terminal state within 20 s");
+  return {};
+}
+
+template <typename F>
+void wait_until(F condition) {
+  for (int i = 0; i < 2000 && !condition(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(condition());
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Dir {
+  fs::path path;
+  Dir() {
+    char tmpl[] = "/tmp/epoch-local-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~Dir() { fs::remove_all(path); }
+};
+
+TaskLaunch shell(const std::string& id, const std::string& script) {
+  ProcessTask p;
+  p.task_name = "main";
+  p.command = "/bin/sh";
+  p.args = {"-c", script};
+  p.env = {{"GREETING", "hello"}};
+  TaskLaunch l;
+  l.task_id = id;
+  l.topology_id = "topo";
+  l.run_id = "ESR-2026-01-01-00-00-00-000";
+  l.task_name = "main";
+  l.scheduled_time = from_epoch_millis(1767225600000);
+  l.task.spec = p;
+  return l;
+}
+
+LocalExecutorOptions options(const Dir& d) {
+  LocalExecutorOptions o;
+  o.work_dir = d.path.string();
+  o.docker_cli = EPOCH_FAKE_DOCKER;
+  o.poll_interval = std::chrono::milliseconds(10);
+  o.kill_grace = std::chrono::milliseconds(300);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a process task: output captured, environment set, exit 0 COMPLETED") {
+  Dir d;
+  auto ex = make_local_executor(options(d));
+  Seen seen;
+  ex->launch(shell("t1", "echo \"$GREETING $EPOCH_RUN_ID $EPOCH_SCHEDULED_TIME_MS\"; echo warn >&2"),
+             seen.observer());
+  const TaskUpdate u = wait_terminal(seen);
+  CHECK(u.state == TaskState::kCompleted);
+  CHECK(u.exit_code == 0);
+  CHECK(seen.states().front() == TaskState::kStarting);
+  auto logs = ex->logs("t1");
+  REQUIRE(logs.ok());
+  CHECK(slurp(logs->path) == "hello ESR-2026-01-01-00-00-00-000 1767225600000\n");
+  CHECK(slurp(logs->stderr_path) == "warn\n");
+  Status cleaned = internal_error("not called");
+  ex->cleanup("t1", [&](Status s) { cleaned = s; });
+  CHECK(cleaned.ok());
+  CHECK_FALSE(fs::exists(d.path / "t1"));
+  CHECK(ex->logs("t1").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("failures: an exit code, a program that does not exist") {
+  Dir d;
+  auto ex = make_local_executor(options(d));
+  Seen a, b;
+  ex->launch(shell("fail", "echo 'disk full' >&2; exit 3"), a.observer());
+  TaskLaunch missing = shell("missing", "");
+  std::get<ProcessTask>(missing.task.spec).command = "no-such-program-epoch";
+  ex->launch(missing, b.observer());
+  const TaskUpdate ua = wait_terminal(a);
+  CHECK(ua.state == TaskState::kFailed);
+  CHECK(ua.exit_code == 3);
+  CHECK(ua.error_message == "exit code 3: disk full");
+  const TaskUpdate ub = wait_terminal(b);
+  CHECK(ub.state == TaskState::kFailed);
+  CHECK(ub.exit_code == 127);
+  CHECK(ub.error_message == "exit code 127: epoch: cannot run 'no-such-program-epoch': not found");
+}
+
+TEST_CASE("kill: SIGTERM, then SIGKILL after the grace time; the task is CANCELLED") {
+  Dir d;
+  auto ex = make_local_executor(options(d));
+  Seen polite, stubborn;
+  ex->launch(shell("polite", "sleep 30"), polite.observer());
+  ex->launch(shell("stubborn", "trap '' TERM; while true; do sleep 0.05; done"), stubborn.observer());
+  wait_until([&] { return polite.last() && polite.last()->state == TaskState::kRunning; });
+  wait_until([&] { return stubborn.last() && stubborn.last()->state == TaskState::kRunning; });
+  Status k1, k2;
+  ex->kill("polite", [&](Status s) { k1 = s; });
+  ex->kill("stubborn", [&](Status s) { k2 = s; });
+  CHECK(k1.ok());
+  CHECK(k2.ok());
+  CHECK(wait_terminal(polite).state == TaskState::kCancelled);
+  const TaskUpdate u = wait_terminal(stubborn);
+  CHECK(u.state == TaskState::kCancelled);
+  Status again;
+  ex->kill("polite", [&](Status s) { again = s; });
+  CHECK(again.code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a task survives the executor: a new executor attaches instead of starting it again") {
+  Dir d;
+  const fs::path marker = d.path / "ran";
+  const std::string script = "echo once >> " + marker.string() + "; sleep 0.5";
+  {
+    auto first = make_local_executor(options(d));
+    Seen seen;
+    first->launch(shell("survivor", script), seen.observer());
+    wait_until([&] { return seen.last() && seen.last()->state == TaskState::kRunning; });
+  }  // the engine goes away while the task runs
+  auto second = make_local_executor(options(d));
+  Seen seen;
+  second->launch(shell("survivor", script), seen.observer());
+  CHECK(wait_terminal(seen).state == TaskState::kCompleted);
+  CHECK(slurp(marker) == "once\n");
+
+  // An exit recorded while no executor was watching is reported on attach.
+  {
+    auto third = make_local_executor(options(d));
+    Seen s3;
+    third->launch(shell("quick", "exit 4"), s3.observer());
+  }
+  wait_until([&] { return fs::exists(d.path / "quick" / "exit"); });
+  auto fourth = make_local_executor(options(d));
+  Seen s4;
+  fourth->launch(shell("quick", "exit 4"), s4.observer());
+  CHECK(wait_terminal(s4).exit_code == 4);
+}
+
+TEST_CASE("container tasks go through the docker CLI") {
+  Dir d;
+  const std::string log = (d.path / "docker.log").string();
+  ::setenv("FAKE_DOCKER_LOG", log.c_str(), 1);
+  auto ex = make_local_executor(options(d));
+  ContainerTask c;
+  c.task_name = "box";
+  c.executable.url = "busybox:1.36";
+  c.resources = {{Resource::Type::kCpu, 2}, {Resource::Type::kMemory, 512}};
+  c.env = std::map<std::string, std::string>{{"MODE", "daily"}};
+  c.volumes = std::vector<Volume>{{"/data", "/mnt/data", Volume::Mode::kReadOnly}};
+  c.args = std::vector<std::string>{"--verbose"};
+  TaskLaunch l = shell("box-1", "");
+  l.task_name = "box";
+  l.task.spec = c;
+  Seen seen;
+  ex->launch(l, seen.observer());
+  CHECK(wait_terminal(seen).state == TaskState::kCompleted);
+  const std::string args = slurp(log);
+  CHECK(args.find("run --rm --name box-1 --cpus 2 --memory 512m") == 0);
+  CHECK(args.find("-e EPOCH_RUN_ID=ESR-2026-01-01-00-00-00-000") != std::string::npos);
+  CHECK(args.find("-e MODE=daily") != std::string::npos);
+  CHECK(args.find("-v /mnt/data:/data:ro busybox:1.36 --verbose") != std::string::npos);
+  CHECK(slurp(ex->logs("box-1")->path) == "hello from busybox:1.36 --verbose\n");
+
+  SUBCASE("an image that cannot be pulled is a failure") {
+    std::get<ContainerTask>(l.task.spec).executable.url = "pull-fail";
+    l.task_id = "box-2";
+    Seen s2;
+    ex->launch(l, s2.observer());
+    const TaskUpdate u = wait_terminal(s2);
+    CHECK(u.state == TaskState::kFailed);
+    CHECK(u.error_message == "exit code 125: Unable to find image 'pull-fail:latest' locally");
+  }
+  SUBCASE("kill stops the container") {
+    std::get<ContainerTask>(l.task.spec).executable.url = "sleeper";
+    l.task_id = "box-3";
+    Seen s3;
+    ex->launch(l, s3.observer());
+    wait_until([&] { return fs::exists(log + ".box-3.pid"); });
+    Status k;
+    ex->kill("box-3", [&](Status s) { k = s; });
+    CHECK(k.ok());
+    CHECK(wait_terminal(s3).state == TaskState::kCancelled);
+    wait_until([&] { return slurp(log).find("stop -t 1 box-3") != std::string::npos; });
+  }
+}
