@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,48 @@ std::string to_string(const Duration& d);
 // "120 seconds", "120s", "2 minutes", "2 minute", "500ms", "1 day", ...
 // Errors: kInvalidArgument.
 StatusOr<Duration> parse_duration(std::string_view text);
+
+// An optional value kept on the heap: used like std::optional<T>, but only a
+// pointer wide when absent — for large parts of the model that most
+// topologies leave out (policies, Drove pass-through JSON).
+template <typename T>
+class Boxed {
+ public:
+  Boxed() = default;
+  Boxed(std::nullopt_t) {}  // NOLINT: like std::optional
+  Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT: like std::optional
+  Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Boxed(Boxed&&) noexcept = default;
+  Boxed& operator=(const Boxed& o) {
+    p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  Boxed& operator=(Boxed&&) noexcept = default;
+  Boxed& operator=(T value) {
+    p_ = std::make_unique<T>(std::move(value));
+    return *this;
+  }
+  Boxed& operator=(std::nullopt_t) {
+    p_.reset();
+    return *this;
+  }
+
+  bool has_value() const noexcept { return p_ != nullptr; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  // REQUIRES: has_value().
+  T& operator*() { return *p_; }
+  const T& operator*() const { return *p_; }
+  T* operator->() { return p_.get(); }
+  const T* operator->() const { return p_.get(); }
+  void reset() { p_.reset(); }
+
+  friend bool operator==(const Boxed& a, const Boxed& b) {
+    return a.has_value() == b.has_value() && (!a.has_value() || *a.p_ == *b.p_);
+  }
+
+ private:
+  std::unique_ptr<T> p_;
+};
 
 // JSON text kept as parsed (a Drove structure Epoch does not interpret).
 struct RawJson {
@@ -92,9 +135,9 @@ struct ContainerTask {
   Executable executable;
   std::vector<Resource> resources;
   std::optional<std::vector<Volume>> volumes;
-  std::optional<RawJson> configs;           // Drove ConfigSpec list
-  std::optional<RawJson> logging;           // Drove LoggingSpec
-  std::optional<RawJson> placement_policy;  // Drove PlacementPolicy
+  Boxed<RawJson> configs;           // Drove ConfigSpec list
+  Boxed<RawJson> logging;           // Drove LoggingSpec
+  Boxed<RawJson> placement_policy;  // Drove PlacementPolicy
   std::optional<std::map<std::string, std::string>> tags;
   std::optional<std::map<std::string, std::string>> env;
   std::optional<std::vector<std::string>> args;
@@ -230,7 +273,7 @@ struct Topology {
   Task task;
   Trigger trigger;
   std::optional<Notification> notify;
-  std::optional<Policies> policies;  // extension
+  Boxed<Policies> policies;  // extension
   friend bool operator==(const Topology&, const Topology&) = default;
 };
 

@@ -140,6 +140,13 @@ class Scheduler {
 
   void get_topology(const std::string& id, Callback<TopologyView> done);
   void list_topologies(Callback<std::vector<TopologyView>> done);
+  // A run as stored (kNotFound when there is none).
+  void get_run(const std::string& topology_id, const std::string& run_id,
+               Callback<RunInfo> done);
+  // Runs of a topology matching `query`, newest first (an unknown topology
+  // has none).
+  void list_runs(const std::string& topology_id, RunQuery query,
+                 Callback<std::vector<RunInfo>> done);
 
   // Whether this node currently schedules.
   bool is_leader() const;

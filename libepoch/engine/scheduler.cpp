@@ -187,6 +187,26 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       done(self.view(*it->second));
     });
   }
+  void get_run(std::string tid, std::string rid, Callback<RunInfo> done) {
+    on_strand([tid = std::move(tid), rid = std::move(rid), done = std::move(done)](Impl& self) mutable {
+      if (!self.leader_) return done(self.not_leader());
+      auto r = self.store_.load_run(tid, rid);
+      if (!r.ok()) return done(r.status());
+      if (!r->has_value()) return done(not_found("Not run exists for " + tid + "/" + rid));
+      done(std::move((*r)->run));
+    });
+  }
+  void list_runs(std::string tid, RunQuery query, Callback<std::vector<RunInfo>> done) {
+    on_strand([tid = std::move(tid), query = std::move(query), done = std::move(done)](Impl& self) mutable {
+      if (!self.leader_) return done(self.not_leader());
+      auto runs = self.store_.load_runs(tid, query);
+      if (!runs.ok()) return done(runs.status());
+      std::vector<RunInfo> out;
+      out.reserve(runs->size());
+      for (RunRecord& r : *runs) out.push_back(std::move(r.run));
+      done(std::move(out));
+    });
+  }
   void list_topologies(Callback<std::vector<TopologyView>> done) {
     on_strand([done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
@@ -207,7 +227,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::int64_t version = 0;
     std::optional<Instant> last_fire;
     std::shared_ptr<const Topology> spec;
-    std::optional<CronExpression> cron;
+    std::shared_ptr<const CronExpression> cron;  // shared by topologies with the same expression
     TimeZone zone;
     std::optional<Instant> at_time;  // AT trigger
     std::uint64_t gen = 0;           // bumped whenever the fire chain is replaced
@@ -284,7 +304,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     t.cron.reset();
     t.at_time.reset();
     if (const auto* c = std::get_if<CronTrigger>(&t.spec->trigger)) {
-      EPOCH_ASSIGN_OR_RETURN(t.cron, CronExpression::parse(c->time_spec, cron_options_));
+      EPOCH_ASSIGN_OR_RETURN(t.cron, parse_cron(c->time_spec));
       if (c->time_zone) {
         EPOCH_ASSIGN_OR_RETURN(t.zone, TimeZone::locate(*c->time_zone));
       } else {
@@ -294,6 +314,16 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       t.at_time = std::get<AtTrigger>(t.spec->trigger).time;
     }
     return ok_status();
+  }
+
+  // Parsed expressions are shared: many topologies use the same few.
+  StatusOr<std::shared_ptr<const CronExpression>> parse_cron(const std::string& text) {
+    auto& slot = cron_cache_[text];
+    if (auto shared = slot.lock()) return shared;
+    EPOCH_ASSIGN_OR_RETURN(auto parsed, CronExpression::parse(text, cron_options_));
+    auto shared = std::make_shared<const CronExpression>(std::move(parsed));
+    slot = shared;
+    return shared;
   }
 
   // The first nominal fire strictly after `after`.
@@ -1316,6 +1346,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::unordered_map<std::uint64_t, Run> runs_;
   std::unordered_map<std::string, std::uint64_t> run_index_;  // "topology/run"
   std::set<std::string> instant_ids_;
+  std::unordered_map<std::string, std::weak_ptr<const CronExpression>> cron_cache_;
 
   Batch pending_;
   std::unordered_map<std::string, std::size_t> pending_index_;
@@ -1362,6 +1393,14 @@ void Scheduler::kill_task(const std::string& tid, const std::string& rid,
 }
 void Scheduler::get_topology(const std::string& id, Callback<TopologyView> done) {
   impl_->get_topology(id, std::move(done));
+}
+void Scheduler::get_run(const std::string& topology_id, const std::string& run_id,
+                        Callback<RunInfo> done) {
+  impl_->get_run(topology_id, run_id, std::move(done));
+}
+void Scheduler::list_runs(const std::string& topology_id, RunQuery query,
+                          Callback<std::vector<RunInfo>> done) {
+  impl_->list_runs(topology_id, std::move(query), std::move(done));
 }
 void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
   impl_->list_topologies(std::move(done));

@@ -41,6 +41,20 @@ TEST_CASE("a cron topology fires on time, once per nominal fire, and succeeds") 
   CHECK(env.at("EPOCH_TASK_ID") == "every10-ESR-2026-01-01-00-00-10-000-main");
   CHECK(env.at("EPOCH_SCHEDULED_TIME") == "2026-01-01T00:00:10.000Z");
   CHECK(env.at("EPOCH_SCHEDULED_TIME_MS") == "1767225610000");
+  // Runs through the engine's API, newest first, filtered.
+  auto listed = h.call<std::vector<RunInfo>>(
+      [&](auto cb) { h.scheduler->list_runs("every10", RunQuery{{}, {}, 2, std::nullopt}, cb); });
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  CHECK(listed->front().run_id == "ESR-2026-01-01-00-01-00-000");
+  auto one = h.call<RunInfo>(
+      [&](auto cb) { h.scheduler->get_run("every10", "ESR-2026-01-01-00-00-10-000", cb); });
+  CHECK(one->state == RunState::kSuccessful);
+  auto none = h.call<RunInfo>([&](auto cb) { h.scheduler->get_run("every10", "nope", cb); });
+  CHECK(none.status().code() == StatusCode::kNotFound);
+  auto view = h.call<TopologyView>([&](auto cb) { h.scheduler->get_topology("every10", cb); });
+  CHECK(view->next_fire == at("2026-01-01T00:01:10Z"));
+  CHECK(view->live_runs.empty());
   // The topology remembers the last fire it handled.
   CHECK(h.store->load_topology("every10")->value().last_fire == at("2026-01-01T00:01:00Z"));
 }
