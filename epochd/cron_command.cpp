@@ -24,6 +24,23 @@ struct Common {
   epoch::CronOptions cron;
 };
 
+// Parses `args` against `d` (with the expression as the positional
+// argument when `expr` is given). Returns an exit code when the command is
+// done (help printed), nothing when it should go on.
+std::optional<int> parse_options(const std::vector<std::string>& args,
+                                 const po::options_description& d, bool expr, std::ostream& out) {
+  po::positional_options_description pos;
+  if (expr) pos.add("expr", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    out << kUsage << d;
+    return 0;
+  }
+  po::notify(vm);
+  return std::nullopt;
+}
+
 po::options_description common_options(Common& c) {
   po::options_description d("options");
   d.add_options()("help,h", "show this help")(
@@ -43,15 +60,7 @@ int cron_next(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "start instant, ISO-8601 (2026-03-08T06:59:59Z) or epoch ms; default now")(
       ",n", po::value<std::size_t>(&n)->default_value(5), "how many fire times (1-10000)")(
       "expr", po::value<std::string>(&expr)->required(), "the cron expression");
-  po::positional_options_description pos;
-  pos.add("expr", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    out << kUsage << d;
-    return 0;
-  }
-  po::notify(vm);
+  if (auto code = parse_options(args, d, true, out)) return *code;
   if (n < 1 || n > 10000) {
     err << "epochd cron next: -n must be 1-10000\n";
     return 2;
@@ -91,15 +100,7 @@ int cron_describe(const std::vector<std::string>& args, std::ostream& out, std::
   std::string expr;
   po::options_description d = common_options(c);
   d.add_options()("expr", po::value<std::string>(&expr)->required(), "the cron expression");
-  po::positional_options_description pos;
-  pos.add("expr", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    out << kUsage << d;
-    return 0;
-  }
-  po::notify(vm);
+  if (auto code = parse_options(args, d, true, out)) return *code;
   auto cron = epoch::CronExpression::parse(expr, c.cron);
   if (!cron.ok()) {
     err << cron.status().message() << "\n";
@@ -111,14 +112,8 @@ int cron_describe(const std::vector<std::string>& args, std::ostream& out, std::
 
 int cron_check(const std::vector<std::string>& args, std::istream& in, std::ostream& out) {
   Common c;
-  po::options_description d = common_options(c);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(d).run(), vm);
-  if (vm.count("help")) {
-    out << kUsage << d;
-    return 0;
-  }
-  po::notify(vm);
+  const po::options_description d = common_options(c);
+  if (auto code = parse_options(args, d, false, out)) return *code;
   std::string line;
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;

@@ -91,6 +91,8 @@ class CronCompiler {
   // none or the number is larger than Quartz's int.
   bool number(int type, std::size_t& i, std::size_t e, long& value, const char* what);
   bool check_step(int type, long step, std::size_t b, std::size_t e);
+  bool nth_suffix(int type, std::size_t i, std::size_t e, long day);
+  bool step_suffix(int type, std::size_t i, std::size_t e, long start, std::size_t b);
   // Quartz's addToSet: validates, then adds val..end by incr (wrapping).
   bool add(int type, long val, long end, long incr, std::size_t b, std::size_t e);
   void put(int type, long v);
@@ -229,6 +231,29 @@ bool CronCompiler::number(int type, std::size_t& i, std::size_t e, long& value, 
   return true;
 }
 
+// "d#n": `i` is just past the '#'; the rest must be n, 1-5. Quartz adds d
+// to the day-of-week set without a range check.
+bool CronCompiler::nth_suffix(int type, std::size_t i, std::size_t e, long day) {
+  const std::size_t b = i;
+  long nth = 0;
+  if (!number(type, i, e, nth, "after '#'")) return false;
+  if (i != e || nth < 1 || nth > 5) return fail(type, b, e, "'#' must be followed by a number 1-5");
+  s_.nth = static_cast<int>(nth);
+  put(type, day);
+  return true;
+}
+
+// "start/step" from `start` (a number or '*') up: `i` is just past the '/'.
+// Quartz checks the step's size here (not after a range).
+bool CronCompiler::step_suffix(int type, std::size_t i, std::size_t e, long start, std::size_t b) {
+  const std::size_t sb = i;
+  long step = 0;
+  if (!number(type, i, e, step, "after '/'")) return false;
+  if (i != e) return fail(type, i, e, "unexpected characters after the step");
+  if (!check_step(type, step, sb, e)) return false;
+  return add(type, start, -1, step, b, e);
+}
+
 bool CronCompiler::check_step(int type, long step, std::size_t b, std::size_t e) {
   static constexpr long kMaxStep[] = {59, 59, 23, 31, 12, 7, LONG_MAX};
   if (step > kMaxStep[type]) {
@@ -279,18 +304,7 @@ bool CronCompiler::name_item(int type, std::size_t b, std::size_t e) {
     }
     return add(type, first, last, 1, b, e);
   }
-  if (!month && c == '#') {
-    ++i;
-    long nth = 0;
-    const std::size_t nb = i;
-    if (!number(type, i, e, nth, "after '#'")) return false;
-    if (i != e || nth < 1 || nth > 5) {
-      return fail(type, nb, e, "'#' must be followed by a number 1-5");
-    }
-    s_.nth = static_cast<int>(nth);
-    put(type, first);
-    return true;
-  }
+  if (!month && c == '#') return nth_suffix(type, i + 1, e, first);
   if (!month && c == 'L' && i + 1 == e) {
     s_.last_dow = true;
     put(type, first);
@@ -357,19 +371,9 @@ bool CronCompiler::number_item(int type, std::size_t b, std::size_t e) {
       s_.nearest_weekday = true;
       put(type, val);
       return true;
-    case '#': {
+    case '#':
       if (type != kDow) return fail(type, b, e, "'#' is only allowed in the day-of-week field");
-      ++i;
-      const std::size_t nb = i;
-      long nth = 0;
-      if (!number(type, i, e, nth, "after '#'")) return false;
-      if (i != e || nth < 1 || nth > 5) {
-        return fail(type, nb, e, "'#' must be followed by a number 1-5");
-      }
-      s_.nth = static_cast<int>(nth);
-      put(type, val);
-      return true;
-    }
+      return nth_suffix(type, i + 1, e, val);
     case '-': {
       ++i;
       long end = 0;
@@ -382,15 +386,8 @@ bool CronCompiler::number_item(int type, std::size_t b, std::size_t e) {
       if (i != e) return fail(type, i, e, "unexpected characters after the range");
       return add(type, val, end, step, b, e);
     }
-    case '/': {
-      ++i;
-      const std::size_t sb = i;
-      long step = 0;
-      if (!number(type, i, e, step, "after '/'")) return false;
-      if (i != e) return fail(type, i, e, "unexpected characters after the step");
-      if (!check_step(type, step, sb, e)) return false;
-      return add(type, val, -1, step, b, e);
-    }
+    case '/':
+      return step_suffix(type, i + 1, e, val, b);
     default:
       return fail(type, i, e, "unexpected characters after the number");
   }
@@ -416,13 +413,7 @@ bool CronCompiler::item(int type, std::size_t b, std::size_t e) {
     if (s == "*") return add(type, kAllSpec, -1, 0, b, e);
     std::size_t i = b + (c == '*' ? 1 : 0);
     if (up_[i] != '/') return fail(type, i, e, "unexpected characters after '*'");
-    ++i;
-    const std::size_t sb = i;
-    long step = 0;
-    if (!number(type, i, e, step, "after '/'")) return false;
-    if (i != e) return fail(type, i, e, "unexpected characters after the step");
-    if (!check_step(type, step, sb, e)) return false;
-    return add(type, kAllSpec, -1, step, b, e);
+    return step_suffix(type, i + 1, e, kAllSpec, b);
   }
   if (c == 'L') return l_item(type, b, e);
   if (is_digit(c)) return number_item(type, b, e);
