@@ -996,7 +996,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (ti.state == u.state && ti.upstream_id == u.upstream_id) return;
       ti.state = u.state;
       if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
-      ti.error_message = u.error_message;
+      // Keeps what an earlier attempt left ("attempt 1 failed: ...") until
+      // this one has something to say.
+      if (!u.error_message.empty()) ti.error_message = u.error_message;
       if (u.state == TaskState::kRunning && !ti.started) ti.started = t_now;
       touch(r);
       emit_task(r.rec.run, name, ti);

@@ -343,6 +343,72 @@ TEST_CASE("timeout kills the task and fails the run with the reason; an image th
   CHECK(r2.reason == "task main failed: image pull failed: manifest unknown");
 }
 
+TEST_CASE("retries on TIMED_OUT and on LOST; not on an outcome the policy leaves out") {
+  SchedulerOptions o = Harness::test_options();
+  o.unknown_task_timeout = minutes(1);
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual, o);
+  h.start();
+  RetryPolicy retry;
+  retry.max_attempts = 2;
+  retry.initial_backoff = Duration::seconds(5);
+  retry.jitter = 0;
+  // A task that hangs: timed out, retried once.
+  Topology slow = process_topology("slow", "0 0 * * * ?");
+  slow.policies = Policies{};
+  slow.policies->timeout = Duration::minutes(2);
+  slow.policies->retry = retry;
+  slow.policies->retry->on = {RetryOn::kTimedOut};
+  REQUIRE(h.create(slow).ok());
+  // A task that vanishes from the executor: lost, retried once.
+  Topology ghost = process_topology("ghost", "0 0 * * * ?");
+  std::get<ProcessTask>(ghost.task.spec).task_name = "g";
+  ghost.policies = Policies{};
+  ghost.policies->retry = retry;
+  ghost.policies->retry->on = {RetryOn::kLost};
+  FakeExecutor::Script vanish;
+  vanish.never_appears = true;
+  h.executor.script_once("g", vanish);
+  REQUIRE(h.create(ghost).ok());
+  // A plain failure with retries only on TIMED_OUT: no retry.
+  Topology fails = process_topology("fails", "0 0 * * * ?");
+  std::get<ProcessTask>(fails.task.spec).task_name = "f";
+  fails.policies = Policies{};
+  fails.policies->retry = retry;
+  fails.policies->retry->on = {RetryOn::kTimedOut};
+  REQUIRE(h.create(fails).ok());
+  h.advance_to(at("2026-01-01T01:00:30Z"));
+  h.executor.finish("fails-ESR-2026-01-01-01-00-00-000-f", TaskState::kFailed, 1, "nope");
+  h.advance_to(at("2026-01-01T01:02:10Z"));
+  RunInfo r = h.run("slow", "ESR-2026-01-01-01-00-00-000");
+  CHECK(r.state == RunState::kRunning);
+  CHECK(r.tasks.at("main").attempt == 2);
+  CHECK(r.tasks.at("main").error_message ==
+        "attempt 1 failed: timed out after 2 min and was killed; retrying after 5 s");
+  CHECK(h.executor.create_count("slow-ESR-2026-01-01-01-00-00-000-main-2") == 1);
+  r = h.run("ghost", "ESR-2026-01-01-01-00-00-000");
+  CHECK(r.tasks.at("g").attempt == 2);
+  CHECK(h.executor.create_count("ghost-ESR-2026-01-01-01-00-00-000-g-2") == 1);
+  r = h.run("fails", "ESR-2026-01-01-01-00-00-000");
+  CHECK(r.state == RunState::kFailed);
+  CHECK(r.tasks.at("f").attempt == 1);
+}
+
+TEST_CASE("retention by age") {
+  SchedulerOptions o;
+  o.retention_interval = hours(1);
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kAutoComplete, o);
+  h.start();
+  Topology t = process_topology("aged", "0 0/10 * * * ?");
+  t.policies = Policies{};
+  t.policies->retention = RetentionPolicy{std::nullopt, Duration::minutes(25)};
+  REQUIRE(h.create(t).ok());
+  h.advance_to(at("2026-01-01T01:00:00Z"));
+  // At 01:00 the pass keeps runs updated within the last 25 minutes.
+  CHECK(ids_of(h.runs("aged")) ==
+        std::vector<std::string>{"ESR-2026-01-01-00-40-00-000", "ESR-2026-01-01-00-50-00-000",
+                                 "ESR-2026-01-01-01-00-00-000"});
+}
+
 TEST_CASE("a task the executor never knows is failed after the configured time, not polled "
           "forever") {
   SchedulerOptions o = Harness::test_options();
