@@ -43,9 +43,9 @@ std::optional<int> parse_options(const std::vector<std::string>& args,
 
 po::options_description common_options(Common& c) {
   po::options_description d("options");
-  d.add_options()("help,h", "show this help")(
-      "max-year", po::value<int>(&c.cron.max_year)->default_value(2126),
-      "search fire times up to the end of this year");
+  d.add_options()("help,h", "show this help")("max-year",
+                                              po::value<int>(&c.cron.max_year)->default_value(2126),
+                                              "search fire times up to the end of this year");
   return d;
 }
 
@@ -75,8 +75,8 @@ int cron_next(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << zone.status().message() << "\n";
     return 2;
   }
-  epoch::Instant after = std::chrono::time_point_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now());
+  epoch::Instant after =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   if (!after_text.empty()) {
     auto parsed = epoch::parse_instant(after_text);
     if (!parsed.ok()) {
@@ -171,9 +171,10 @@ std::string check_case_line(std::string_view line, int max_year) {
   } else {
     result["valid"] = true;
     result["error"] = nullptr;
-    const auto times = cron->next_n(epoch::from_epoch_millis(start), *zone,
-                                    static_cast<std::size_t>(n));
-    for (epoch::Instant t : times) next.push_back(epoch::to_epoch_millis(t));
+    const auto times =
+        cron->next_n(epoch::from_epoch_millis(start), *zone, static_cast<std::size_t>(n));
+    for (epoch::Instant t : times)
+      next.push_back(epoch::to_epoch_millis(t));
     exhausted = static_cast<std::int64_t>(times.size()) < n;
   }
   result["next_ms"] = std::move(next);

@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "cron") {
-    return epochd::run_cron_command({args.begin() + 1, args.end()}, std::cin, std::cout,
-                                    std::cerr);
+    return epochd::run_cron_command({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
   }
   std::cerr << "epochd: unknown command '" << args[0] << "'\n" << kUsage;
   return 2;

@@ -17,8 +17,7 @@ int main(int argc, char** argv) {
   boost::asio::io_context ioc;
   auto store = epoch::make_memory_store();
   epoch::LocalExecutorOptions exec_options;
-  exec_options.work_dir =
-      (std::filesystem::temp_directory_path() / "epoch-example-tasks").string();
+  exec_options.work_dir = (std::filesystem::temp_directory_path() / "epoch-example-tasks").string();
   auto executor = epoch::make_local_executor(exec_options);
   auto elector = epoch::make_standalone_elector("http://localhost:0");
   auto clock = epoch::make_system_clock();

@@ -155,11 +155,11 @@ class CronExpression {
 
   // A short summary of the day rules, kept for describe().
   struct DayRule {
-    bool by_month_day = true;  // day-of-month rule (else day-of-week rule)
-    bool last_day = false;     // L
-    int last_offset = 0;       // L-n
-    bool weekday = false;      // W
-    int weekday_target = 0;    // nW
+    bool by_month_day = true;      // day-of-month rule (else day-of-week rule)
+    bool last_day = false;         // L
+    int last_offset = 0;           // L-n
+    bool weekday = false;          // W
+    int weekday_target = 0;        // nW
     bool last_weekday_of = false;  // nL (day-of-week)
     int nth = 0;                   // d#n
     int weekday_value = 0;         // d of nL / d#n (1..7; 0 or >7 never)

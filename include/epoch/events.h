@@ -70,7 +70,8 @@ class FanoutSink final : public EventSink {
  public:
   void add(EventSink& sink) { sinks_.push_back(&sink); }
   void on_event(const Event& event) override {
-    for (EventSink* s : sinks_) s->on_event(event);
+    for (EventSink* s : sinks_)
+      s->on_event(event);
   }
 
  private:

@@ -32,9 +32,9 @@ class FakeExecutor final : public Executor {
   struct Script {
     TaskState outcome = TaskState::kCompleted;  // kAutoComplete: reported after RUNNING
     int exit_code = 0;
-    std::string error;            // error message of a FAILED outcome
-    bool fail_to_start = false;   // report FAILED with `error` instead of starting
-    bool never_appears = false;   // report not_found; the task never exists
+    std::string error;           // error message of a FAILED outcome
+    bool fail_to_start = false;  // report FAILED with `error` instead of starting
+    bool never_appears = false;  // report not_found; the task never exists
   };
 
   explicit FakeExecutor(Mode mode = Mode::kManual) : mode_(mode) {}

@@ -65,7 +65,7 @@ template <typename T>
 class Boxed {
  public:
   Boxed() = default;
-  Boxed(std::nullopt_t) {}  // NOLINT: like std::optional
+  Boxed(std::nullopt_t) {}                                       // NOLINT: like std::optional
   Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT: like std::optional
   Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
   Boxed(Boxed&&) noexcept = default;
@@ -248,8 +248,8 @@ struct RetryPolicy {
 };
 
 struct RetentionPolicy {
-  std::optional<int> max_runs;       // keep at most this many finished runs
-  std::optional<Duration> max_age;   // and none older than this
+  std::optional<int> max_runs;      // keep at most this many finished runs
+  std::optional<Duration> max_age;  // and none older than this
   friend bool operator==(const RetentionPolicy&, const RetentionPolicy&) = default;
 };
 
@@ -298,9 +298,9 @@ bool is_terminal(RunState s) noexcept;   // all but kRunning
 bool is_terminal(TaskState s) noexcept;  // kCompleted, kCancelled, kFailed
 
 struct TaskRunInfo {
-  std::string task_id;            // "{topologyId}-{runId}-{taskName}" (+ "-{attempt}" for retries)
+  std::string task_id;  // "{topologyId}-{runId}-{taskName}" (+ "-{attempt}" for retries)
   TaskState state = TaskState::kPending;
-  std::string upstream_id;        // the executor's id, or "UNKNOWN"
+  std::string upstream_id;  // the executor's id, or "UNKNOWN"
   std::string error_message;
   // Extensions:
   std::optional<int> exit_code;

@@ -92,9 +92,9 @@ struct SchedulerOptions {
 // A topology as the engine sees it now.
 struct TopologyView {
   TopologyDetails details;
-  std::optional<Instant> next_fire;     // the next nominal fire, if any
-  std::optional<Instant> last_fire;     // the last nominal fire handled
-  std::vector<std::string> live_runs;   // ids of runs not finished
+  std::optional<Instant> next_fire;    // the next nominal fire, if any
+  std::optional<Instant> last_fire;    // the last nominal fire handled
+  std::vector<std::string> live_runs;  // ids of runs not finished
 };
 
 class Scheduler {
@@ -102,9 +102,8 @@ class Scheduler {
   template <typename T>
   using Callback = std::function<void(StatusOr<T>)>;
 
-  Scheduler(boost::asio::io_context& ioc, Store& store, Executor& executor,
-            LeaderElector& elector, Clock& clock, EventSink& events,
-            SchedulerOptions options = {});
+  Scheduler(boost::asio::io_context& ioc, Store& store, Executor& executor, LeaderElector& elector,
+            Clock& clock, EventSink& events, SchedulerOptions options = {});
   // Stops first if needed.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -141,8 +140,7 @@ class Scheduler {
   void get_topology(const std::string& id, Callback<TopologyView> done);
   void list_topologies(Callback<std::vector<TopologyView>> done);
   // A run as stored (kNotFound when there is none).
-  void get_run(const std::string& topology_id, const std::string& run_id,
-               Callback<RunInfo> done);
+  void get_run(const std::string& topology_id, const std::string& run_id, Callback<RunInfo> done);
   // Runs of a topology matching `query`, newest first (an unknown topology
   // has none).
   void list_runs(const std::string& topology_id, RunQuery query,

@@ -109,9 +109,9 @@ using CommitCallback = std::function<void(CommitResult)>;
 
 // Which runs to read, newest first by `updated` (then run id).
 struct RunQuery {
-  std::vector<RunState> states;  // empty: any
-  std::vector<RunType> types;    // empty: any
-  std::size_t limit = 0;         // 0: no limit
+  std::vector<RunState> states;   // empty: any
+  std::vector<RunType> types;     // empty: any
+  std::size_t limit = 0;          // 0: no limit
   std::optional<Instant> before;  // only runs updated strictly before this
 };
 

@@ -43,7 +43,9 @@ namespace epoch {
 using Instant = std::chrono::sys_time<std::chrono::milliseconds>;
 
 // Milliseconds since 1970-01-01T00:00:00Z, and back.
-constexpr std::int64_t to_epoch_millis(Instant t) noexcept { return t.time_since_epoch().count(); }
+constexpr std::int64_t to_epoch_millis(Instant t) noexcept {
+  return t.time_since_epoch().count();
+}
 constexpr Instant from_epoch_millis(std::int64_t ms) noexcept {
   return Instant{std::chrono::milliseconds{ms}};
 }

@@ -38,10 +38,14 @@ constexpr Date civil_from_days(std::int64_t z) {
   return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
 }
 
-constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr bool is_leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 // Weekday (0 = Sunday) of a day count since 1970-01-01 (a Thursday).
-constexpr int weekday_of(std::int64_t days) { return static_cast<int>(((days + 4) % 7 + 7) % 7); }
+constexpr int weekday_of(std::int64_t days) {
+  return static_cast<int>(((days + 4) % 7 + 7) % 7);
+}
 
 // Writes "YYYY<d>MM<d>DD<t>HH<c>MM<c>SS" (and "<f>mmm" when `ms` >= 0) of a
 // count of seconds into `out` without any allocation or locale; returns the

@@ -1,7 +1,7 @@
 // CronExpression::describe(): a short English rendering of the value sets.
 #include <bit>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -10,11 +10,11 @@
 namespace epoch {
 namespace {
 
-constexpr const char* kMonthNames[] = {"",     "January", "February", "March",     "April",
-                                       "May",  "June",    "July",     "August",    "September",
+constexpr const char* kMonthNames[] = {"",        "January",  "February", "March",  "April",
+                                       "May",     "June",     "July",     "August", "September",
                                        "October", "November", "December"};
-constexpr const char* kDayNames[] = {"", "Sunday", "Monday", "Tuesday", "Wednesday",
-                                     "Thursday", "Friday", "Saturday"};
+constexpr const char* kDayNames[] = {"",          "Sunday",   "Monday", "Tuesday",
+                                     "Wednesday", "Thursday", "Friday", "Saturday"};
 constexpr const char* kOrdinals[] = {"", "first", "second", "third", "fourth", "fifth"};
 
 std::vector<int> members(std::uint64_t mask, int lo, int hi) {
@@ -33,7 +33,11 @@ std::string two(int v) {
 
 std::string ordinal_day(int d) {
   const int tens = d % 100 / 10, ones = d % 10;
-  const char* suffix = tens == 1 ? "th" : ones == 1 ? "st" : ones == 2 ? "nd" : ones == 3 ? "rd" : "th";
+  const char* suffix = tens == 1   ? "th"
+                       : ones == 1 ? "st"
+                       : ones == 2 ? "nd"
+                       : ones == 3 ? "rd"
+                                   : "th";
   return std::to_string(d) + suffix;
 }
 
@@ -52,11 +56,13 @@ std::string list(const std::vector<int>& v, const auto& name) {
   std::vector<std::string> parts;
   for (std::size_t i = 0; i < v.size();) {
     std::size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1)
+      ++j;
     if (j - i >= 2) {
       parts.push_back(name(v[i]) + " through " + name(v[j]));
     } else {
-      for (std::size_t k = i; k <= j; ++k) parts.push_back(name(v[k]));
+      for (std::size_t k = i; k <= j; ++k)
+        parts.push_back(name(v[k]));
     }
     i = j + 1;
   }
@@ -111,9 +117,8 @@ std::string CronExpression::describe() const {
   const DayRule& r = day_rule_;
   if (r.by_month_day) {
     if (r.last_day) {
-      const std::string which = r.last_offset == 0
-                                    ? "the last"
-                                    : std::to_string(r.last_offset) + " days before the last";
+      const std::string which =
+          r.last_offset == 0 ? "the last" : std::to_string(r.last_offset) + " days before the last";
       out += r.weekday ? ", on the weekday nearest " + which + " day of the month"
                        : ", on " + which + " day of the month";
     } else if (r.weekday) {
@@ -129,11 +134,13 @@ std::string CronExpression::describe() const {
              kDayNames[r.weekday_value] + " of the month";
     }
   } else if (std::popcount(r.weekdays) != 7) {
-    out += ", on " + list(members(r.weekdays, 1, 7), [](int d) { return std::string(kDayNames[d]); });
+    out +=
+        ", on " + list(members(r.weekdays, 1, 7), [](int d) { return std::string(kDayNames[d]); });
   }
 
   if (std::popcount(months_) != 12) {
-    out += ", in " + list(members(months_, 1, 12), [](int m) { return std::string(kMonthNames[m]); });
+    out +=
+        ", in " + list(members(months_, 1, 12), [](int m) { return std::string(kMonthNames[m]); });
   }
   std::vector<int> years;
   for (int y = 1970; y <= options_.max_year; ++y) {

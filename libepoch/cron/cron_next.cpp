@@ -148,11 +148,11 @@ struct Walker {
 
 }  // namespace cron_detail
 
-std::optional<Instant> CronExpression::next_after(Instant after, const TimeZone& zone) const
-    noexcept {
+std::optional<Instant> CronExpression::next_after(Instant after,
+                                                  const TimeZone& zone) const noexcept {
   if (never_) return std::nullopt;
-  const cron_detail::Walker walk{seconds_,    minutes_, hours_, day_masks_,
-                                 year_months_, years_,  options_.max_year};
+  const cron_detail::Walker walk{seconds_,     minutes_, hours_,           day_masks_,
+                                 year_months_, years_,   options_.max_year};
   // Quartz: one second after `after`, milliseconds dropped, read as wall-clock
   // time in the zone.
   const std::int64_t start = floor_div(after.time_since_epoch().count() + 1000, 1000);

@@ -28,10 +28,9 @@ constexpr long kAllSpec = -99;
 constexpr long kNoSpec = -98;
 constexpr long kAllSpecOrder = 99;
 
-constexpr CronField kFieldOf[] = {CronField::kSeconds, CronField::kMinutes,
-                                  CronField::kHours,   CronField::kDayOfMonth,
-                                  CronField::kMonth,   CronField::kDayOfWeek,
-                                  CronField::kYear};
+constexpr CronField kFieldOf[] = {
+    CronField::kSeconds, CronField::kMinutes,   CronField::kHours, CronField::kDayOfMonth,
+    CronField::kMonth,   CronField::kDayOfWeek, CronField::kYear};
 
 constexpr const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -39,18 +38,29 @@ constexpr const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "
 
 const char* range_text(int type) {
   switch (type) {
-    case kSec: return "seconds must be 0-59";
-    case kMin: return "minutes must be 0-59";
-    case kHour: return "hours must be 0-23";
-    case kDom: return "days of the month must be 1-31";
-    case kMonth: return "months must be 1-12 (or JAN-DEC)";
-    case kDow: return "days of the week must be 1-7 (1 = SUN) or SUN-SAT";
-    default: return "";
+    case kSec:
+      return "seconds must be 0-59";
+    case kMin:
+      return "minutes must be 0-59";
+    case kHour:
+      return "hours must be 0-23";
+    case kDom:
+      return "days of the month must be 1-31";
+    case kMonth:
+      return "months must be 1-12 (or JAN-DEC)";
+    case kDow:
+      return "days of the week must be 1-7 (1 = SUN) or SUN-SAT";
+    default:
+      return "";
   }
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
 
 }  // namespace
 
@@ -106,9 +116,11 @@ class CronCompiler {
 
 bool CronCompiler::fail(int type, std::size_t b, std::size_t e, std::string reason) {
   // Never cut a UTF-8 sequence in two.
-  while (e < text_.size() && (static_cast<unsigned char>(text_[e]) & 0xC0) == 0x80) ++e;
+  while (e < text_.size() && (static_cast<unsigned char>(text_[e]) & 0xC0) == 0x80)
+    ++e;
   if (!error_) {
-    error_ = CronError{kFieldOf[type], b, e, std::string(text_.substr(b, e - b)), std::move(reason)};
+    error_ =
+        CronError{kFieldOf[type], b, e, std::string(text_.substr(b, e - b)), std::move(reason)};
   }
   return false;
 }
@@ -125,9 +137,15 @@ void CronCompiler::put(int type, long v) {
   // The '*' marker only matters to the day fields (as TreeSet.first()).
   if (v == kAllSpec && type != kDom && type != kDow) return;
   switch (type) {
-    case kSec: s_.sec |= std::uint64_t{1} << v; break;
-    case kMin: s_.min |= std::uint64_t{1} << v; break;
-    case kHour: s_.hour |= std::uint32_t{1} << v; break;
+    case kSec:
+      s_.sec |= std::uint64_t{1} << v;
+      break;
+    case kMin:
+      s_.min |= std::uint64_t{1} << v;
+      break;
+    case kHour:
+      s_.hour |= std::uint32_t{1} << v;
+      break;
     case kDom:
       if (v == kNoSpec) {
         s_.dom_nospec = true;
@@ -152,7 +170,8 @@ void CronCompiler::put(int type, long v) {
         s_.years[(v - 1970) / 64] |= std::uint64_t{1} << ((v - 1970) % 64);
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -160,16 +179,23 @@ bool CronCompiler::add(int type, long val, long end, long incr, std::size_t b, s
   bool bad = false;
   switch (type) {
     case kSec:
-    case kMin: bad = (val < 0 || val > 59 || end > 59) && val != kAllSpec; break;
-    case kHour: bad = (val < 0 || val > 23 || end > 23) && val != kAllSpec; break;
+    case kMin:
+      bad = (val < 0 || val > 59 || end > 59) && val != kAllSpec;
+      break;
+    case kHour:
+      bad = (val < 0 || val > 23 || end > 23) && val != kAllSpec;
+      break;
     case kDom:
       bad = (val < 1 || val > 31 || end > 31) && val != kAllSpec && val != kNoSpec;
       break;
-    case kMonth: bad = (val < 1 || val > 12 || end > 12) && val != kAllSpec; break;
+    case kMonth:
+      bad = (val < 1 || val > 12 || end > 12) && val != kAllSpec;
+      break;
     case kDow:
       bad = (val == 0 || val > 7 || end > 7) && val != kAllSpec && val != kNoSpec;
       break;
-    default: break;
+    default:
+      break;
   }
   if (bad) return fail(type, b, e, range_text(type));
 
@@ -219,7 +245,8 @@ bool CronCompiler::number(int type, std::size_t& i, std::size_t e, long& value, 
   while (i < e && is_digit(up_[i])) {
     v = v * 10 + (up_[i] - '0');
     if (v > INT_MAX) {
-      while (i < e && is_digit(up_[i])) ++i;
+      while (i < e && is_digit(up_[i]))
+        ++i;
       return fail(type, b, i, "number too large");
     }
     ++i;
@@ -289,7 +316,8 @@ bool CronCompiler::name_item(int type, std::size_t b, std::size_t e) {
   const long first = lookup(b);
   if (first < 0) {
     std::size_t n = b;
-    while (n < e && is_upper(up_[n])) ++n;
+    while (n < e && is_upper(up_[n]))
+      ++n;
     return fail(type, b, std::max(n, std::min(b + 3, e)), std::string("expected ") + names);
   }
   std::size_t i = b + 3;
@@ -353,7 +381,8 @@ bool CronCompiler::number_item(int type, std::size_t b, std::size_t e) {
   switch (c) {
     case 'L':
       if (type != kDow) {
-        return fail(type, b, e, "'nL' (last such weekday) is only allowed in the day-of-week field");
+        return fail(type, b, e,
+                    "'nL' (last such weekday) is only allowed in the day-of-week field");
       }
       if (val < 1 || val > 7) return fail(type, b, i, range_text(kDow));
       if (i + 1 != e) return fail(type, i + 1, e, "unexpected characters after 'L'");
@@ -396,10 +425,9 @@ bool CronCompiler::number_item(int type, std::size_t b, std::size_t e) {
 bool CronCompiler::item(int type, std::size_t b, std::size_t e) {
   const std::string_view s(up_.data() + b, e - b);
   const char c = s[0];
-  const bool l_form =
-      s == "L" || s == "LW" ||
-      (s.size() >= 2 && s[0] == 'L' && s[1] == '-' &&
-       std::all_of(s.begin() + 2, s.end() - (s.back() == 'W' ? 1 : 0), is_digit));
+  const bool l_form = s == "L" || s == "LW" ||
+                      (s.size() >= 2 && s[0] == 'L' && s[1] == '-' &&
+                       std::all_of(s.begin() + 2, s.end() - (s.back() == 'W' ? 1 : 0), is_digit));
   if (is_upper(c) && !l_form) return name_item(type, b, e);
   if (c == '?') {
     if (type != kDom && type != kDow) {
@@ -435,7 +463,8 @@ bool CronCompiler::field(int type, std::size_t b, std::size_t e) {
   std::size_t i = b;
   while (true) {
     std::size_t j = i;
-    while (j < e && up_[j] != ',') ++j;
+    while (j < e && up_[j] != ',')
+      ++j;
     if (j == i) return fail(type, i, std::min(i + 1, e), "empty list item");
     if (!item(type, i, j)) return false;
     if (j == e) return true;
@@ -458,7 +487,8 @@ std::optional<CronError> CronCompiler::parse() {
       continue;
     }
     std::size_t j = i;
-    while (j < up_.size() && !blank(j)) ++j;
+    while (j < up_.size() && !blank(j))
+      ++j;
     if (count == 7) {
       fail_expr(i, up_.size(),
                 "too many fields: a cron expression has 6 or 7 (seconds minutes hours "
@@ -528,7 +558,8 @@ CronExpression CronCompiler::compile() const {
   r.weekdays = s_.dow;
 
   for (int len = 28; len <= 31; ++len) {
-    for (int w = 0; w < 7; ++w) x.day_masks_[len - 28][w] = cron::day_mask(r, len, w);
+    for (int w = 0; w < 7; ++w)
+      x.day_masks_[len - 28][w] = cron::day_mask(r, len, w);
   }
   // Which months can fire, by year type (leap, weekday of January 1st).
   static constexpr int kDays[] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -552,8 +583,8 @@ CronExpression CronCompiler::compile() const {
   for (int y = options_.max_year + 1; y <= kMaxCronYear; ++y) {
     x.years_[(y - 1970) / 64] &= ~(std::uint64_t{1} << ((y - 1970) % 64));
   }
-  const bool any_year = std::any_of(std::begin(x.years_), std::end(x.years_),
-                                    [](std::uint64_t w) { return w != 0; });
+  const bool any_year =
+      std::any_of(std::begin(x.years_), std::end(x.years_), [](std::uint64_t w) { return w != 0; });
   x.never_ = !any || !any_year || x.seconds_ == 0 || x.minutes_ == 0 || x.hours_ == 0;
   return x;
 }
@@ -563,8 +594,7 @@ std::optional<CronError> CronExpression::check(std::string_view text, const Cron
   return c.parse();
 }
 
-StatusOr<CronExpression> CronExpression::parse(std::string_view text,
-                                               const CronOptions& options) {
+StatusOr<CronExpression> CronExpression::parse(std::string_view text, const CronOptions& options) {
   CronCompiler c(text, options);
   if (auto error = c.parse()) return invalid_argument(error->message());
   return c.compile();
@@ -572,14 +602,22 @@ StatusOr<CronExpression> CronExpression::parse(std::string_view text,
 
 std::string_view cron_field_name(CronField field) noexcept {
   switch (field) {
-    case CronField::kSeconds: return "seconds";
-    case CronField::kMinutes: return "minutes";
-    case CronField::kHours: return "hours";
-    case CronField::kDayOfMonth: return "day-of-month";
-    case CronField::kMonth: return "month";
-    case CronField::kDayOfWeek: return "day-of-week";
-    case CronField::kYear: return "year";
-    case CronField::kExpression: return "expression";
+    case CronField::kSeconds:
+      return "seconds";
+    case CronField::kMinutes:
+      return "minutes";
+    case CronField::kHours:
+      return "hours";
+    case CronField::kDayOfMonth:
+      return "day-of-month";
+    case CronField::kMonth:
+      return "month";
+    case CronField::kDayOfWeek:
+      return "day-of-week";
+    case CronField::kYear:
+      return "year";
+    case CronField::kExpression:
+      return "expression";
   }
   return "expression";
 }
@@ -590,8 +628,7 @@ std::string CronError::message() const {
   if (field != CronField::kExpression) m += " field";
   if (end > begin) {
     m += end - begin == 1 ? ", character " + std::to_string(begin + 1)
-                          : ", characters " + std::to_string(begin + 1) + "-" +
-                                std::to_string(end);
+                          : ", characters " + std::to_string(begin + 1) + "-" + std::to_string(end);
     m += " '" + text + "'";
   }
   m += ": " + reason;

@@ -38,7 +38,8 @@ std::uint32_t day_mask(const auto& rule, int len, int first) {
   if (rule.last_weekday_of) {
     if (rule.weekday_value < 1) return 0;
     int day = len;
-    while (weekday(day) != rule.weekday_value - 1) --day;
+    while (weekday(day) != rule.weekday_value - 1)
+      --day;
     return bit(day);
   }
   if (rule.nth != 0) {

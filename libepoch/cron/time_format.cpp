@@ -15,8 +15,8 @@ using civil::floor_div;
 // "YYYY-MM-DDTHH:MM:SS" of a count of seconds, plus ".fff" when ms != 0 or forced.
 std::string civil_text(std::int64_t seconds, int ms, bool force_ms) {
   char fast[24];
-  if (const std::size_t n = civil::write_datetime(fast, seconds, ms != 0 || force_ms ? ms : -1,
-                                                  '-', 'T', ':', '.')) {
+  if (const std::size_t n =
+          civil::write_datetime(fast, seconds, ms != 0 || force_ms ? ms : -1, '-', 'T', ':', '.')) {
     return std::string(fast, n);
   }
   const std::int64_t days = floor_div(seconds, 86400);
@@ -24,8 +24,8 @@ std::string civil_text(std::int64_t seconds, int ms, bool force_ms) {
   const civil::Date date = civil::civil_from_days(days);
   char buf[64];
   int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d",
-                        static_cast<long long>(date.y), date.m, date.d, sod / 3600,
-                        sod / 60 % 60, sod % 60);
+                        static_cast<long long>(date.y), date.m, date.d, sod / 3600, sod / 60 % 60,
+                        sod % 60);
   if (ms != 0 || force_ms) n += std::snprintf(buf + n, sizeof buf - n, ".%03d", ms);
   return std::string(buf, static_cast<std::size_t>(n));
 }
@@ -125,9 +125,9 @@ StatusOr<Instant> parse_instant(std::string_view text) {
     return error(i, "'Z' or a UTC offset such as +05:30");
   }
   if (i != text.size()) return error(i, "the end of the text");
-  const std::int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) *
-                                86400 +
-                            h * 3600 + mi * 60 + s - offset;
+  const std::int64_t secs =
+      days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + s - offset;
   return from_epoch_millis(secs * 1000 + ms);
 }
 

@@ -34,8 +34,8 @@ bool plausible_zone_name(std::string_view name) {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '/' || c == '_' || c == '-' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
   });
 }
 
@@ -92,7 +92,8 @@ StatusOr<std::shared_ptr<const detail::ZoneData>> load_zone(const std::string& n
                                    more)) {
       return internal_error("time zone '" + name + "': cannot read the rule '" + footer + "'");
     }
-    for (const auto& [at, offset] : more) data->add(at, offset);
+    for (const auto& [at, offset] : more)
+      data->add(at, offset);
   }
   return std::shared_ptr<const detail::ZoneData>(std::move(data));
 }
@@ -125,7 +126,9 @@ StatusOr<TimeZone> TimeZone::locate(std::string_view name) {
   return TimeZone(std::move(data));
 }
 
-const std::string& TimeZone::name() const noexcept { return data_->name; }
+const std::string& TimeZone::name() const noexcept {
+  return data_->name;
+}
 
 std::chrono::seconds TimeZone::offset_at(std::chrono::sys_seconds t) const noexcept {
   const detail::ZoneData& z = *data_;

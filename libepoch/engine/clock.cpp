@@ -58,7 +58,8 @@ class SystemTimer final : public Timer {
 class SystemClock final : public Clock {
  public:
   Instant now() const override {
-    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
   }
   std::unique_ptr<Timer> make_timer(asio::io_context& ioc) override {
     return std::make_unique<SystemTimer>(ioc);
@@ -67,7 +68,9 @@ class SystemClock final : public Clock {
 
 }  // namespace
 
-std::unique_ptr<Clock> make_system_clock() { return std::make_unique<SystemClock>(); }
+std::unique_ptr<Clock> make_system_clock() {
+  return std::make_unique<SystemClock>();
+}
 
 class ManualClock::ManualTimer final : public Timer {
  public:
@@ -136,7 +139,9 @@ void ManualClock::set(Instant t) {
   }
 }
 
-void ManualClock::advance(std::chrono::milliseconds d) { set(now() + d); }
+void ManualClock::advance(std::chrono::milliseconds d) {
+  set(now() + d);
+}
 
 std::optional<Instant> ManualClock::next_timer() const {
   std::lock_guard lock(mu_);

@@ -61,7 +61,8 @@ RunState final_run_state(RunType type, bool at_trigger, TaskState tree_result) {
 std::string run_message(RunState state) {
   if (state == RunState::kRunning) return "Job started";
   std::string s(to_string(state));
-  std::transform(s.begin(), s.end(), s.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(c)); });
   return "Task " + s;
 }
 

@@ -30,15 +30,15 @@
 namespace epoch {
 
 namespace asio = boost::asio;
-using std::chrono::milliseconds;
 using engine::run_message;
+using std::chrono::milliseconds;
 
 namespace {
 
 enum class DueKind : std::uint8_t { kFire, kRetry, kTaskTimeout, kUnknownTimeout, kRetention };
 
 struct Due {
-  std::int64_t at;   // epoch ms
+  std::int64_t at;    // epoch ms
   std::uint64_t seq;  // insertion order, for ties
   DueKind kind;
   std::uint64_t key;  // topology handle (kFire) or run handle
@@ -188,22 +188,25 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
   void get_run(std::string tid, std::string rid, Callback<RunInfo> done) {
-    on_strand([tid = std::move(tid), rid = std::move(rid), done = std::move(done)](Impl& self) mutable {
-      if (!self.leader_) return done(self.not_leader());
-      auto r = self.store_.load_run(tid, rid);
-      if (!r.ok()) return done(r.status());
-      if (!r->has_value()) return done(not_found("Not run exists for " + tid + "/" + rid));
-      done(std::move((*r)->run));
-    });
+    on_strand(
+        [tid = std::move(tid), rid = std::move(rid), done = std::move(done)](Impl& self) mutable {
+          if (!self.leader_) return done(self.not_leader());
+          auto r = self.store_.load_run(tid, rid);
+          if (!r.ok()) return done(r.status());
+          if (!r->has_value()) return done(not_found("Not run exists for " + tid + "/" + rid));
+          done(std::move((*r)->run));
+        });
   }
   void list_runs(std::string tid, RunQuery query, Callback<std::vector<RunInfo>> done) {
-    on_strand([tid = std::move(tid), query = std::move(query), done = std::move(done)](Impl& self) mutable {
+    on_strand([tid = std::move(tid), query = std::move(query),
+               done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
       auto runs = self.store_.load_runs(tid, query);
       if (!runs.ok()) return done(runs.status());
       std::vector<RunInfo> out;
       out.reserve(runs->size());
-      for (RunRecord& r : *runs) out.push_back(std::move(r.run));
+      for (RunRecord& r : *runs)
+        out.push_back(std::move(r.run));
       done(std::move(out));
     });
   }
@@ -212,7 +215,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (!self.leader_) return done(self.not_leader());
       std::vector<TopologyView> out;
       out.reserve(self.topologies_.size());
-      for (const auto& [id, t] : self.topologies_) out.push_back(self.view(*t));
+      for (const auto& [id, t] : self.topologies_)
+        out.push_back(self.view(*t));
       done(std::move(out));
     });
   }
@@ -294,7 +298,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     v.next_fire = t.next_fire;
     v.last_fire = t.last_fire;
     for (std::uint64_t h : t.live) {
-      if (const auto it = runs_.find(h); it != runs_.end()) v.live_runs.push_back(it->second.rec.run.run_id);
+      if (const auto it = runs_.find(h); it != runs_.end())
+        v.live_runs.push_back(it->second.rec.run.run_id);
     }
     return v;
   }
@@ -477,8 +482,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       pending_events_.clear();
       auto actions = std::move(pending_after_);
       pending_after_.clear();
-      for (const Event& e : events) events_.on_event(e);
-      for (auto& a : actions) a();
+      for (const Event& e : events)
+        events_.on_event(e);
+      for (auto& a : actions)
+        a();
       return;
     }
     Batch batch;
@@ -486,10 +493,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<Event> events;
     if (pending_.ops.size() > options_.max_batch_ops && options_.max_batch_ops > 0) {
       batch.ops.assign(std::make_move_iterator(pending_.ops.begin()),
-                       std::make_move_iterator(pending_.ops.begin() +
-                                               static_cast<std::ptrdiff_t>(options_.max_batch_ops)));
-      pending_.ops.erase(pending_.ops.begin(),
-                         pending_.ops.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_ops));
+                       std::make_move_iterator(pending_.ops.begin() + static_cast<std::ptrdiff_t>(
+                                                                          options_.max_batch_ops)));
+      pending_.ops.erase(pending_.ops.begin(), pending_.ops.begin() + static_cast<std::ptrdiff_t>(
+                                                                          options_.max_batch_ops));
       pending_index_ = {};  // later writes append; merging resumes next batch
       for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
         const WriteOp& op = pending_.ops[i];
@@ -524,8 +531,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
           self->on_store_failure(r.status());
           return;
         }
-        for (const Event& e : events) self->events_.on_event(e);
-        for (auto& a : actions) a();
+        for (const Event& e : events)
+          self->events_.on_event(e);
+        for (auto& a : actions)
+          a();
         self->flush();
       });
     });
@@ -772,7 +781,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       // All entries of one instant, in the order they were queued. Entries
       // queued while handling them land in a new bucket, handled next.
       auto bucket = due_.extract(due_.begin());
-      for (Due& d : bucket.mapped()) dispatch(d);
+      for (Due& d : bucket.mapped())
+        dispatch(d);
     }
     in_timer_ = false;
     arm_timer();
@@ -825,7 +835,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
           break;
         }
       }
-      const std::size_t live = overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
+      const std::size_t live =
+          overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
       if ((overlap.mode == OverlapMode::kSerial || overlap.mode == OverlapMode::kForbid) &&
           live > 0) {
         record_not_run(t, nominal, RunState::kSkipped, "run " + blocking + " is still running");
@@ -837,7 +848,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       } else {
         const std::string run_id = make_run_id(RunType::kScheduled, nominal);
         if (overlap.mode == OverlapMode::kReplace) {
-          for (std::uint64_t h : std::vector<std::uint64_t>(t.live)) replace_run(runs_.at(h), run_id);
+          for (std::uint64_t h : std::vector<std::uint64_t>(t.live))
+            replace_run(runs_.at(h), run_id);
         }
         start_run(t, RunType::kScheduled, nominal, run_id);
       }
@@ -1012,8 +1024,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     RetryOn outcome = RetryOn::kFailed;
     if (ctl.timed_out) {
       ti.state = TaskState::kFailed;
-      ti.error_message = "timed out after " +
-                         describe_ms(r.spec->policies->timeout->to_millis()) + " and was killed";
+      ti.error_message = "timed out after " + describe_ms(r.spec->policies->timeout->to_millis()) +
+                         " and was killed";
       outcome = RetryOn::kTimedOut;
     } else if (!r.replaced_by.empty() && u.state == TaskState::kCancelled) {
       ti.error_message = "killed: replaced by run " + r.replaced_by;
@@ -1259,8 +1271,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (!leader_) return done(not_leader());
     Run* r = run_by_id(tid, rid);
     if (r == nullptr) {
-      return done(not_found("No task exists for " + tid + "/" + rid + "/" + name +
-                            " (no such live run)"));
+      return done(
+          not_found("No task exists for " + tid + "/" + rid + "/" + name + " (no such live run)"));
     }
     const auto ti = r->rec.run.tasks.find(name);
     if (ti == r->rec.run.tasks.end()) {
@@ -1369,8 +1381,12 @@ Scheduler::~Scheduler() {
   if (impl_) impl_->stop();
 }
 
-void Scheduler::start() { impl_->start(); }
-void Scheduler::stop() { impl_->stop(); }
+void Scheduler::start() {
+  impl_->start();
+}
+void Scheduler::stop() {
+  impl_->stop();
+}
 void Scheduler::create(Topology t, Callback<TopologyDetails> done) {
   impl_->create(std::move(t), std::move(done));
 }
@@ -1389,8 +1405,8 @@ void Scheduler::remove(const std::string& id, bool kill_running, Callback<bool> 
 void Scheduler::run_now(const std::string& id, Callback<std::string> done) {
   impl_->run_now(id, std::move(done));
 }
-void Scheduler::kill_task(const std::string& tid, const std::string& rid,
-                          const std::string& task, Callback<bool> done) {
+void Scheduler::kill_task(const std::string& tid, const std::string& rid, const std::string& task,
+                          Callback<bool> done) {
   impl_->kill_task(tid, rid, task, std::move(done));
 }
 void Scheduler::get_topology(const std::string& id, Callback<TopologyView> done) {
@@ -1407,6 +1423,8 @@ void Scheduler::list_runs(const std::string& topology_id, RunQuery query,
 void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
   impl_->list_topologies(std::move(done));
 }
-bool Scheduler::is_leader() const { return impl_->is_leader(); }
+bool Scheduler::is_leader() const {
+  return impl_->is_leader();
+}
 
 }  // namespace epoch

@@ -62,7 +62,8 @@ void FakeExecutor::launch(const TaskLaunch& launch, TaskObserver observer) {
       }
     }
   }
-  for (const TaskUpdate& u : updates) observer(u);
+  for (const TaskUpdate& u : updates)
+    observer(u);
 }
 
 void FakeExecutor::report(const std::string& task_id, const TaskUpdate& update) {

@@ -54,7 +54,8 @@ void write_all(int fd, const char* s, std::size_t n) {
 // Writes "<prefix><n>\n" into buf; returns its length.
 std::size_t format_number(char* buf, const char* prefix, long long n) {
   std::size_t len = 0;
-  while (*prefix) buf[len++] = *prefix++;
+  while (*prefix)
+    buf[len++] = *prefix++;
   if (n < 0) {
     buf[len++] = '-';
     n = -n;
@@ -65,7 +66,8 @@ std::size_t format_number(char* buf, const char* prefix, long long n) {
     digits[d++] = static_cast<char>('0' + n % 10);
     n /= 10;
   } while (n > 0);
-  while (d > 0) buf[len++] = digits[--d];
+  while (d > 0)
+    buf[len++] = digits[--d];
   buf[len++] = '\n';
   return len;
 }
@@ -93,7 +95,8 @@ struct Spawn {
   ::setpgid(0, 0);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD}) ::sigaction(sig, &dfl, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD})
+    ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -117,9 +120,11 @@ struct Spawn {
 // Starts the supervisor; returns false when fork fails.
 bool spawn(const Spawn& s) {
   std::vector<char*> argv, envp;
-  for (const std::string& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : s.args)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (const std::string& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const std::string& e : s.env)
+    envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   const pid_t a = ::fork();
   if (a < 0) return false;
@@ -130,7 +135,8 @@ bool spawn(const Spawn& s) {
     ::close_range(3, ~0U, 0);
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::sigaction(sig, &ign, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT})
+      ::sigaction(sig, &ign, nullptr);
     write_file_safe(s.sup_pid.c_str(), s.sup_pid_tmp.c_str(), "", ::getpid());
     const pid_t child = ::fork();
     if (child == 0) run_command(s, argv.data(), envp.data());
@@ -158,7 +164,8 @@ bool spawn(const Spawn& s) {
 // Starts a fire-and-forget helper (docker stop/kill) with no supervision.
 void spawn_detached(const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const pid_t a = ::fork();
   if (a == 0) {
@@ -245,8 +252,10 @@ std::optional<std::string> find_in_path(const std::string& cmd, const std::strin
 }
 
 bool safe_id(const std::string& id) {
-  return !id.empty() && id.size() <= 1024 && id.find_first_not_of(
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == std::string::npos &&
+  return !id.empty() && id.size() <= 1024 &&
+         id.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+             std::string::npos &&
          id != "." && id != "..";
 }
 
@@ -416,9 +425,11 @@ class LocalExecutor final : public Executor {
       fs::remove_all(dir, ec);
     }
     fs::create_directories(dir, ec);
-    const int marker = ::open((dir / "launched").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const int marker =
+        ::open((dir / "launched").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (marker < 0) {
-      report_later(l.observer, failed("cannot create " + dir.string() + ": " + std::strerror(errno)));
+      report_later(l.observer,
+                   failed("cannot create " + dir.string() + ": " + std::strerror(errno)));
       return;
     }
     ::close(marker);
@@ -440,8 +451,10 @@ class LocalExecutor final : public Executor {
     }
     std::string command;
     if (const auto* p = std::get_if<ProcessTask>(&l.launch.task.spec)) {
-      for (const auto& [k, v] : p->env) env[k] = v;
-      for (const auto& [k, v] : epoch_task_env(l.launch)) env[k] = v;
+      for (const auto& [k, v] : p->env)
+        env[k] = v;
+      for (const auto& [k, v] : epoch_task_env(l.launch))
+        env[k] = v;
       command = p->command;
       s.args.push_back(p->command);
       s.args.insert(s.args.end(), p->args.begin(), p->args.end());
@@ -459,13 +472,14 @@ class LocalExecutor final : public Executor {
       }
       std::map<std::string, std::string> task_env;
       if (c->env) task_env = *c->env;
-      for (const auto& [k, v] : epoch_task_env(l.launch)) task_env[k] = v;
-      for (const auto& [k, v] : task_env) s.args.insert(s.args.end(), {"-e", k + "=" + v});
+      for (const auto& [k, v] : epoch_task_env(l.launch))
+        task_env[k] = v;
+      for (const auto& [k, v] : task_env)
+        s.args.insert(s.args.end(), {"-e", k + "=" + v});
       if (c->volumes) {
         for (const Volume& v : *c->volumes) {
-          s.args.insert(s.args.end(),
-                        {"-v", v.path_on_host + ":" + v.path_in_container +
-                                   (v.mode == Volume::Mode::kReadOnly ? ":ro" : "")});
+          s.args.insert(s.args.end(), {"-v", v.path_on_host + ":" + v.path_in_container +
+                                                 (v.mode == Volume::Mode::kReadOnly ? ":ro" : "")});
         }
       }
       s.args.push_back(c->executable.url);
@@ -484,7 +498,8 @@ class LocalExecutor final : public Executor {
     }
     s.program = *program;
     s.exec_error = "epoch: cannot run '" + command + "'\n";
-    for (const auto& [k, v] : env) s.env.push_back(k + "=" + v);
+    for (const auto& [k, v] : env)
+      s.env.push_back(k + "=" + v);
     if (!spawn(s)) {
       fs::remove_all(dir, ec);
       report_later(l.observer, failed(std::string("fork failed: ") + std::strerror(errno)));

@@ -31,14 +31,20 @@ struct DecodeError {
 
 const char* kind(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -128,7 +134,8 @@ const json::value& required(const json::object& o, std::string_view key, const s
 }
 
 std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -142,7 +149,8 @@ std::string type_of(const json::object& o, const std::string& path) {
 Volume decode_volume(const json::value& v, const std::string& path) {
   const json::object& o = as_object(v, path);
   Volume vol;
-  vol.path_in_container = as_string(required(o, "pathInContainer", path), path + ".pathInContainer");
+  vol.path_in_container =
+      as_string(required(o, "pathInContainer", path), path + ".pathInContainer");
   vol.path_on_host = as_string(required(o, "pathOnHost", path), path + ".pathOnHost");
   const std::string mode = upper(as_string(required(o, "mode", path), path + ".mode"));
   if (mode == "READ_WRITE") {
@@ -166,8 +174,9 @@ std::vector<Volume> decode_volumes(const json::value& v, const std::string& path
 
 RawJson raw(const json::value& v, const std::string& path, json::kind expected) {
   if (v.kind() != expected) {
-    fail(path, std::string("expected ") + (expected == json::kind::array ? "an array" : "an object") +
-                   ", found " + kind(v));
+    fail(path, std::string("expected ") +
+                   (expected == json::kind::array ? "an array" : "an object") + ", found " +
+                   kind(v));
   }
   return RawJson{json::serialize(v)};
 }
@@ -193,7 +202,8 @@ Task decode_task(const json::value& v, const std::string& path) {
       const json::object& r = as_object(res[i], p);
       const std::string rtype = type_of(r, p);
       if (rtype == "CPU") {
-        c.resources.push_back({Resource::Type::kCpu, as_int(required(r, "count", p), p + ".count")});
+        c.resources.push_back(
+            {Resource::Type::kCpu, as_int(required(r, "count", p), p + ".count")});
       } else if (rtype == "MEMORY") {
         c.resources.push_back(
             {Resource::Type::kMemory, as_int(required(r, "sizeInMB", p), p + ".sizeInMB")});
@@ -202,8 +212,10 @@ Task decode_task(const json::value& v, const std::string& path) {
       }
     }
     if (const auto* f = field(o, "volumes")) c.volumes = decode_volumes(*f, path + ".volumes");
-    if (const auto* f = field(o, "configs")) c.configs = raw(*f, path + ".configs", json::kind::array);
-    if (const auto* f = field(o, "logging")) c.logging = raw(*f, path + ".logging", json::kind::object);
+    if (const auto* f = field(o, "configs"))
+      c.configs = raw(*f, path + ".configs", json::kind::array);
+    if (const auto* f = field(o, "logging"))
+      c.logging = raw(*f, path + ".logging", json::kind::object);
     if (const auto* f = field(o, "placementPolicy")) {
       c.placement_policy = raw(*f, path + ".placementPolicy", json::kind::object);
     }
@@ -235,7 +247,8 @@ Task decode_task(const json::value& v, const std::string& path) {
       } else if (ct == "ANY") {
         c.composition = CompositionType::kAny;
       } else {
-        fail(path + ".compositionType", "unknown composition type '" + ct + "' (expected ALL, ANY)");
+        fail(path + ".compositionType",
+             "unknown composition type '" + ct + "' (expected ALL, ANY)");
       }
     }
     task.spec = std::move(c);
@@ -392,13 +405,15 @@ json::value parse_raw(const RawJson& r) {
 
 json::object encode_string_map(const std::map<std::string, std::string>& m) {
   json::object o;
-  for (const auto& [k, v] : m) o[k] = v;
+  for (const auto& [k, v] : m)
+    o[k] = v;
   return o;
 }
 
 json::array encode_strings(const std::vector<std::string>& v) {
   json::array a;
-  for (const std::string& s : v) a.emplace_back(s);
+  for (const std::string& s : v)
+    a.emplace_back(s);
   return a;
 }
 
@@ -446,7 +461,8 @@ json::object encode_task(const Task& task) {
     const auto& comp = std::get<CompositeTask>(task.spec);
     o["type"] = "COMPOSITE";
     json::array children;
-    for (const Task& t : comp.tasks) children.push_back(encode_task(t));
+    for (const Task& t : comp.tasks)
+      children.push_back(encode_task(t));
     o["tasks"] = std::move(children);
     o["compositionType"] = comp.composition == CompositionType::kAll ? "ALL" : "ANY";
   }
@@ -468,7 +484,9 @@ json::object encode_policies(const Policies& p) {
   if (p.retry) {
     json::array on;
     for (RetryOn r : p.retry->on) {
-      on.emplace_back(r == RetryOn::kFailed ? "FAILED" : r == RetryOn::kTimedOut ? "TIMED_OUT" : "LOST");
+      on.emplace_back(r == RetryOn::kFailed     ? "FAILED"
+                      : r == RetryOn::kTimedOut ? "TIMED_OUT"
+                                                : "LOST");
     }
     o["retry"] = {{"maxAttempts", p.retry->max_attempts},
                   {"initialBackoff", to_string(p.retry->initial_backoff)},
@@ -556,7 +574,8 @@ SimpleTopologyRequest decode_simple(const json::value& v, const std::string& pat
   if (const auto* f = field(o, "docker")) r.docker = as_string(*f, path + ".docker");
   if (const auto* f = field(o, "cpus")) r.cpus = as_int(*f, path + ".cpus");
   if (const auto* f = field(o, "memory")) r.memory = as_int(*f, path + ".memory");
-  if (const auto* f = field(o, "notifyEmail")) r.notify_email = as_string(*f, path + ".notifyEmail");
+  if (const auto* f = field(o, "notifyEmail"))
+    r.notify_email = as_string(*f, path + ".notifyEmail");
   if (const auto* f = field(o, "env")) r.env = as_string_map(*f, path + ".env");
   if (const auto* f = field(o, "volumes")) r.volumes = decode_volumes(*f, path + ".volumes");
   if (const auto* f = field(o, "timeZone")) r.time_zone = as_string(*f, path + ".timeZone");
@@ -578,7 +597,9 @@ StatusOr<SimpleTopologyRequest> simple_request_from_json(std::string_view text) 
   return decode<SimpleTopologyRequest>(text, decode_simple);
 }
 
-std::string to_json(const Topology& t) { return json::serialize(encode_topology(t)); }
+std::string to_json(const Topology& t) {
+  return json::serialize(encode_topology(t));
+}
 
 std::string to_json(const TopologyDetails& d) {
   json::object o;

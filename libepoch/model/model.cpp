@@ -1,5 +1,7 @@
 // The model's plain helpers: durations, enum names, ids, the simple request
 // conversion, and validation.
+#include "epoch/model.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -8,14 +10,12 @@
 
 #include "../cron/civil.h"
 #include "epoch/cron.h"
-#include "epoch/model.h"
 
 namespace epoch {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -28,7 +28,8 @@ StatusOr<E> parse_enum(std::string_view name, const char* what,
     if (iequals(name, text)) return value;
   }
   std::string names;
-  for (const auto& entry : table) names += (names.empty() ? "" : ", ") + std::string(entry.second);
+  for (const auto& entry : table)
+    names += (names.empty() ? "" : ", ") + std::string(entry.second);
   return invalid_argument("unknown " + std::string(what) + " '" + std::string(name) +
                           "' (expected one of " + names + ")");
 }
@@ -46,9 +47,9 @@ constexpr std::pair<TopologyState, std::string_view> kTopologyStates[] = {
     {TopologyState::kPaused, "PAUSED"},
     {TopologyState::kDeleted, "DELETED"}};
 constexpr std::pair<RunState, std::string_view> kRunStates[] = {
-    {RunState::kRunning, "RUNNING"},     {RunState::kCompleted, "COMPLETED"},
+    {RunState::kRunning, "RUNNING"},       {RunState::kCompleted, "COMPLETED"},
     {RunState::kSuccessful, "SUCCESSFUL"}, {RunState::kSkipped, "SKIPPED"},
-    {RunState::kFailed, "FAILED"},       {RunState::kMissed, "MISSED"}};
+    {RunState::kFailed, "FAILED"},         {RunState::kMissed, "MISSED"}};
 constexpr std::pair<RunType, std::string_view> kRunTypes[] = {{RunType::kScheduled, "SCHEDULED"},
                                                               {RunType::kInstant, "INSTANT"}};
 constexpr std::pair<TaskState, std::string_view> kTaskStates[] = {
@@ -125,7 +126,8 @@ bool valid_image(std::string_view ref) {
 
 void collect_leaves(const Task& t, std::vector<const Task*>& out) {
   if (const auto* c = std::get_if<CompositeTask>(&t.spec)) {
-    for (const Task& child : c->tasks) collect_leaves(child, out);
+    for (const Task& child : c->tasks)
+      collect_leaves(child, out);
   } else {
     out.push_back(&t);
   }
@@ -168,7 +170,8 @@ void check_task(const Task& t, const std::string& path, std::vector<std::string>
 Status to_status(const std::vector<std::string>& errors) {
   if (errors.empty()) return ok_status();
   std::string m;
-  for (const std::string& e : errors) m += (m.empty() ? "" : "; ") + e;
+  for (const std::string& e : errors)
+    m += (m.empty() ? "" : "; ") + e;
   return invalid_argument(m);
 }
 
@@ -177,13 +180,20 @@ Status to_status(const std::vector<std::string>& errors) {
 std::chrono::milliseconds Duration::to_millis() const noexcept {
   using std::chrono::milliseconds;
   switch (unit) {
-    case Unit::kNanoseconds: return milliseconds{count / 1000000};
-    case Unit::kMicroseconds: return milliseconds{count / 1000};
-    case Unit::kMilliseconds: return milliseconds{count};
-    case Unit::kSeconds: return milliseconds{count * 1000};
-    case Unit::kMinutes: return milliseconds{count * 60000};
-    case Unit::kHours: return milliseconds{count * 3600000};
-    case Unit::kDays: return milliseconds{count * 86400000};
+    case Unit::kNanoseconds:
+      return milliseconds{count / 1000000};
+    case Unit::kMicroseconds:
+      return milliseconds{count / 1000};
+    case Unit::kMilliseconds:
+      return milliseconds{count};
+    case Unit::kSeconds:
+      return milliseconds{count * 1000};
+    case Unit::kMinutes:
+      return milliseconds{count * 60000};
+    case Unit::kHours:
+      return milliseconds{count * 3600000};
+    case Unit::kDays:
+      return milliseconds{count * 86400000};
   }
   return milliseconds{0};
 }
@@ -202,7 +212,8 @@ StatusOr<Duration> parse_duration(std::string_view text) {
                             "\"500ms\")");
   };
   std::size_t i = 0;
-  while (i < text.size() && text[i] == ' ') ++i;
+  while (i < text.size() && text[i] == ' ')
+    ++i;
   const std::size_t digits = i;
   std::int64_t count = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
@@ -211,9 +222,11 @@ StatusOr<Duration> parse_duration(std::string_view text) {
     ++i;
   }
   if (i == digits) return bad();
-  while (i < text.size() && text[i] == ' ') ++i;
+  while (i < text.size() && text[i] == ' ')
+    ++i;
   std::size_t end = text.size();
-  while (end > i && text[end - 1] == ' ') --end;
+  while (end > i && text[end - 1] == ' ')
+    --end;
   const std::string_view unit = text.substr(i, end - i);
   for (const UnitName& u : kUnits) {
     for (const char* n : u.names) {
@@ -240,17 +253,31 @@ const std::string& task_name(const Task& task) {
   return kEmpty;
 }
 
-bool is_terminal(RunState s) noexcept { return s != RunState::kRunning; }
+bool is_terminal(RunState s) noexcept {
+  return s != RunState::kRunning;
+}
 bool is_terminal(TaskState s) noexcept {
   return s == TaskState::kCompleted || s == TaskState::kCancelled || s == TaskState::kFailed;
 }
 
-std::string_view to_string(TopologyState s) noexcept { return name_of(s, kTopologyStates); }
-std::string_view to_string(RunState s) noexcept { return name_of(s, kRunStates); }
-std::string_view to_string(RunType t) noexcept { return name_of(t, kRunTypes); }
-std::string_view to_string(TaskState s) noexcept { return name_of(s, kTaskStates); }
-std::string_view to_string(OverlapMode m) noexcept { return name_of(m, kOverlapModes); }
-std::string_view to_string(CatchUpMode m) noexcept { return name_of(m, kCatchUpModes); }
+std::string_view to_string(TopologyState s) noexcept {
+  return name_of(s, kTopologyStates);
+}
+std::string_view to_string(RunState s) noexcept {
+  return name_of(s, kRunStates);
+}
+std::string_view to_string(RunType t) noexcept {
+  return name_of(t, kRunTypes);
+}
+std::string_view to_string(TaskState s) noexcept {
+  return name_of(s, kTaskStates);
+}
+std::string_view to_string(OverlapMode m) noexcept {
+  return name_of(m, kOverlapModes);
+}
+std::string_view to_string(CatchUpMode m) noexcept {
+  return name_of(m, kCatchUpModes);
+}
 
 StatusOr<RunState> parse_run_state(std::string_view n) {
   return parse_enum(n, "run state", kRunStates);
@@ -283,7 +310,8 @@ std::string make_run_id(RunType type, Instant t) {
   if (n == 0) {  // a year outside 0..9999
     std::string iso = format_utc(t);
     std::string id(buf, 4);
-    for (char c : iso.substr(0, iso.size() - 1)) id += (c == 'T' || c == ':' || c == '.') ? '-' : c;
+    for (char c : iso.substr(0, iso.size() - 1))
+      id += (c == 'T' || c == ':' || c == '.') ? '-' : c;
     return id;
   }
   return std::string(buf, 4 + n);
@@ -434,7 +462,8 @@ Status validate(const SimpleTopologyRequest& r, bool creating) {
   if (r.memory < 128 || r.memory > 100000) errors.push_back("memory: must be 128-100000 (MB)");
   static const std::regex emails(
       R"([a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,6}(,\s*[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,6})*)");
-  if (!std::regex_match(r.notify_email, emails)) errors.push_back("notifyEmail: Invalid email(s) format");
+  if (!std::regex_match(r.notify_email, emails))
+    errors.push_back("notifyEmail: Invalid email(s) format");
   if (r.volumes) {
     for (std::size_t i = 0; i < r.volumes->size(); ++i) {
       const Volume& v = (*r.volumes)[i];

@@ -9,13 +9,20 @@ namespace epoch {
 
 std::string_view to_string(Event::Type type) noexcept {
   switch (type) {
-    case Event::Type::kTopologyCreated: return "TOPOLOGY_CREATED";
-    case Event::Type::kTopologyUpdated: return "TOPOLOGY_UPDATED";
-    case Event::Type::kTopologyPaused: return "TOPOLOGY_PAUSED";
-    case Event::Type::kTopologyResumed: return "TOPOLOGY_RESUMED";
-    case Event::Type::kTopologyDeleted: return "TOPOLOGY_DELETED";
-    case Event::Type::kRunStateChanged: return "RUN_STATE_CHANGED";
-    case Event::Type::kTaskStateChanged: return "TASK_STATE_CHANGED";
+    case Event::Type::kTopologyCreated:
+      return "TOPOLOGY_CREATED";
+    case Event::Type::kTopologyUpdated:
+      return "TOPOLOGY_UPDATED";
+    case Event::Type::kTopologyPaused:
+      return "TOPOLOGY_PAUSED";
+    case Event::Type::kTopologyResumed:
+      return "TOPOLOGY_RESUMED";
+    case Event::Type::kTopologyDeleted:
+      return "TOPOLOGY_DELETED";
+    case Event::Type::kRunStateChanged:
+      return "RUN_STATE_CHANGED";
+    case Event::Type::kTaskStateChanged:
+      return "TASK_STATE_CHANGED";
   }
   return "UNKNOWN";
 }

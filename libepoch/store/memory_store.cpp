@@ -134,9 +134,7 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  void commit(Batch batch, CommitCallback done) override {
-    done(apply(batch));
-  }
+  void commit(Batch batch, CommitCallback done) override { done(apply(batch)); }
 
   Status ping() override { return ok_status(); }
 
@@ -221,8 +219,12 @@ class MemoryStore final : public Store {
           if (op.topology->last_fire) t.last_fire = op.topology->last_fire;
           break;
         }
-        case WriteOp::Kind::kDeleteTopology: topologies_.erase(op.topology_id); break;
-        case WriteOp::Kind::kSetLastFire: topologies_[op.topology_id].last_fire = op.last_fire; break;
+        case WriteOp::Kind::kDeleteTopology:
+          topologies_.erase(op.topology_id);
+          break;
+        case WriteOp::Kind::kSetLastFire:
+          topologies_[op.topology_id].last_fire = op.last_fire;
+          break;
         case WriteOp::Kind::kPutRun: {
           RunRecord& r = runs_[op.topology_id][op.run_id];
           r.run = std::move(*op.run);
@@ -234,7 +236,9 @@ class MemoryStore final : public Store {
           if (rs != runs_.end()) rs->second.erase(op.run_id);
           break;
         }
-        case WriteOp::Kind::kDeleteAllRuns: runs_.erase(op.topology_id); break;
+        case WriteOp::Kind::kDeleteAllRuns:
+          runs_.erase(op.topology_id);
+          break;
       }
     }
     return versions;
@@ -247,6 +251,8 @@ class MemoryStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> make_memory_store() { return std::make_unique<MemoryStore>(); }
+std::unique_ptr<Store> make_memory_store() {
+  return std::make_unique<MemoryStore>();
+}
 
 }  // namespace epoch

@@ -22,9 +22,8 @@
 #include <new>
 #include <vector>
 
-#include "epoch/cron.h"
-
 #include "count_allocations.h"
+#include "epoch/cron.h"
 
 using epoch::test::g_allocations;
 
@@ -45,8 +44,8 @@ struct Never {
   const char* expr;
   long quartz_ns;
 };
-const Never kNever[] = {{"0 0 0 30 2 ?", 168408}, {"0 0 12 * * ? 2020", 1398},
-                        {"0 0 0 ? 2 2#5 2027", 67694}};
+const Never kNever[] = {
+    {"0 0 0 30 2 ?", 168408}, {"0 0 12 * * ? 2020", 1398}, {"0 0 0 ? 2 2#5 2027", 67694}};
 
 using Clock = std::chrono::steady_clock;
 
@@ -100,7 +99,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> pair_ns(kPairCount);
   std::vector<double> round_ns;
   round_ns.reserve(static_cast<std::size_t>(rounds));
-  for (auto& v : pair_ns) v.reserve(static_cast<std::size_t>(rounds));
+  for (auto& v : pair_ns)
+    v.reserve(static_cast<std::size_t>(rounds));
   long long sink = 0;
   const long allocations_before = g_allocations.load();
   for (int r = 0; r < warmup + rounds; ++r) {
@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
   }
   const long allocations = g_allocations.load() - allocations_before;
 
-  std::printf("%-3s %-55s %-20s %10s %10s %8s\n", "#", "expression", "zone", "ns/call",
-              "Quartz", "speed-up");
+  std::printf("%-3s %-55s %-20s %10s %10s %8s\n", "#", "expression", "zone", "ns/call", "Quartz",
+              "speed-up");
   for (std::size_t k = 0; k < kPairCount; ++k) {
     const double ns = median(pair_ns[k]);
     std::printf("%-3zu %-55s %-20s %10.1f %10ld %7.0fx\n", k + 1, kPairs[k].expr, kPairs[k].zone,
@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
     const int kReps = quick ? 200 : 2000;
     const auto t0 = Clock::now();
     for (int rep = 0; rep < kReps; ++rep) {
-      for (const Pair& p : kPairs) sink += epoch::CronExpression::parse(p.expr).ok() ? 1 : 0;
+      for (const Pair& p : kPairs)
+        sink += epoch::CronExpression::parse(p.expr).ok() ? 1 : 0;
     }
     const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
                       (kReps * static_cast<double>(kPairCount));

@@ -8,9 +8,11 @@
 //      from that second until every one is launched.
 //
 //   scheduler_bench [--topologies N] [--minutes M] [--burst B]
-#include <boost/asio/io_context.hpp>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +20,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "epoch/scheduler.h"
@@ -41,7 +42,8 @@ class BenchExecutor final : public epoch::Executor {
   std::string_view name() const noexcept override { return "bench"; }
   void launch(const epoch::TaskLaunch& l, epoch::TaskObserver observer) override {
     const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(Clock::now());
-    const auto late = now - std::chrono::time_point_cast<std::chrono::microseconds>(l.scheduled_time);
+    const auto late =
+        now - std::chrono::time_point_cast<std::chrono::microseconds>(l.scheduled_time);
     {
       std::lock_guard lock(mu_);
       lateness_us_.push_back(late.count());
@@ -100,9 +102,11 @@ struct Engine {
   Engine() {
     epoch::SchedulerOptions o;
     o.retention_interval = std::chrono::milliseconds(0);  // measure scheduling, not pruning
-    scheduler = std::make_unique<epoch::Scheduler>(ioc, *store, executor, *elector, *clock, events, o);
-    work = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-        ioc.get_executor());
+    scheduler =
+        std::make_unique<epoch::Scheduler>(ioc, *store, executor, *elector, *clock, events, o);
+    work =
+        std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+            ioc.get_executor());
     thread = std::thread([this] { ioc.run(); });
     scheduler->start();
   }
@@ -122,7 +126,8 @@ struct Engine {
         done.fetch_add(1);
       });
     }
-    while (done.load() < topologies.size()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (done.load() < topologies.size())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (failed.load() != 0) {
       std::fprintf(stderr, "%zu creates failed\n", failed.load());
       std::exit(1);
@@ -143,7 +148,8 @@ epoch::Topology topology(std::size_t i, epoch::Trigger trigger) {
 
 long long percentile(std::vector<long long>& v, double p) {
   if (v.empty()) return 0;
-  const std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  const std::size_t k =
+      std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
 }
@@ -164,7 +170,8 @@ int main(int argc, char** argv) {
     std::vector<epoch::Topology> specs;
     specs.reserve(topologies);
     for (std::size_t i = 0; i < topologies; ++i) {
-      specs.push_back(topology(i, epoch::CronTrigger{std::to_string(i % 60) + " * * * * ?", std::nullopt}));
+      specs.push_back(
+          topology(i, epoch::CronTrigger{std::to_string(i % 60) + " * * * * ?", std::nullopt}));
     }
     const long rss_before = rss_kib();
     Engine e;
@@ -190,18 +197,21 @@ int main(int argc, char** argv) {
                 static_cast<double>(percentile(late, 0.50)) / 1000.0,
                 static_cast<double>(percentile(late, 0.99)) / 1000.0,
                 static_cast<double>(*std::max_element(late.begin(), late.end())) / 1000.0);
-    std::printf("resident memory per topology after %d min (with %zu run records in memory): %.2f KiB\n",
-                minutes, late.size(),
-                static_cast<double>(rss_after - rss_before) / static_cast<double>(topologies));
+    std::printf(
+        "resident memory per topology after %d min (with %zu run records in memory): %.2f KiB\n",
+        minutes, late.size(),
+        static_cast<double>(rss_after - rss_before) / static_cast<double>(topologies));
   }
 
   // ---- 2. burst ----
   {
     Engine e;
-    const auto due = std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()) + std::chrono::seconds(3);
+    const auto due =
+        std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()) + std::chrono::seconds(3);
     std::vector<epoch::Topology> specs;
     for (std::size_t i = 0; i < burst; ++i) {
-      specs.push_back(topology(i, epoch::AtTrigger{std::chrono::time_point_cast<std::chrono::milliseconds>(due)}));
+      specs.push_back(topology(
+          i, epoch::AtTrigger{std::chrono::time_point_cast<std::chrono::milliseconds>(due)}));
     }
     e.create_all(specs);
     while (e.executor.launches() < static_cast<long>(burst)) {

@@ -5,16 +5,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "epoch/cron.h"
-
 #include "count_allocations.h"
+#include "epoch/cron.h"
 
 using epoch::test::g_allocations;
 
@@ -24,7 +23,9 @@ using epoch::TimeZone;
 
 namespace {
 
-Instant at(const char* iso) { return *epoch::parse_instant(iso); }
+Instant at(const char* iso) {
+  return *epoch::parse_instant(iso);
+}
 
 TimeZone zone(const char* name) {
   auto z = TimeZone::locate(name);
@@ -120,8 +121,9 @@ TEST_CASE("never-firing expressions answer none") {
   }
   CHECK(CronExpression::parse("0 0 0 30 2 ?")->never_fires());
   CHECK_FALSE(CronExpression::parse("0 0 0 29 2 ?")->never_fires());
-  CHECK(epoch::format_utc(*CronExpression::parse("0 0 0 29 2 ?")->next_after(
-            at("2096-03-01T00:00:00Z"), utc)) == "2104-02-29T00:00:00.000Z");
+  CHECK(epoch::format_utc(
+            *CronExpression::parse("0 0 0 29 2 ?")->next_after(at("2096-03-01T00:00:00Z"), utc)) ==
+        "2104-02-29T00:00:00.000Z");
 }
 
 TEST_CASE("next_after does not allocate") {
@@ -129,7 +131,8 @@ TEST_CASE("next_after does not allocate") {
   const TimeZone ny = zone("America/New_York");
   Instant t = at("2026-01-01T00:00:00Z");
   const long before = g_allocations.load();
-  for (int i = 0; i < 1000; ++i) t = *cron->next_after(t, ny);
+  for (int i = 0; i < 1000; ++i)
+    t = *cron->next_after(t, ny);
   CHECK(g_allocations.load() == before);
 }
 
@@ -151,7 +154,8 @@ struct Rule {
 
 std::string join(const std::vector<int>& v) {
   std::string s;
-  for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  for (int x : v)
+    s += (s.empty() ? "" : ",") + std::to_string(x);
   return s;
 }
 
@@ -177,38 +181,54 @@ Rule random_rule(std::mt19937& rng) {
   r.kind = static_cast<decltype(r.kind)>(std::uniform_int_distribution<int>(0, 6)(rng));
   std::string dom = "?", dow = "?";
   switch (r.kind) {
-    case Rule::kDays: r.days = pick(rng, 1, 31, 4), dom = join(r.days); break;
-    case Rule::kLast: r.n = std::uniform_int_distribution<int>(0, 5)(rng);
-      dom = r.n ? "L-" + std::to_string(r.n) : "L"; break;
-    case Rule::kNearest: r.n = std::uniform_int_distribution<int>(1, 31)(rng);
-      dom = std::to_string(r.n) + "W"; break;
-    case Rule::kLastNearest: r.n = std::uniform_int_distribution<int>(0, 5)(rng);
-      dom = (r.n ? "L-" + std::to_string(r.n) : "L") + "W"; break;
-    case Rule::kWeekdays: r.days = pick(rng, 1, 7, 3), dow = join(r.days); break;
-    case Rule::kLastWeekday: r.n = std::uniform_int_distribution<int>(1, 7)(rng);
-      dow = std::to_string(r.n) + "L"; break;
-    case Rule::kNth: r.n = std::uniform_int_distribution<int>(1, 7)(rng);
+    case Rule::kDays:
+      r.days = pick(rng, 1, 31, 4), dom = join(r.days);
+      break;
+    case Rule::kLast:
+      r.n = std::uniform_int_distribution<int>(0, 5)(rng);
+      dom = r.n ? "L-" + std::to_string(r.n) : "L";
+      break;
+    case Rule::kNearest:
+      r.n = std::uniform_int_distribution<int>(1, 31)(rng);
+      dom = std::to_string(r.n) + "W";
+      break;
+    case Rule::kLastNearest:
+      r.n = std::uniform_int_distribution<int>(0, 5)(rng);
+      dom = (r.n ? "L-" + std::to_string(r.n) : "L") + "W";
+      break;
+    case Rule::kWeekdays:
+      r.days = pick(rng, 1, 7, 3), dow = join(r.days);
+      break;
+    case Rule::kLastWeekday:
+      r.n = std::uniform_int_distribution<int>(1, 7)(rng);
+      dow = std::to_string(r.n) + "L";
+      break;
+    case Rule::kNth:
+      r.n = std::uniform_int_distribution<int>(1, 7)(rng);
       r.nth = std::uniform_int_distribution<int>(1, 5)(rng);
-      dow = std::to_string(r.n) + "#" + std::to_string(r.nth); break;
+      dow = std::to_string(r.n) + "#" + std::to_string(r.nth);
+      break;
   }
-  r.text = join(r.sec) + " " + join(r.min) + " " + join(r.hour) + " " + dom + " " +
-           join(r.months) + " " + dow;
+  r.text = join(r.sec) + " " + join(r.min) + " " + join(r.hour) + " " + dom + " " + join(r.months) +
+           " " + dow;
   return r;
 }
 
-bool has(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 int weekday_number(int y, int m, int d) {  // 1 = Sunday .. 7 = Saturday
   using namespace std::chrono;
-  const sys_days sd = year_month_day{year{y}, month{static_cast<unsigned>(m)},
-                                     day{static_cast<unsigned>(d)}};
+  const sys_days sd =
+      year_month_day{year{y}, month{static_cast<unsigned>(m)}, day{static_cast<unsigned>(d)}};
   return static_cast<int>(std::chrono::weekday{sd}.c_encoding()) + 1;
 }
 
 int month_length(int y, int m) {
   using namespace std::chrono;
-  return static_cast<int>(
-      static_cast<unsigned>(year_month_day_last{year{y}, month_day_last{month{static_cast<unsigned>(m)}}}.day()));
+  return static_cast<int>(static_cast<unsigned>(
+      year_month_day_last{year{y}, month_day_last{month{static_cast<unsigned>(m)}}}.day()));
 }
 
 int nearest_weekday(int y, int m, int target, int len) {
@@ -225,13 +245,20 @@ bool day_matches(const Rule& r, int y, int m, int d) {
   if (!has(r.months, m)) return false;
   const int len = month_length(y, m);
   switch (r.kind) {
-    case Rule::kDays: return has(r.days, d);
-    case Rule::kLast: return d == len - r.n;
-    case Rule::kNearest: return d == nearest_weekday(y, m, r.n, len);
-    case Rule::kLastNearest: return d == nearest_weekday(y, m, len - r.n, len);
-    case Rule::kWeekdays: return has(r.days, weekday_number(y, m, d));
-    case Rule::kLastWeekday: return weekday_number(y, m, d) == r.n && d + 7 > len;
-    case Rule::kNth: return weekday_number(y, m, d) == r.n && (d - 1) / 7 + 1 == r.nth;
+    case Rule::kDays:
+      return has(r.days, d);
+    case Rule::kLast:
+      return d == len - r.n;
+    case Rule::kNearest:
+      return d == nearest_weekday(y, m, r.n, len);
+    case Rule::kLastNearest:
+      return d == nearest_weekday(y, m, len - r.n, len);
+    case Rule::kWeekdays:
+      return has(r.days, weekday_number(y, m, d));
+    case Rule::kLastWeekday:
+      return weekday_number(y, m, d) == r.n && d + 7 > len;
+    case Rule::kNth:
+      return weekday_number(y, m, d) == r.n && (d - 1) / 7 + 1 == r.nth;
   }
   return false;
 }
@@ -267,9 +294,12 @@ std::optional<Instant> oracle(const Rule& r, Instant after, const TimeZone& z, i
 
 TEST_CASE("random expressions agree with a brute-force oracle, in UTC and DST zones") {
   std::mt19937 rng(20261127);
-  const std::vector<TimeZone> zones = {TimeZone(), zone("America/New_York"),
-                                       zone("Australia/Lord_Howe"), zone("Europe/London"),
-                                       zone("Pacific/Chatham"), zone("America/Santiago")};
+  const std::vector<TimeZone> zones = {TimeZone(),
+                                       zone("America/New_York"),
+                                       zone("Australia/Lord_Howe"),
+                                       zone("Europe/London"),
+                                       zone("Pacific/Chatham"),
+                                       zone("America/Santiago")};
   std::uniform_int_distribution<std::int64_t> when(1767225600000LL, 1924992000000LL);  // 2026-2031
   int compared = 0;
   for (int i = 0; i < 600; ++i) {
@@ -304,7 +334,8 @@ TEST_CASE("chained fire times strictly increase and a start between fires finds 
     auto cron = CronExpression::parse(r.text);
     REQUIRE(cron.ok());
     auto times = cron->next_n(at("2026-03-01T00:00:00Z"), ny, 20);
-    for (std::size_t k = 1; k < times.size(); ++k) REQUIRE(times[k] > times[k - 1]);
+    for (std::size_t k = 1; k < times.size(); ++k)
+      REQUIRE(times[k] > times[k - 1]);
     times = cron->next_n(at("2026-03-01T00:00:00Z"), utc, 20);
     for (std::size_t k = 1; k < times.size(); ++k) {
       const Instant mid = times[k - 1] + (times[k] - times[k - 1]) / 2;

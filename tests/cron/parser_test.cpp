@@ -12,7 +12,9 @@ using epoch::CronField;
 
 namespace {
 
-epoch::Instant at(const char* iso) { return *epoch::parse_instant(iso); }
+epoch::Instant at(const char* iso) {
+  return *epoch::parse_instant(iso);
+}
 
 // The next `n` fire times in UTC as ISO strings.
 std::vector<std::string> fires(const char* expr, const char* after, int n = 3,
@@ -37,16 +39,18 @@ CronError error_of(const char* expr) {
 }  // namespace
 
 TEST_CASE("valid expressions of every feature parse") {
-  for (const char* expr : {
-           "0 0 12 * * ?", "0 15 10 ? * *", "0 0/5 14 * * ?", "0 0/5 14,18 * * ?",
-           "0 0-5 14 * * ?", "0 10,44 14 ? 3 WED", "0 15 10 ? * MON-FRI", "0 15 10 15 * ?",
-           "0 15 10 L * ?", "0 15 10 L-2 * ?", "0 15 10 ? * 6L", "0 15 10 ? * 6#3",
-           "0 0 12 1/5 * ?", "0 11 11 11 11 ?", "0 0 12 LW * ?", "0 0 12 15W * ?",
-           "0 0 12 ? * FRI#3", "0 0 12 ? * FRIL", "0 0 12 L-3W * ?", "0 0 12 * * ? 2026",
-           "0 0 12 * * ? 2026-2030/2", "0 0 12 * * ? *", "  0 0 12 * * ?  ", "0\t0\t12\t*\t*\t?",
-           "0 0 12 ? * sun-sat", "0 0 12 * jan-dec ?", "/5 * * ? * *", "*/0 * * * * ?",
-           "0 0 0012 * * ?", "0 0 12 ? * 0#1", "0 0 12 2W,16 * ?", "0 0 12 L-W * ?",
-           "0 0 12 * * ? L", "0 0 12 ? * L", "0 0 22-2 * * ?", "0 0 12 ? * FRI-MON"}) {
+  for (const char* expr : {"0 0 12 * * ?",        "0 15 10 ? * *",      "0 0/5 14 * * ?",
+                           "0 0/5 14,18 * * ?",   "0 0-5 14 * * ?",     "0 10,44 14 ? 3 WED",
+                           "0 15 10 ? * MON-FRI", "0 15 10 15 * ?",     "0 15 10 L * ?",
+                           "0 15 10 L-2 * ?",     "0 15 10 ? * 6L",     "0 15 10 ? * 6#3",
+                           "0 0 12 1/5 * ?",      "0 11 11 11 11 ?",    "0 0 12 LW * ?",
+                           "0 0 12 15W * ?",      "0 0 12 ? * FRI#3",   "0 0 12 ? * FRIL",
+                           "0 0 12 L-3W * ?",     "0 0 12 * * ? 2026",  "0 0 12 * * ? 2026-2030/2",
+                           "0 0 12 * * ? *",      "  0 0 12 * * ?  ",   "0\t0\t12\t*\t*\t?",
+                           "0 0 12 ? * sun-sat",  "0 0 12 * jan-dec ?", "/5 * * ? * *",
+                           "*/0 * * * * ?",       "0 0 0012 * * ?",     "0 0 12 ? * 0#1",
+                           "0 0 12 2W,16 * ?",    "0 0 12 L-W * ?",     "0 0 12 * * ? L",
+                           "0 0 12 ? * L",        "0 0 22-2 * * ?",     "0 0 12 ? * FRI-MON"}) {
     INFO(expr);
     CHECK_FALSE(CronExpression::check(expr).has_value());
   }
@@ -130,8 +134,9 @@ TEST_CASE("errors name the field, the characters and the reason") {
     CHECK(e.text == "FOO");
     CHECK(e.begin == 15);
     CHECK(e.end == 18);
-    CHECK(e.message() ==
-          "cron day-of-week field, characters 16-18 'FOO': expected a day name (SUN-SAT) after '-'");
+    CHECK(
+        e.message() ==
+        "cron day-of-week field, characters 16-18 'FOO': expected a day name (SUN-SAT) after '-'");
   }
   {
     const CronError e = error_of("0 60 12 * * ?");
@@ -152,8 +157,7 @@ TEST_CASE("errors name the field, the characters and the reason") {
   CHECK(error_of("0 0 12 32 * ?").field == CronField::kDayOfMonth);
   CHECK(error_of("0 0 12 ? * 0-6").reason == "days of the week must be 1-7 (1 = SUN) or SUN-SAT");
   CHECK(error_of("0 0 12 L-31 * ?").reason == "the offset from the last day must be 0-30");
-  CHECK(error_of("0 0 12 * * ? 2030-2020").reason.find("must not end before") !=
-        std::string::npos);
+  CHECK(error_of("0 0 12 * * ? 2030-2020").reason.find("must not end before") != std::string::npos);
   CHECK(error_of("9999999999 0 12 * * ?").reason == "number too large");
   CHECK(error_of("0 0 12 ? * 2#6").reason == "'#' must be followed by a number 1-5");
   CHECK(error_of("0 0 12 ? * 2#1,3#2").reason.find("only one") != std::string::npos);

@@ -1,11 +1,11 @@
 // TimeZone: loading, offsets, the UNIQUE / SKIPPED / REPEATED model, and
 // ISO-8601 formatting and parsing.
+#include "epoch/time_zone.h"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
-
-#include "epoch/time_zone.h"
 
 using epoch::TimeZone;
 using std::chrono::local_seconds;
@@ -97,9 +97,9 @@ TEST_CASE("format_utc, format_local and parse_instant") {
   CHECK(*epoch::parse_instant("2026-03-08 13:00:00.500+0530") == t);
   CHECK(*epoch::parse_instant("1772955000500") == t);
   CHECK(*epoch::parse_instant("2026-03-08T07:30Z") == epoch::from_epoch_millis(1772955000000));
-  for (const char* bad : {"", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-03-08",
-                          "2026-03-08T07:30:00", "2026-03-08T25:00:00Z", "2026-03-08T07:30:00Zx",
-                          "yesterday", "2026-03-08T07:30:00.Z"}) {
+  for (const char* bad :
+       {"", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-03-08", "2026-03-08T07:30:00",
+        "2026-03-08T25:00:00Z", "2026-03-08T07:30:00Zx", "yesterday", "2026-03-08T07:30:00.Z"}) {
     INFO(bad);
     auto r = epoch::parse_instant(bad);
     REQUIRE_FALSE(r.ok());

@@ -15,7 +15,9 @@
 
 namespace epoch::test {
 
-inline Instant at(const char* iso) { return *parse_instant(iso); }
+inline Instant at(const char* iso) {
+  return *parse_instant(iso);
+}
 
 struct Harness {
   explicit Harness(Instant start, FakeExecutor::Mode mode = FakeExecutor::Mode::kAutoComplete,
@@ -95,7 +97,8 @@ struct Harness {
     std::vector<RunInfo> out;
     const auto records = store->load_runs(topology_id);
     REQUIRE(records.ok());
-    for (const RunRecord& r : *records) out.push_back(r.run);
+    for (const RunRecord& r : *records)
+      out.push_back(r.run);
     std::sort(out.begin(), out.end(),
               [](const RunInfo& a, const RunInfo& b) { return a.run_id < b.run_id; });
     return out;
@@ -130,13 +133,15 @@ inline Task process_task(const std::string& name) {
 
 inline std::vector<std::string> ids_of(const std::vector<RunInfo>& runs) {
   std::vector<std::string> out;
-  for (const RunInfo& r : runs) out.push_back(r.run_id);
+  for (const RunInfo& r : runs)
+    out.push_back(r.run_id);
   return out;
 }
 
 inline std::vector<std::string> states_of(const std::vector<RunInfo>& runs) {
   std::vector<std::string> out;
-  for (const RunInfo& r : runs) out.emplace_back(to_string(r.state));
+  for (const RunInfo& r : runs)
+    out.emplace_back(to_string(r.state));
   return out;
 }
 

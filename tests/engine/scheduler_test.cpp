@@ -42,8 +42,9 @@ TEST_CASE("a cron topology fires on time, once per nominal fire, and succeeds") 
   CHECK(env.at("EPOCH_SCHEDULED_TIME") == "2026-01-01T00:00:10.000Z");
   CHECK(env.at("EPOCH_SCHEDULED_TIME_MS") == "1767225610000");
   // Runs through the engine's API, newest first, filtered.
-  auto listed = h.call<std::vector<RunInfo>>(
-      [&](auto cb) { h.scheduler->list_runs("every10", RunQuery{{}, {}, 2, std::nullopt}, cb); });
+  auto listed = h.call<std::vector<RunInfo>>([&](auto cb) {
+    h.scheduler->list_runs("every10", RunQuery{{}, {}, 2, std::nullopt}, cb);
+  });
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 2);
   CHECK(listed->front().run_id == "ESR-2026-01-01-00-01-00-000");
@@ -141,7 +142,8 @@ TEST_CASE("composite ANY succeeds at the first success; nested trees run in orde
   CHECK(r.tasks.at("y").state == TaskState::kCompleted);
   CHECK(r.tasks.at("z").state == TaskState::kPending);
   std::vector<std::string> order;
-  for (const TaskLaunch& l : h.executor.launches()) order.push_back(l.task_name);
+  for (const TaskLaunch& l : h.executor.launches())
+    order.push_back(l.task_name);
   CHECK(order == std::vector<std::string>{"a", "x", "y"});
 
   // ANY with no success fails with Epoch's message.
@@ -315,8 +317,9 @@ TEST_CASE("retries: exponential backoff, attempt ids, then success") {
   CHECK(epoch_task_env(h.executor.launches()[2]).at("EPOCH_ATTEMPT") == "3");
 }
 
-TEST_CASE("timeout kills the task and fails the run with the reason; an image that cannot be "
-          "pulled fails the run") {
+TEST_CASE(
+    "timeout kills the task and fails the run with the reason; an image that cannot be "
+    "pulled fails the run") {
   Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
   h.start();
   Topology t = process_topology("t", "0 0 * * * ?");
@@ -404,13 +407,14 @@ TEST_CASE("retention by age") {
   REQUIRE(h.create(t).ok());
   h.advance_to(at("2026-01-01T01:00:00Z"));
   // At 01:00 the pass keeps runs updated within the last 25 minutes.
-  CHECK(ids_of(h.runs("aged")) ==
-        std::vector<std::string>{"ESR-2026-01-01-00-40-00-000", "ESR-2026-01-01-00-50-00-000",
-                                 "ESR-2026-01-01-01-00-00-000"});
+  CHECK(ids_of(h.runs("aged")) == std::vector<std::string>{"ESR-2026-01-01-00-40-00-000",
+                                                           "ESR-2026-01-01-00-50-00-000",
+                                                           "ESR-2026-01-01-01-00-00-000"});
 }
 
-TEST_CASE("a task the executor never knows is failed after the configured time, not polled "
-          "forever") {
+TEST_CASE(
+    "a task the executor never knows is failed after the configured time, not polled "
+    "forever") {
   SchedulerOptions o = Harness::test_options();
   o.unknown_task_timeout = minutes(2);
   Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual, o);
@@ -550,8 +554,8 @@ TEST_CASE("a 30-day outage under each catch-up mode: every nominal fire is run o
     h.start();
     h.advance_to(at("2026-01-31T12:00:00Z"));
     const auto runs = h.runs("c");
-    const auto expected = nominal_ids("0 0 * * * ?", "UTC", at("2026-01-01T00:00:00Z"),
-                                      at("2026-01-31T12:00:00Z"));
+    const auto expected =
+        nominal_ids("0 0 * * * ?", "UTC", at("2026-01-01T00:00:00Z"), at("2026-01-31T12:00:00Z"));
     CHECK(ids_of(runs) == expected);  // one record per nominal fire, no more, no less
     std::size_t ran = 0, missed = 0;
     for (const RunInfo& r : runs) {
@@ -564,7 +568,9 @@ TEST_CASE("a 30-day outage under each catch-up mode: every nominal fire is run o
       }
     }
     const std::size_t outage = 30 * 24;  // fires from 11:00 on Jan 1 to 10:00 on Jan 31
-    const std::size_t caught = mode == CatchUpMode::kNone ? 0 : mode == CatchUpMode::kLatest ? 1 : 3;
+    const std::size_t caught = mode == CatchUpMode::kNone     ? 0
+                               : mode == CatchUpMode::kLatest ? 1
+                                                              : 3;
     CHECK(missed == outage - caught);
     CHECK(ran == expected.size() - missed);
     if (mode == CatchUpMode::kAll) {

@@ -68,15 +68,16 @@ TEST_CASE("cron check reads vector lines and writes one result line each") {
       "\n";
   const auto r = run_process({EPOCHD_BINARY, "cron", "check"}, input);
   CHECK(r.exit_code == 0);
-  CHECK(r.out ==
-        R"({"id":"a","valid":true,"error":null,"next_ms":[1767268800000,1767355200000],"exhausted":false})"
-        "\n"
-        R"x({"id":"b","valid":false,"error":"cron expression, characters 8-12 '* * *': one of day-of-month and day-of-week must be '?' (Quartz cannot combine a day of the month with a day of the week)","next_ms":[],"exhausted":false})x"
-        "\n"
-        R"({"id":null,"valid":false,"error":"input line: malformed JSON: syntax error","next_ms":[],"exhausted":false})"
-        "\n"
-        R"({"id":"c","valid":true,"error":null,"next_ms":[1767268800000],"exhausted":true})"
-        "\n");
+  CHECK(
+      r.out ==
+      R"({"id":"a","valid":true,"error":null,"next_ms":[1767268800000,1767355200000],"exhausted":false})"
+      "\n"
+      R"x({"id":"b","valid":false,"error":"cron expression, characters 8-12 '* * *': one of day-of-month and day-of-week must be '?' (Quartz cannot combine a day of the month with a day of the week)","next_ms":[],"exhausted":false})x"
+      "\n"
+      R"({"id":null,"valid":false,"error":"input line: malformed JSON: syntax error","next_ms":[],"exhausted":false})"
+      "\n"
+      R"({"id":"c","valid":true,"error":null,"next_ms":[1767268800000],"exhausted":true})"
+      "\n");
 }
 
 TEST_CASE("epochd itself: help, version, unknown command") {

@@ -1,4 +1,6 @@
 // LocalExecutor with real child processes and a stand-in docker CLI.
+#include "epoch/local_executor.h"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -6,8 +8,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-#include "epoch/local_executor.h"
 
 using namespace epoch;
 namespace fs = std::filesystem;
@@ -32,7 +32,8 @@ struct Seen {
   std::vector<TaskState> states() {
     std::lock_guard lock(mu);
     std::vector<TaskState> out;
-    for (const auto& u : updates) out.push_back(u.state);
+    for (const auto& u : updates)
+      out.push_back(u.state);
     return out;
   }
 };
@@ -102,8 +103,9 @@ TEST_CASE("a process task: output captured, environment set, exit 0 COMPLETED") 
   Dir d;
   auto ex = make_local_executor(options(d));
   Seen seen;
-  ex->launch(shell("t1", "echo \"$GREETING $EPOCH_RUN_ID $EPOCH_SCHEDULED_TIME_MS\"; echo warn >&2"),
-             seen.observer());
+  ex->launch(
+      shell("t1", "echo \"$GREETING $EPOCH_RUN_ID $EPOCH_SCHEDULED_TIME_MS\"; echo warn >&2"),
+      seen.observer());
   const TaskUpdate u = wait_terminal(seen);
   CHECK(u.state == TaskState::kCompleted);
   CHECK(u.exit_code == 0);
@@ -142,7 +144,8 @@ TEST_CASE("kill: SIGTERM, then SIGKILL after the grace time; the task is CANCELL
   auto ex = make_local_executor(options(d));
   Seen polite, stubborn;
   ex->launch(shell("polite", "sleep 30"), polite.observer());
-  ex->launch(shell("stubborn", "trap '' TERM; while true; do sleep 0.05; done"), stubborn.observer());
+  ex->launch(shell("stubborn", "trap '' TERM; while true; do sleep 0.05; done"),
+             stubborn.observer());
   wait_until([&] { return polite.last() && polite.last()->state == TaskState::kRunning; });
   wait_until([&] { return stubborn.last() && stubborn.last()->state == TaskState::kRunning; });
   Status k1, k2;

@@ -14,8 +14,8 @@ namespace {
 const std::vector<epoch::TimeZone>& zones() {
   static const std::vector<epoch::TimeZone> z = [] {
     std::vector<epoch::TimeZone> v{epoch::TimeZone()};
-    for (const char* name : {"America/New_York", "Australia/Lord_Howe", "Antarctica/Troll",
-                             "Pacific/Chatham"}) {
+    for (const char* name :
+         {"America/New_York", "Australia/Lord_Howe", "Antarctica/Troll", "Pacific/Chatham"}) {
       v.push_back(*epoch::TimeZone::locate(name));
     }
     return v;

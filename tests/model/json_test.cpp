@@ -32,12 +32,15 @@ const char* kFullCreate = R"({
 })";
 
 // The run record of §2.7.
-const char* kRun = R"({"topologyId":"daily-report","runId":"ESR-2024-10-18-06-00-00-000","state":"SUCCESSFUL","message":"Task successful",
+const char* kRun =
+    R"({"topologyId":"daily-report","runId":"ESR-2024-10-18-06-00-00-000","state":"SUCCESSFUL","message":"Task successful",
  "tasks":{"docker-task":{"taskId":"daily-report-ESR-2024-10-18-06-00-00-000-docker-task","state":"COMPLETED",
           "upstreamId":"daily-report-ESR-2024-10-18-06-00-00-000-docker-task","errorMessage":""}},
  "runType":"SCHEDULED","created":1729231200012,"updated":1729231265530})";
 
-json::value parsed(const std::string& s) { return json::parse(s); }
+json::value parsed(const std::string& s) {
+  return json::parse(s);
+}
 
 }  // namespace
 
@@ -58,8 +61,9 @@ TEST_CASE("the full create example round-trips exactly") {
 }
 
 TEST_CASE("details and run records round-trip") {
-  const std::string details = std::string(R"({"id":"daily-report","topology":)") + kFullCreate +
-                              R"(,"state":"PAUSED","created":1729228800000,"updated":1729228800001})";
+  const std::string details =
+      std::string(R"({"id":"daily-report","topology":)") + kFullCreate +
+      R"(,"state":"PAUSED","created":1729228800000,"updated":1729228800001})";
   auto d = epoch::topology_details_from_json(details);
   REQUIRE_MESSAGE(d.ok(), d.status().message());
   CHECK(d->state == epoch::TopologyState::kPaused);
@@ -95,7 +99,8 @@ TEST_CASE("a composite, a process task, AT trigger, policies and extensions roun
   CHECK(t->policies->catch_up->window.to_millis() == std::chrono::hours(2));
 }
 
-TEST_CASE("Epoch's reading rules: unknown fields ignored, nulls absent, enums any case, ISO dates") {
+TEST_CASE(
+    "Epoch's reading rules: unknown fields ignored, nulls absent, enums any case, ISO dates") {
   const char* body = R"({"name":"x","surprise":{"a":1},"notify":null,
     "task":{"type":"container_execution","taskName":"t","executable":{"url":"busybox","dockerPullTimeout":"2 minute"},
             "resources":[{"type":"cpu","count":1},{"type":"Memory","sizeInMB":128}],"volumes":null},
@@ -125,7 +130,8 @@ TEST_CASE("decode errors name the JSON path and what was expected") {
     const char* body;
     const char* message;
   };
-  const std::string task = R"("task":{"type":"CONTAINER_EXECUTION","taskName":"t","executable":{"url":"busybox"},"resources":[{"type":"CPU","count":1}]})";
+  const std::string task =
+      R"("task":{"type":"CONTAINER_EXECUTION","taskName":"t","executable":{"url":"busybox"},"resources":[{"type":"CPU","count":1}]})";
   const std::string trig = R"("trigger":{"type":"CRON","timeSpec":"0 0 6 * * ?"})";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{", "malformed JSON"},
@@ -145,7 +151,8 @@ TEST_CASE("decode errors name the JSON path and what was expected") {
            trig + "}",
        "$.task.executable.dockerPullTimeout: invalid duration 'forever'"},
       {R"({"name":"x",)" + task + "," + trig + R"(,"policies":{"overlap":{"mode":"SOMETIMES"}}})",
-       "$.policies.overlap.mode: unknown overlap mode 'SOMETIMES' (expected one of SERIAL, FORBID, ALLOW, REPLACE)"},
+       "$.policies.overlap.mode: unknown overlap mode 'SOMETIMES' (expected one of SERIAL, FORBID, "
+       "ALLOW, REPLACE)"},
   };
   for (const auto& [body, message] : cases) {
     INFO(body);

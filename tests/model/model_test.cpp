@@ -1,9 +1,9 @@
 // Model helpers: durations, names, ids, validation.
+#include "epoch/model.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "epoch/model.h"
 
 using epoch::Duration;
 
@@ -17,8 +17,8 @@ TEST_CASE("durations: Dropwizard's forms") {
   CHECK(*epoch::parse_duration(" 1 DAY ") == Duration{1, Duration::Unit::kDays});
   CHECK(epoch::to_string(Duration{1, Duration::Unit::kHours}) == "1 hours");
   CHECK(Duration::minutes(2).to_millis().count() == 120000);
-  for (const char* bad : {"", "seconds", "12", "12 fortnights", "-5s", "1.5s",
-                          "99999999999999999999 days"}) {
+  for (const char* bad :
+       {"", "seconds", "12", "12 fortnights", "-5s", "1.5s", "99999999999999999999 days"}) {
     INFO(bad);
     CHECK_FALSE(epoch::parse_duration(bad).ok());
   }
@@ -80,11 +80,12 @@ TEST_CASE("validation lists every broken rule with its place") {
   t.policies = p;
   const epoch::Status s = epoch::validate(t);
   REQUIRE_FALSE(s.ok());
-  for (const char* part : {"name: - Only alphanumeric", "task.tasks[1].taskName: 'hello' is used",
-                           "task.tasks[2].executable.url: must not be empty",
-                           "task.tasks[2].resources: CPU/Memory requirements",
-                           "trigger.timeSpec: cron hours field", "trigger.timeZone: unknown time zone",
-                           "notify.emails[1]: 'not-an-email'", "policies.retry.maxAttempts"}) {
+  for (const char* part :
+       {"name: - Only alphanumeric", "task.tasks[1].taskName: 'hello' is used",
+        "task.tasks[2].executable.url: must not be empty",
+        "task.tasks[2].resources: CPU/Memory requirements", "trigger.timeSpec: cron hours field",
+        "trigger.timeZone: unknown time zone", "notify.emails[1]: 'not-an-email'",
+        "policies.retry.maxAttempts"}) {
     INFO(part);
     CHECK(s.message().find(part) != std::string::npos);
   }
@@ -99,8 +100,9 @@ TEST_CASE("simple request validation follows Epoch's UI rules") {
   r.memory = 512;
   r.notify_email = "a@example.com,b@example.com";
   CHECK(epoch::validate(r, true).ok());
-  for (const char* image : {"busybox", "busybox:1.36", "registry.example.com:5000/team/app:v1",
-                            "localhost/app", "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef"}) {
+  for (const char* image :
+       {"busybox", "busybox:1.36", "registry.example.com:5000/team/app:v1", "localhost/app",
+        "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef"}) {
     r.docker = image;
     INFO(image);
     CHECK(epoch::validate(r, true).ok());
@@ -119,6 +121,7 @@ TEST_CASE("simple request validation follows Epoch's UI rules") {
     CHECK(s.message().find(part) != std::string::npos);
   }
   // Edits carry no name.
-  r = epoch::SimpleTopologyRequest{"", "0 0 6 * * ?", "busybox", 1, 128, "a@example.com", {}, {}, {}};
+  r = epoch::SimpleTopologyRequest{"", "0 0 6 * * ?", "busybox", 1, 128, "a@example.com", {}, {},
+                                   {}};
   CHECK(epoch::validate(r, false).ok());
 }
