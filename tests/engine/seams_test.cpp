@@ -1,4 +1,4 @@
-// The seams' own implementations: MemoryStore, ManualClock, electors,
+// The seams' own implementations: ManualClock, SystemClock, electors,
 // FakeExecutor, and the run machine's arithmetic.
 #include <doctest/doctest.h>
 
@@ -10,74 +10,9 @@
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
 #include "epoch/leader.h"
-#include "epoch/store.h"
 
 using namespace epoch;
 using std::chrono::milliseconds;
-
-namespace {
-
-RunInfo run(const std::string& tid, const std::string& rid, std::int64_t updated,
-            RunState state = RunState::kSuccessful) {
-  RunInfo r;
-  r.topology_id = tid;
-  r.run_id = rid;
-  r.state = state;
-  r.updated = from_epoch_millis(updated);
-  return r;
-}
-
-CommitResult commit(Store& s, Batch b) {
-  std::optional<CommitResult> out;
-  s.commit(std::move(b), [&](CommitResult r) { out.emplace(std::move(r)); });
-  REQUIRE(out.has_value());
-  return *out;
-}
-
-}  // namespace
-
-TEST_CASE("MemoryStore: versions, compare-and-set, atomic batches, queries") {
-  auto store = make_memory_store();
-  TopologyRecord t;
-  t.details.id = "a";
-  Batch b;
-  b.put_topology(t, kMustNotExist);
-  b.put_run(run("a", "r1", 10), kMustNotExist);
-  b.put_run(run("a", "r2", 20, RunState::kRunning), kMustNotExist);
-  auto v = commit(*store, std::move(b));
-  REQUIRE(v.ok());
-  CHECK(*v == std::vector<std::int64_t>{1, 1, 1});
-  // A stale version aborts the whole batch.
-  Batch stale;
-  stale.put_run(run("a", "r3", 30), kMustNotExist);
-  stale.put_topology(t, 7);
-  auto bad = commit(*store, std::move(stale));
-  CHECK(bad.status().code() == StatusCode::kAborted);
-  CHECK(bad.status().message() == "version conflict on topology a: expected 7, found 1");
-  CHECK_FALSE(store->load_run("a", "r3")->has_value());
-  // Sequential writes to one record in one batch.
-  Batch twice;
-  twice.put_topology(t, 1);
-  twice.put_topology(t, 2);
-  CHECK(*commit(*store, std::move(twice)) == std::vector<std::int64_t>{2, 3});
-  CHECK(store->load_topology("a")->value().version == 3);
-  // Queries: newest first, filters, limit, before.
-  CHECK(store->load_runs("a")->front().run.run_id == "r2");
-  RunQuery q;
-  q.states = {RunState::kSuccessful};
-  CHECK(store->load_runs("a", q)->size() == 1);
-  q = RunQuery{};
-  q.limit = 1;
-  q.before = from_epoch_millis(20);
-  CHECK(store->load_runs("a", q)->front().run.run_id == "r1");
-  CHECK(store->load_live_runs()->size() == 1);
-  // Delete all runs, then create one again in the same batch.
-  Batch clear;
-  clear.delete_all_runs("a");
-  clear.put_run(run("a", "r1", 40), kMustNotExist);
-  REQUIRE(commit(*store, std::move(clear)).ok());
-  CHECK(store->load_runs("a")->size() == 1);
-}
 
 TEST_CASE("ManualClock: timers fire in order, only when due, and never after cancel") {
   boost::asio::io_context ioc;

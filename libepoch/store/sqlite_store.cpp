@@ -1,0 +1,444 @@
+// SqliteStore: the Store seam on one SQLite file (WAL, one transaction per
+// batch, versions checked inside the transaction, a writer thread).
+#include "epoch/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace epoch {
+namespace {
+
+// Schema migrations: entry k brings a database from user_version k to k+1.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE topologies ("
+    "  id TEXT PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  details TEXT NOT NULL,"  // EpochTopologyDetails JSON
+    "  last_fire INTEGER"       // epoch ms of the last nominal fire handled
+    ");"
+    "CREATE TABLE runs ("
+    "  topology_id TEXT NOT NULL,"
+    "  run_id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  run_type TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"  // EpochTopologyRunInfo JSON
+    "  PRIMARY KEY (topology_id, run_id)"
+    ");"
+    "CREATE INDEX runs_by_updated ON runs (topology_id, updated DESC, run_id DESC);"
+    "CREATE INDEX runs_live ON runs (state) WHERE state = 'RUNNING';",
+};
+static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
+
+class Db {
+ public:
+  Db() = default;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db() {
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+  }
+
+  Status open(const SqliteStoreOptions& o) {
+    const int rc =
+        sqlite3_open_v2(o.path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      return unavailable("cannot open the SQLite store '" + o.path +
+                         "': " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
+    }
+    sqlite3_busy_timeout(db_, static_cast<int>(o.busy_timeout.count()));
+    EPOCH_RETURN_IF_ERROR(exec("PRAGMA journal_mode=WAL"));
+    EPOCH_RETURN_IF_ERROR(
+        exec(o.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+    return exec("PRAGMA foreign_keys=ON");
+  }
+
+  Status exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      const std::string message = err != nullptr ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      return error("'" + std::string(sql).substr(0, 60) + "'", message);
+    }
+    return ok_status();
+  }
+
+  Status error(const std::string& what, const std::string& message) const {
+    const int code = sqlite3_errcode(db_);
+    const std::string m = "SQLite store: " + what + " failed: " + message;
+    return code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
+                   code == SQLITE_FULL || code == SQLITE_CANTOPEN
+               ? unavailable(m)
+               : internal_error(m);
+  }
+
+  sqlite3* get() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// A prepared statement, reset for reuse.
+class Stmt {
+ public:
+  Stmt(const Db& db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return s_ != nullptr; }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(s_); }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  std::string_view text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p == nullptr
+               ? std::string_view()
+               : std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+  }
+  Status error(const std::string& what) const { return db_.error(what, sqlite3_errmsg(db_.get())); }
+
+ private:
+  const Db& db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+Status migrate(Db& db, const std::string& path) {
+  Stmt v(db, "PRAGMA user_version");
+  if (!v.ok() || v.step() != SQLITE_ROW) return v.error("reading the schema version");
+  const int version = static_cast<int>(v.int64(0));
+  if (version > kSqliteSchemaVersion) {
+    return failed_precondition("the SQLite store '" + path + "' has schema version " +
+                               std::to_string(version) + ", newer than this build's " +
+                               std::to_string(kSqliteSchemaVersion) + "; refusing to open it");
+  }
+  for (int k = version; k < kSqliteSchemaVersion; ++k) {
+    EPOCH_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
+    Status s = db.exec(kMigrations[k]);
+    if (s.ok()) s = db.exec(("PRAGMA user_version=" + std::to_string(k + 1)).c_str());
+    if (!s.ok()) {
+      db.exec("ROLLBACK").ok();
+      return s;
+    }
+    EPOCH_RETURN_IF_ERROR(db.exec("COMMIT"));
+  }
+  return ok_status();
+}
+
+StatusOr<RunRecord> run_from_row(const Stmt& s, int body_col, int version_col) {
+  EPOCH_ASSIGN_OR_RETURN(auto run, run_info_from_json(s.text(body_col)));
+  return RunRecord{std::move(run), s.int64(version_col)};
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteStoreOptions o) : options_(std::move(o)) {}
+
+  Status open() {
+    EPOCH_RETURN_IF_ERROR(writer_.open(options_));
+    EPOCH_RETURN_IF_ERROR(migrate(writer_, options_.path));
+    EPOCH_RETURN_IF_ERROR(reader_.open(options_));
+    thread_ = std::thread([this] { write_loop(); });
+    return ok_status();
+  }
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string_view name() const noexcept override { return "sqlite"; }
+
+  StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "SELECT details, version, last_fire FROM topologies ORDER BY id");
+    std::vector<TopologyRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      EPOCH_ASSIGN_OR_RETURN(auto r, topology_from_row(s));
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return s.error("reading topologies");
+    return out;
+  }
+
+  StatusOr<std::optional<TopologyRecord>> load_topology(std::string_view id) override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "SELECT details, version, last_fire FROM topologies WHERE id = ?");
+    s.bind(1, id);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<TopologyRecord>();
+    if (rc != SQLITE_ROW) return s.error("reading topology " + std::string(id));
+    EPOCH_ASSIGN_OR_RETURN(auto r, topology_from_row(s));
+    return std::optional<TopologyRecord>(std::move(r));
+  }
+
+  StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
+                                             const RunQuery& q) override {
+    std::string sql = "SELECT body, version FROM runs WHERE topology_id = ?";
+    const auto in = [&](std::size_t n) {
+      std::string list = " IN (";
+      for (std::size_t i = 0; i < n; ++i)
+        list += i == 0 ? "?" : ", ?";
+      return list + ")";
+    };
+    if (!q.states.empty()) sql += " AND state" + in(q.states.size());
+    if (!q.types.empty()) sql += " AND run_type" + in(q.types.size());
+    if (q.before) sql += " AND updated < ?";
+    sql += " ORDER BY updated DESC, run_id DESC";
+    if (q.limit != 0) sql += " LIMIT ?";
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, sql);
+    int i = 1;
+    s.bind(i++, topology_id);
+    for (RunState st : q.states)
+      s.bind(i++, to_string(st));
+    for (RunType t : q.types)
+      s.bind(i++, to_string(t));
+    if (q.before) s.bind(i++, to_epoch_millis(*q.before));
+    if (q.limit != 0) s.bind(i++, static_cast<std::int64_t>(q.limit));
+    std::vector<RunRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      EPOCH_ASSIGN_OR_RETURN(auto r, run_from_row(s, 0, 1));
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return s.error("reading runs of " + std::string(topology_id));
+    return out;
+  }
+
+  StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
+                                              std::string_view run_id) override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "SELECT body, version FROM runs WHERE topology_id = ? AND run_id = ?");
+    s.bind(1, topology_id).bind(2, run_id);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<RunRecord>();
+    if (rc != SQLITE_ROW) return s.error("reading a run");
+    EPOCH_ASSIGN_OR_RETURN(auto r, run_from_row(s, 0, 1));
+    return std::optional<RunRecord>(std::move(r));
+  }
+
+  StatusOr<std::vector<RunRecord>> load_live_runs() override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "SELECT body, version FROM runs WHERE state = 'RUNNING'");
+    std::vector<RunRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      EPOCH_ASSIGN_OR_RETURN(auto r, run_from_row(s, 0, 1));
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return s.error("reading live runs");
+    return out;
+  }
+
+  void commit(Batch batch, CommitCallback done) override {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back({std::move(batch), std::move(done)});
+    }
+    cv_.notify_one();
+  }
+
+  Status ping() override {
+    std::lock_guard lock(read_mu_);
+    Stmt s(reader_, "SELECT 1");
+    return s.step() == SQLITE_ROW ? ok_status() : s.error("ping");
+  }
+
+ private:
+  struct Pending {
+    Batch batch;
+    CommitCallback done;
+  };
+
+  static StatusOr<TopologyRecord> topology_from_row(const Stmt& s) {
+    EPOCH_ASSIGN_OR_RETURN(auto details, topology_details_from_json(s.text(0)));
+    TopologyRecord r;
+    r.details = std::move(details);
+    r.version = s.int64(1);
+    if (!s.is_null(2)) r.last_fire = from_epoch_millis(s.int64(2));
+    return r;
+  }
+
+  void write_loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      Pending p = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      CommitResult r = apply(p.batch);
+      p.done(std::move(r));
+      lock.lock();
+    }
+  }
+
+  // The current version of a record (0: absent), or an error.
+  StatusOr<std::int64_t> version_of(const std::string& tid, const std::string* rid) {
+    Stmt s(writer_, rid == nullptr
+                        ? "SELECT version FROM topologies WHERE id = ?"
+                        : "SELECT version FROM runs WHERE topology_id = ? AND run_id = ?");
+    s.bind(1, tid);
+    if (rid != nullptr) s.bind(2, *rid);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return s.int64(0);
+    if (rc == SQLITE_DONE) return std::int64_t{0};
+    return s.error("reading a version");
+  }
+
+  CommitResult apply(const Batch& batch) {
+    if (Status s = writer_.exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    CommitResult r = apply_ops(batch);
+    if (r.ok()) {
+      if (Status s = writer_.exec("COMMIT"); !s.ok()) {
+        writer_.exec("ROLLBACK").ok();
+        return s;
+      }
+    } else {
+      writer_.exec("ROLLBACK").ok();
+    }
+    return r;
+  }
+
+  CommitResult apply_ops(const Batch& batch) {
+    std::vector<std::int64_t> versions;
+    versions.reserve(batch.ops.size());
+    for (const WriteOp& op : batch.ops) {
+      const bool run = op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kDeleteRun;
+      if (op.kind == WriteOp::Kind::kPutTopology || op.kind == WriteOp::Kind::kDeleteTopology ||
+          run) {
+        EPOCH_ASSIGN_OR_RETURN(const std::int64_t have,
+                               version_of(op.topology_id, run ? &op.run_id : nullptr));
+        if (op.expected_version != kAnyVersion && op.expected_version != have) {
+          return aborted("version conflict on " + std::string(run ? "run " : "topology ") +
+                         op.topology_id + (run ? "/" + op.run_id : "") + ": expected " +
+                         std::to_string(op.expected_version) + ", found " + std::to_string(have));
+        }
+        const bool put =
+            op.kind == WriteOp::Kind::kPutRun || op.kind == WriteOp::Kind::kPutTopology;
+        versions.push_back(put ? have + 1 : 0);
+      } else {
+        versions.push_back(0);
+      }
+      Status s;
+      switch (op.kind) {
+        case WriteOp::Kind::kPutTopology: {
+          Stmt st(writer_,
+                  "INSERT INTO topologies (id, version, details, last_fire) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
+                  "details = excluded.details, "
+                  "last_fire = COALESCE(excluded.last_fire, topologies.last_fire)");
+          st.bind(1, op.topology_id)
+              .bind(2, versions.back())
+              .bind(3, to_json(op.topology->details));
+          if (op.topology->last_fire) {
+            st.bind(4, to_epoch_millis(*op.topology->last_fire));
+          } else {
+            st.bind_null(4);
+          }
+          if (st.step() != SQLITE_DONE) s = st.error("writing topology " + op.topology_id);
+          break;
+        }
+        case WriteOp::Kind::kDeleteTopology: {
+          Stmt st(writer_, "DELETE FROM topologies WHERE id = ?");
+          st.bind(1, op.topology_id);
+          if (st.step() != SQLITE_DONE) s = st.error("deleting topology " + op.topology_id);
+          break;
+        }
+        case WriteOp::Kind::kSetLastFire: {
+          Stmt st(writer_, "UPDATE topologies SET last_fire = ? WHERE id = ?");
+          st.bind(1, to_epoch_millis(op.last_fire)).bind(2, op.topology_id);
+          if (st.step() != SQLITE_DONE) {
+            s = st.error("recording the last fire of " + op.topology_id);
+          } else if (sqlite3_changes(writer_.get()) == 0) {
+            s = aborted("version conflict on topology " + op.topology_id +
+                        ": cannot record a fire of a topology that does not exist");
+          }
+          break;
+        }
+        case WriteOp::Kind::kPutRun: {
+          Stmt st(writer_,
+                  "INSERT INTO runs (topology_id, run_id, version, state, run_type, updated, body) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(topology_id, run_id) DO UPDATE SET "
+                  "version = excluded.version, state = excluded.state, "
+                  "run_type = excluded.run_type, updated = excluded.updated, body = excluded.body");
+          st.bind(1, op.topology_id)
+              .bind(2, op.run_id)
+              .bind(3, versions.back())
+              .bind(4, to_string(op.run->state))
+              .bind(5, to_string(op.run->run_type))
+              .bind(6, to_epoch_millis(op.run->updated))
+              .bind(7, to_json(*op.run));
+          if (st.step() != SQLITE_DONE) s = st.error("writing run " + op.run_id);
+          break;
+        }
+        case WriteOp::Kind::kDeleteRun: {
+          Stmt st(writer_, "DELETE FROM runs WHERE topology_id = ? AND run_id = ?");
+          st.bind(1, op.topology_id).bind(2, op.run_id);
+          if (st.step() != SQLITE_DONE) s = st.error("deleting run " + op.run_id);
+          break;
+        }
+        case WriteOp::Kind::kDeleteAllRuns: {
+          Stmt st(writer_, "DELETE FROM runs WHERE topology_id = ?");
+          st.bind(1, op.topology_id);
+          if (st.step() != SQLITE_DONE) s = st.error("deleting runs of " + op.topology_id);
+          break;
+        }
+      }
+      if (!s.ok()) return s;
+    }
+    return versions;
+  }
+
+  const SqliteStoreOptions options_;
+  Db writer_;  // the writer thread's
+  Db reader_;  // reads, under read_mu_
+  std::mutex read_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> make_sqlite_store(const SqliteStoreOptions& options) {
+  auto store = std::make_unique<SqliteStore>(options);
+  EPOCH_RETURN_IF_ERROR(store->open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace epoch
