@@ -472,9 +472,8 @@ json::object encode_task(const Task& task) {
 json::object encode_policies(const Policies& p) {
   json::object o;
   if (p.overlap) {
-    json::object x{{"mode", to_string(p.overlap->mode)}};
-    if (p.overlap->mode == OverlapMode::kAllow) x["maxConcurrent"] = p.overlap->max_concurrent;
-    o["overlap"] = std::move(x);
+    o["overlap"] = {{"mode", to_string(p.overlap->mode)},
+                    {"maxConcurrent", p.overlap->max_concurrent}};
   }
   if (p.catch_up) {
     o["catchUp"] = {{"mode", to_string(p.catch_up->mode)},
