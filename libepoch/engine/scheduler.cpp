@@ -16,10 +16,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <deque>
 #include <future>
 #include <map>
-#include <queue>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -38,14 +36,12 @@ namespace {
 enum class DueKind : std::uint8_t { kFire, kRetry, kTaskTimeout, kUnknownTimeout, kRetention };
 
 struct Due {
-  std::int64_t at;    // epoch ms
-  std::uint64_t seq;  // insertion order, for ties
+  std::int64_t at;  // epoch ms
   DueKind kind;
   std::uint64_t key;  // topology handle (kFire) or run handle
   std::uint64_t gen;
   std::string task;      // run timers: the task name
   std::int64_t nominal;  // kFire: the nominal fire instant (epoch ms)
-  bool operator>(const Due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
 const RetentionPolicy& retention_of(const Topology& t, const SchedulerOptions& o) {
@@ -341,7 +337,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void push_due(Instant at, DueKind kind, std::uint64_t key, std::uint64_t gen,
                 std::string task = {}, Instant nominal = {}) {
     const std::int64_t ms = to_epoch_millis(at);
-    due_[ms].push_back(Due{ms, ++seq_, kind, key, gen, std::move(task), to_epoch_millis(nominal)});
+    due_[ms].push_back(Due{ms, kind, key, gen, std::move(task), to_epoch_millis(nominal)});
     if (!in_timer_ && (!armed_ || to_epoch_millis(at) < *armed_)) arm_timer();
   }
 
@@ -372,6 +368,13 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       push_due(*t.next_fire - options_.prepare_ahead, DueKind::kFire, t.handle, t.gen, {},
                *t.next_fire);
     }
+  }
+
+  bool stored_run_exists(const std::string& tid, const std::string& rid) {
+    // An unreadable store answers "no": the commit's create-only write
+    // catches a real collision then.
+    const auto r = store_.load_run(tid, rid);
+    return r.ok() && r->has_value();
   }
 
   Topo* topo_by_handle(std::uint64_t h) {
@@ -540,11 +543,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  void on_store_failure(const Status& s) {
-    // The in-memory state ran ahead of the store; it can no longer be
-    // trusted. Step down and, if still the leader, reload from the store.
-    store_errors_++;
-    last_store_error_ = s;
+  // The store refused a commit or could not be read: the in-memory state can
+  // no longer be trusted. Step down and, while still the elected leader,
+  // reload from the store a second later.
+  void on_store_failure(const Status&) {
     const bool still_leader = elector_.is_leader();
     on_revoked();
     if (still_leader && !stopped_) {
@@ -566,10 +568,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     ++term_;
     leader_ = true;
     leader_flag_ = true;
-    const Status s = recover();
-    if (!s.ok()) {
-      last_store_error_ = s;
-      on_revoked();
+    if (const Status s = recover(); !s.ok()) {
+      on_store_failure(s);
       return;
     }
     arm_timer();
@@ -789,25 +789,23 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void dispatch(Due& d) {
-    {
-      switch (d.kind) {
-        case DueKind::kFire:
-          if (Topo* t = topo_by_handle(d.key); t != nullptr && t->gen == d.gen) {
-            on_fire(*t, from_epoch_millis(d.nominal));
-          }
-          break;
-        case DueKind::kRetry:
-        case DueKind::kTaskTimeout:
-        case DueKind::kUnknownTimeout:
-          on_run_timer(d);
-          break;
-        case DueKind::kRetention:
-          prune();
-          if (options_.retention_interval.count() > 0) {
-            push_due(now() + options_.retention_interval, DueKind::kRetention, 0, 0);
-          }
-          break;
-      }
+    switch (d.kind) {
+      case DueKind::kFire:
+        if (Topo* t = topo_by_handle(d.key); t != nullptr && t->gen == d.gen) {
+          on_fire(*t, from_epoch_millis(d.nominal));
+        }
+        break;
+      case DueKind::kRetry:
+      case DueKind::kTaskTimeout:
+      case DueKind::kUnknownTimeout:
+        on_run_timer(d);
+        break;
+      case DueKind::kRetention:
+        prune();
+        if (options_.retention_interval.count() > 0) {
+          push_due(now() + options_.retention_interval, DueKind::kRetention, 0, 0);
+        }
+        break;
     }
   }
 
@@ -1257,11 +1255,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     Instant at = now();
     std::string run_id = make_run_id(RunType::kInstant, at);
-    while (run_index_.count(run_key(id, run_id)) || instant_ids_.count(run_key(id, run_id))) {
+    // Unique even for two runs in one millisecond, across restarts too.
+    while (run_index_.count(run_key(id, run_id)) || stored_run_exists(id, run_id)) {
       at += milliseconds(1);
       run_id = make_run_id(RunType::kInstant, at);
     }
-    instant_ids_.insert(run_key(id, run_id));
     start_run(t, RunType::kInstant, at, run_id);
     after([done = std::move(done), run_id] { done(run_id); });
   }
@@ -1345,7 +1343,6 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   bool in_timer_ = false;
   // Timer entries by instant (ms): the many fires of one second sit together.
   std::map<std::int64_t, std::vector<Due>> due_;
-  std::uint64_t seq_ = 0;
 
   std::atomic<bool> started_{false};
   std::unique_ptr<Timer> retry_timer_;
@@ -1359,7 +1356,6 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::unordered_map<std::uint64_t, Topo*> topo_handles_;
   std::unordered_map<std::uint64_t, Run> runs_;
   std::unordered_map<std::string, std::uint64_t> run_index_;  // "topology/run"
-  std::set<std::string> instant_ids_;
   std::unordered_map<std::string, std::weak_ptr<const CronExpression>> cron_cache_;
 
   Batch pending_;
@@ -1367,8 +1363,6 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::function<void()>> pending_after_;
   std::vector<Event> pending_events_;
   bool committing_ = false;
-  std::uint64_t store_errors_ = 0;
-  Status last_store_error_;
 };
 
 Scheduler::Scheduler(asio::io_context& ioc, Store& store, Executor& executor,
