@@ -644,6 +644,37 @@ TEST_CASE("a crash between storing a run and launching it: the restart launches 
   CHECK(h.executor.create_count("c-ESR-2026-01-01-01-00-00-000-main") == 1);
 }
 
+namespace {
+
+// A store that cannot be read for a while.
+class FlakyReads : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  int failures_left = 2;
+  StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+    if (failures_left > 0) {
+      --failures_left;
+      return unavailable("disk on fire");
+    }
+    return target_.load_topologies();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a store that cannot be read at election: the engine steps down and retries") {
+  Harness h(at("2026-01-01T00:00:00Z"));
+  FlakyReads flaky(*h.own_store);
+  h.store = &flaky;
+  h.start();
+  CHECK_FALSE(h.scheduler->is_leader());
+  h.advance(seconds(1));
+  CHECK_FALSE(h.scheduler->is_leader());
+  h.advance(seconds(1));
+  CHECK(h.scheduler->is_leader());
+  REQUIRE(h.create(process_topology("ok", "0 * * * * ?")).ok());
+}
+
 TEST_CASE("retention keeps the newest finished runs and cleans the executor's tasks") {
   SchedulerOptions o;
   o.retention_interval = minutes(10);
