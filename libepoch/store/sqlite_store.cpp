@@ -4,7 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -65,7 +67,9 @@ class Db {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
       const std::string message = err != nullptr ? err : sqlite3_errmsg(db_);
       sqlite3_free(err);
-      return error("'" + std::string(sql).substr(0, 60) + "'", message);
+      std::string what = "'";
+      what.append(sql, std::min<std::size_t>(std::strlen(sql), 60)).append("'");
+      return error(what, message);
     }
     return ok_status();
   }
