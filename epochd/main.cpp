@@ -1,38 +1,42 @@
 // epochd: the Epoch scheduler daemon.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "config.h"
 #include "cron_command.h"
-
-namespace {
-
-constexpr const char* kUsage =
-    "usage: epochd <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  cron next '<expr>' [--tz ZONE] [--after INSTANT] [-n N]   print the next fire times\n"
-    "  cron describe '<expr>'                                   describe an expression\n"
-    "  cron check < cases.jsonl                                 evaluate test cases\n"
-    "\n"
-    "The scheduling daemon itself (REST API, scheduler) is not built yet; only the cron\n"
-    "commands are available in this version.\n";
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
-    return 0;
-  }
-  if (args[0] == "--version") {
+  if (!args.empty() && args[0] == "--version") {
     std::cout << "epochd " << EPOCH_VERSION << "\n";
     return 0;
   }
-  if (args[0] == "cron") {
+  if (!args.empty() && args[0] == "cron") {
     return epochd::run_cron_command({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
   }
-  std::cerr << "epochd: unknown command '" << args[0] << "'\n" << kUsage;
-  return 2;
+  if (!args.empty() && !args[0].empty() && args[0][0] != '-') {
+    std::cerr << "epochd: unknown command '" << args[0]
+              << "' (commands: cron; see epochd --help)\n";
+    return 2;
+  }
+  std::string help;
+  auto config = epochd::load_config(
+      args, [](const char* name) { return std::getenv(name); }, help);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 2;
+  }
+  if (!config->has_value()) {
+    std::cout << help;
+    return 0;
+  }
+  const epochd::Config& c = **config;
+  std::cout << "epochd " << EPOCH_VERSION << ": configuration checked (store " << c.store
+            << (c.store == "sqlite" ? " at " + c.sqlite_path : std::string()) << ", executor "
+            << c.executor << ", " << c.listen_address << ":" << c.port << ").\n"
+            << "The HTTP server and REST API are not built yet in this version; the cron\n"
+            << "commands are: epochd cron next|describe|check (epochd cron --help).\n";
+  return 0;
 }

@@ -1,0 +1,236 @@
+#include "config.h"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "epoch/time_zone.h"
+
+namespace po = boost::program_options;
+
+namespace epochd {
+namespace {
+
+struct Option {
+  const char* name;
+  const char* default_value;  // nullptr: none
+  const char* help;
+};
+
+// Every option, its default, and what it does (the --help text).
+constexpr Option kOptions[] = {
+    {"listen", "127.0.0.1", "address the HTTP server listens on"},
+    {"port", "8080", "port the HTTP server listens on (1-65535)"},
+    {"advertised-url", nullptr,
+     "URL other nodes reach this one at (default http://<listen>:<port>)"},
+    {"body-limit", "1048576", "largest request body accepted, in bytes"},
+    {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
+    {"io-threads", "2", "threads serving HTTP (1-64)"},
+    {"store", "sqlite", "where state is kept: memory, sqlite or zookeeper"},
+    {"sqlite-path", "epoch.db", "the SQLite database file (store = sqlite)"},
+    {"sqlite-sync", "full", "SQLite durability: full (survives power loss) or normal"},
+    {"zk-connect", nullptr, "ZooKeeper servers host:port[,host:port] (store = zookeeper)"},
+    {"zk-namespace", "epoch", "ZooKeeper namespace (Epoch's layout under /<namespace>)"},
+    {"zk-session-timeout", "10 seconds", "ZooKeeper session timeout"},
+    {"executor", "local", "where tasks run: local or drove"},
+    {"work-dir", "epoch-tasks", "directory of local tasks' logs and state (executor = local)"},
+    {"docker-cli", "docker", "docker-compatible CLI for container tasks (executor = local)"},
+    {"kill-grace", "10 seconds", "time between SIGTERM and SIGKILL when killing a local task"},
+    {"time-zone", "UTC", "IANA zone of CRON triggers that name none"},
+    {"retention-runs", "20", "finished runs kept per topology without a retention policy"},
+    {"retention-max-age", nullptr, "finished runs older than this are removed (e.g. \"30 days\")"},
+    {"retention-interval", "5 minutes", "how often finished runs are pruned (0 seconds: never)"},
+    {"unknown-task-timeout", "10 minutes",
+     "a task the executor does not know is failed after this"},
+    {"log-format", "text", "log lines as text or json"},
+    {"log-level", "info", "debug, info, warn or error"},
+};
+
+std::string env_name(const std::string& option) {
+  std::string n = "EPOCH_";
+  for (char c : option)
+    n += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return n;
+}
+
+po::options_description describe(bool with_meta) {
+  po::options_description d("epochd options (flags > --config file > EPOCH_* variables > default)");
+  if (with_meta) {
+    d.add_options()("help,h", "show this help")(
+        "config", po::value<std::string>(),
+        "INI file with any of the options below (name = value)");
+  }
+  for (const Option& o : kOptions) {
+    std::string text = o.help;
+    text += " [" + env_name(o.name) + "]";
+    if (o.default_value != nullptr) {
+      d.add_options()(o.name, po::value<std::string>()->default_value(o.default_value),
+                      text.c_str());
+    } else {
+      d.add_options()(o.name, po::value<std::string>(), text.c_str());
+    }
+  }
+  return d;
+}
+
+// A value and where it came from, for error messages.
+struct Source {
+  std::string value;
+  std::string origin;  // "flag --port", "config file a.ini: port", "variable EPOCH_PORT"
+};
+
+epoch::Status bad(const Source& s, const std::string& why) {
+  return epoch::invalid_argument("epochd: " + s.origin + " = '" + s.value + "': " + why);
+}
+
+template <typename T>
+epoch::StatusOr<T> integer(const Source& s, T lo, T hi) {
+  T v{};
+  const auto [p, ec] = std::from_chars(s.value.data(), s.value.data() + s.value.size(), v);
+  if (ec != std::errc() || p != s.value.data() + s.value.size() || v < lo || v > hi) {
+    return bad(s, "expected a whole number " + std::to_string(lo) + "-" + std::to_string(hi));
+  }
+  return v;
+}
+
+epoch::StatusOr<std::chrono::milliseconds> duration(const Source& s, bool allow_zero) {
+  auto d = epoch::parse_duration(s.value);
+  if (!d.ok()) return bad(s, d.status().message());
+  if (!allow_zero && d->to_millis().count() <= 0) return bad(s, "must be longer than zero");
+  return d->to_millis();
+}
+
+epoch::StatusOr<std::string> one_of(const Source& s, std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (s.value == a) return s.value;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  return bad(s, "expected one of " + list);
+}
+
+}  // namespace
+
+std::string config_help() {
+  std::ostringstream out;
+  out << "usage: epochd [options]\n       epochd cron ...   (epochd cron --help)\n\n"
+      << describe(true);
+  return out.str();
+}
+
+epoch::StatusOr<std::optional<Config>> load_config(
+    const std::vector<std::string>& args, const std::function<const char*(const char*)>& getenv,
+    std::string& help) {
+  std::map<std::string, Source> chosen;
+  std::string config_path;
+  try {
+    const po::options_description flags = describe(true);
+    po::variables_map cmd;
+    const po::positional_options_description none;  // epochd takes no positional arguments
+    po::store(po::command_line_parser(args).options(flags).positional(none).run(), cmd);
+    if (cmd.count("help")) {
+      help = config_help();
+      return std::optional<Config>();
+    }
+    for (const Option& o : kOptions) {
+      if (cmd.count(o.name) && !cmd[o.name].defaulted()) {
+        chosen[o.name] = {cmd[o.name].as<std::string>(), "flag --" + std::string(o.name)};
+      }
+    }
+    if (cmd.count("config")) {
+      config_path = cmd["config"].as<std::string>();
+    } else if (const char* e = getenv("EPOCH_CONFIG"); e != nullptr && *e != '\0') {
+      config_path = e;
+    }
+  } catch (const po::error& e) {
+    return epoch::invalid_argument(std::string("epochd: ") + e.what() + " (see epochd --help)");
+  }
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in)
+      return epoch::invalid_argument("epochd: cannot read the config file '" + config_path + "'");
+    try {
+      po::variables_map file;
+      po::store(po::parse_config_file(in, describe(false), false), file);
+      for (const Option& o : kOptions) {
+        if (!chosen.count(o.name) && file.count(o.name) && !file[o.name].defaulted()) {
+          chosen[o.name] = {file[o.name].as<std::string>(),
+                            "config file " + config_path + ": " + o.name};
+        }
+      }
+    } catch (const po::error& e) {
+      return epoch::invalid_argument("epochd: config file " + config_path + ": " + e.what());
+    }
+  }
+  for (const Option& o : kOptions) {
+    if (chosen.count(o.name)) continue;
+    const std::string name = env_name(o.name);
+    if (const char* e = getenv(name.c_str()); e != nullptr) {
+      chosen[o.name] = {e, "variable " + name};
+    } else if (o.default_value != nullptr) {
+      chosen[o.name] = {o.default_value, "default of " + std::string(o.name)};
+    }
+  }
+  const auto get = [&](const char* name) -> const Source* {
+    const auto it = chosen.find(name);
+    return it == chosen.end() ? nullptr : &it->second;
+  };
+
+  Config c;
+  c.listen_address = get("listen")->value;
+  if (c.listen_address.empty()) return bad(*get("listen"), "must not be empty");
+  EPOCH_ASSIGN_OR_RETURN(c.port, integer<std::uint16_t>(*get("port"), 1, 65535));
+  if (const Source* s = get("advertised-url")) {
+    if (s->value.rfind("http://", 0) != 0 && s->value.rfind("https://", 0) != 0) {
+      return bad(*s, "expected a URL starting with http:// or https://");
+    }
+    c.advertised_url = s->value;
+  } else {
+    c.advertised_url = "http://" + c.listen_address + ":" + std::to_string(c.port);
+  }
+  EPOCH_ASSIGN_OR_RETURN(c.body_limit,
+                         integer<std::size_t>(*get("body-limit"), 1024, std::size_t{1} << 30));
+  EPOCH_ASSIGN_OR_RETURN(c.request_timeout, duration(*get("request-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.io_threads, integer<int>(*get("io-threads"), 1, 64));
+  EPOCH_ASSIGN_OR_RETURN(c.store, one_of(*get("store"), {"memory", "sqlite", "zookeeper"}));
+  c.sqlite_path = get("sqlite-path")->value;
+  if (c.sqlite_path.empty()) return bad(*get("sqlite-path"), "must not be empty");
+  EPOCH_ASSIGN_OR_RETURN(const std::string sync, one_of(*get("sqlite-sync"), {"full", "normal"}));
+  c.sqlite_synchronous_full = sync == "full";
+  if (const Source* s = get("zk-connect")) c.zk_connect = s->value;
+  if (c.store == "zookeeper" && c.zk_connect.empty()) {
+    return epoch::invalid_argument(
+        "epochd: store = zookeeper needs the ZooKeeper servers: set --zk-connect (or "
+        "EPOCH_ZK_CONNECT)");
+  }
+  c.zk_namespace = get("zk-namespace")->value;
+  if (c.zk_namespace.empty() || c.zk_namespace.find('/') != std::string::npos) {
+    return bad(*get("zk-namespace"), "expected a name without '/'");
+  }
+  EPOCH_ASSIGN_OR_RETURN(c.zk_session_timeout, duration(*get("zk-session-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
+  c.local_work_dir = get("work-dir")->value;
+  c.docker_cli = get("docker-cli")->value;
+  EPOCH_ASSIGN_OR_RETURN(c.kill_grace, duration(*get("kill-grace"), true));
+  c.default_time_zone = get("time-zone")->value;
+  if (auto z = epoch::TimeZone::locate(c.default_time_zone); !z.ok()) {
+    return bad(*get("time-zone"), z.status().message());
+  }
+  EPOCH_ASSIGN_OR_RETURN(c.retention_runs, integer<int>(*get("retention-runs"), 1, 1000000));
+  if (const Source* s = get("retention-max-age")) {
+    auto d = epoch::parse_duration(s->value);
+    if (!d.ok()) return bad(*s, d.status().message());
+    if (d->to_millis().count() <= 0) return bad(*s, "must be longer than zero");
+    c.retention_max_age = *d;
+  }
+  EPOCH_ASSIGN_OR_RETURN(c.retention_interval, duration(*get("retention-interval"), true));
+  EPOCH_ASSIGN_OR_RETURN(c.unknown_task_timeout, duration(*get("unknown-task-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), {"text", "json"}));
+  EPOCH_ASSIGN_OR_RETURN(c.log_level,
+                         one_of(*get("log-level"), {"debug", "info", "warn", "error"}));
+  return std::optional<Config>(std::move(c));
+}
+
+}  // namespace epochd

@@ -1,0 +1,65 @@
+// epochd's configuration: command-line flags, an INI file (--config) and
+// EPOCH_* environment variables, in that order of precedence, over the
+// embedded defaults (SQLite store in the working directory, local executor,
+// standalone leader, 127.0.0.1:8080).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "epoch/model.h"
+#include "epoch/status.h"
+
+namespace epochd {
+
+struct Config {
+  // HTTP server
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string advertised_url;  // default http://<listen address>:<port>
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  int io_threads = 2;
+  // Store
+  std::string store = "sqlite";  // memory | sqlite | zookeeper
+  std::string sqlite_path = "epoch.db";
+  bool sqlite_synchronous_full = true;
+  std::string zk_connect;  // host:port[,host:port...] (store = zookeeper)
+  std::string zk_namespace = "epoch";
+  std::chrono::milliseconds zk_session_timeout = std::chrono::seconds(10);
+  // Executor
+  std::string executor = "local";  // local | drove
+  std::string local_work_dir = "epoch-tasks";
+  std::string docker_cli = "docker";
+  std::chrono::milliseconds kill_grace = std::chrono::seconds(10);
+  // Scheduling
+  std::string default_time_zone = "UTC";
+  int retention_runs = 20;
+  std::optional<epoch::Duration> retention_max_age;
+  std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
+  std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
+  // Logging
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // debug | info | warn | error
+};
+
+// Reads the configuration from `args` (without the program name), the INI
+// file named by --config, and the environment as read by `getenv`.
+// Precedence: flags, then the file, then EPOCH_* variables (EPOCH_PORT,
+// EPOCH_STORE, EPOCH_SQLITE_PATH, ...: the option's name upper-cased, '-'
+// as '_'), then the defaults above.
+// Returns nullopt with `help` filled when --help was asked for.
+// Errors: kInvalidArgument naming the option and where it came from (flag,
+// file or variable) and what is wrong with the value.
+epoch::StatusOr<std::optional<Config>> load_config(
+    const std::vector<std::string>& args, const std::function<const char*(const char*)>& getenv,
+    std::string& help);
+
+// The --help text: every option with its default.
+std::string config_help();
+
+}  // namespace epochd

@@ -1,0 +1,125 @@
+// epochd's configuration: precedence, defaults, help, and clear errors.
+#include "config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+using epochd::Config;
+using epochd::load_config;
+
+namespace {
+
+struct Env {
+  std::map<std::string, std::string> vars;
+  std::function<const char*(const char*)> fn() {
+    return [this](const char* name) -> const char* {
+      const auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  }
+};
+
+Config load(const std::vector<std::string>& args, Env env = {}) {
+  std::string help;
+  auto c = load_config(args, env.fn(), help);
+  REQUIRE_MESSAGE(c.ok(), c.status().message());
+  REQUIRE(c->has_value());
+  return **c;
+}
+
+std::string error(const std::vector<std::string>& args, Env env = {}) {
+  std::string help;
+  auto c = load_config(args, env.fn(), help);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == epoch::StatusCode::kInvalidArgument);
+  return c.status().message();
+}
+
+struct TempFile {
+  std::filesystem::path path;
+  explicit TempFile(const std::string& text) {
+    char tmpl[] = "/tmp/epoch-config-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    ::close(fd);
+    path = tmpl;
+    std::ofstream(path) << text;
+  }
+  ~TempFile() { std::filesystem::remove(path); }
+};
+
+}  // namespace
+
+TEST_CASE("no configuration at all: the embedded defaults") {
+  const Config c = load({});
+  CHECK(c.listen_address == "127.0.0.1");
+  CHECK(c.port == 8080);
+  CHECK(c.advertised_url == "http://127.0.0.1:8080");
+  CHECK(c.store == "sqlite");
+  CHECK(c.sqlite_path == "epoch.db");
+  CHECK(c.executor == "local");
+  CHECK(c.default_time_zone == "UTC");
+  CHECK(c.body_limit == 1024 * 1024);
+  CHECK(c.retention_runs == 20);
+  CHECK_FALSE(c.retention_max_age.has_value());
+  CHECK(c.retention_interval == std::chrono::minutes(5));
+}
+
+TEST_CASE("flags beat the config file, which beats EPOCH_* variables") {
+  TempFile ini("port = 9000\nstore = memory\ntime-zone = Asia/Kolkata\n");
+  Env env;
+  env.vars = {{"EPOCH_PORT", "7000"},
+              {"EPOCH_STORE", "zookeeper"},
+              {"EPOCH_LOG_FORMAT", "json"},
+              {"EPOCH_RETENTION_MAX_AGE", "30 days"},
+              {"EPOCH_TOPOLOGY_ID", "ignored"}};
+  const Config c = load({"--config", ini.path.string(), "--port", "9100"}, env);
+  CHECK(c.port == 9100);                         // flag
+  CHECK(c.store == "memory");                    // file over variable
+  CHECK(c.default_time_zone == "Asia/Kolkata");  // file
+  CHECK(c.log_format == "json");                 // variable
+  CHECK(c.retention_max_age == epoch::Duration{30, epoch::Duration::Unit::kDays});
+  // The file can also come from EPOCH_CONFIG.
+  env.vars["EPOCH_CONFIG"] = ini.path.string();
+  CHECK(load({}, env).port == 9000);
+}
+
+TEST_CASE("help lists every option with its default and variable") {
+  std::string help;
+  auto c = load_config({"--help"}, Env{}.fn(), help);
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->has_value());
+  for (const char* part :
+       {"--port", "(=8080)", "[EPOCH_PORT]", "--store", "(=sqlite)", "--sqlite-path", "(=epoch.db)",
+        "--executor", "--time-zone", "--retention-runs", "--log-format", "--config"}) {
+    INFO(part);
+    CHECK(help.find(part) != std::string::npos);
+  }
+}
+
+TEST_CASE("a bad option or value stops start-up with a clear message") {
+  CHECK(error({"--bogus"}).find("unrecognised option '--bogus'") != std::string::npos);
+  CHECK(error({"--port", "9000", "extra"}).find("too many positional options") !=
+        std::string::npos);
+  CHECK(error({"--port", "0"}) == "epochd: flag --port = '0': expected a whole number 1-65535");
+  CHECK(error({"--port", "80x"}).find("expected a whole number") != std::string::npos);
+  CHECK(error({"--store", "mongo"}) ==
+        "epochd: flag --store = 'mongo': expected one of memory, sqlite, zookeeper");
+  CHECK(error({"--store", "zookeeper"}).find("needs the ZooKeeper servers") != std::string::npos);
+  CHECK(error({"--time-zone", "Mars/Base"}).find("unknown time zone 'Mars/Base'") !=
+        std::string::npos);
+  CHECK(error({"--request-timeout", "forever"}).find("invalid duration 'forever'") !=
+        std::string::npos);
+  CHECK(error({"--advertised-url", "host:8080"}).find("http://") != std::string::npos);
+  CHECK(error({"--config", "/nonexistent/epoch.ini"}) ==
+        "epochd: cannot read the config file '/nonexistent/epoch.ini'");
+  TempFile ini("port = 9000\nshoe-size = 44\n");
+  CHECK(error({"--config", ini.path.string()}).find("shoe-size") != std::string::npos);
+  Env env;
+  env.vars = {{"EPOCH_IO_THREADS", "0"}};
+  CHECK(error({}, env) == "epochd: variable EPOCH_IO_THREADS = '0': expected a whole number 1-64");
+}
