@@ -856,21 +856,32 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // A SKIPPED or MISSED record for a nominal fire that does not run.
-  void record_not_run(Topo& t, Instant nominal, RunState state, const std::string& reason) {
+  // A new run record of `t` with one PENDING entry per leaf task.
+  // A new run record of `t` with one PENDING entry per leaf task; the first
+  // leaf waits for `first_not_before` when given.
+  RunInfo new_run(const Topo& t, RunType type, Instant nominal, std::string run_id, RunState state,
+                  Instant t_now, std::optional<Instant> first_not_before = std::nullopt) const {
     RunInfo r;
     r.topology_id = t.id;
-    r.run_id = make_run_id(RunType::kScheduled, nominal);
+    r.run_id = std::move(run_id);
     r.state = state;
     r.message = run_message(state);
-    r.run_type = RunType::kScheduled;
-    r.created = r.updated = now();
+    r.run_type = type;
+    r.created = r.updated = t_now;
     r.scheduled_time = nominal;
-    r.reason = reason;
     for (const Task* leaf : leaf_tasks(t.spec->task)) {
       TaskRunInfo ti;
       ti.task_id = make_task_id(r.topology_id, r.run_id, task_name(*leaf));
-      r.tasks[task_name(*leaf)] = ti;
+      ti.not_before = std::exchange(first_not_before, std::nullopt);
+      r.tasks[task_name(*leaf)] = std::move(ti);
     }
+    return r;
+  }
+
+  void record_not_run(Topo& t, Instant nominal, RunState state, const std::string& reason) {
+    RunInfo r = new_run(t, RunType::kScheduled, nominal, make_run_id(RunType::kScheduled, nominal),
+                        state, now());
+    r.reason = reason;
     write_new_run(r);
     emit_run(r);
   }
@@ -881,25 +892,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // first task — unless `hold`, when the caller queues it. Returns its handle.
   std::uint64_t start_run(Topo& t, RunType type, Instant nominal, std::string run_id,
                           bool hold = false) {
-    RunRecord rec;
-    RunInfo& r = rec.run;
-    r.topology_id = t.id;
-    r.run_id = std::move(run_id);
-    r.state = RunState::kRunning;
-    r.message = run_message(RunState::kRunning);
-    r.run_type = type;
-    r.created = r.updated = now();
-    r.scheduled_time = nominal;
     const Instant t_now = now();
-    bool first = true;
-    for (const Task* leaf : leaf_tasks(t.spec->task)) {
-      TaskRunInfo ti;
-      ti.task_id = make_task_id(r.topology_id, r.run_id, task_name(*leaf));
-      // Prepared ahead of its time: the first task waits for the nominal instant.
-      if (first && nominal > t_now) ti.not_before = nominal;
-      first = false;
-      r.tasks[task_name(*leaf)] = std::move(ti);
-    }
+    RunRecord rec;
+    // Prepared ahead of its time: the first task waits for the nominal instant.
+    rec.run = new_run(t, type, nominal, std::move(run_id), RunState::kRunning, t_now,
+                      nominal > t_now ? std::optional<Instant>(nominal) : std::nullopt);
     Run& run = add_run(&t, std::move(rec), t.spec);
     pending_index_["r/" + run.rec.run.topology_id + "/" + run.rec.run.run_id] = pending_.ops.size();
     pending_.put_run(run.rec.run, kMustNotExist);
