@@ -6,6 +6,8 @@
 
 #include "config.h"
 #include "cron_command.h"
+#include "daemon.h"
+#include "log.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -33,10 +35,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   const epochd::Config& c = **config;
-  std::cout << "epochd " << EPOCH_VERSION << ": configuration checked (store " << c.store
-            << (c.store == "sqlite" ? " at " + c.sqlite_path : std::string()) << ", executor "
-            << c.executor << ", " << c.listen_address << ":" << c.port << ").\n"
-            << "The HTTP server and REST API are not built yet in this version; the cron\n"
-            << "commands are: epochd cron next|describe|check (epochd cron --help).\n";
-  return 0;
+  epochd::Logger log(std::cerr, c.log_format, c.log_level);
+  return epochd::run_daemon(c, log);
 }

@@ -97,6 +97,14 @@ struct TopologyView {
   std::vector<std::string> live_runs;  // ids of runs not finished
 };
 
+// Counts for monitoring (zero on a node that is not the leader).
+struct SchedulerStats {
+  bool leader = false;
+  std::size_t topologies_active = 0;
+  std::size_t topologies_paused = 0;
+  std::size_t runs_live = 0;  // runs not finished
+};
+
 class Scheduler {
  public:
   template <typename T>
@@ -145,6 +153,9 @@ class Scheduler {
   // has none).
   void list_runs(const std::string& topology_id, RunQuery query,
                  Callback<std::vector<RunInfo>> done);
+
+  // Counts of topologies and live runs, taken on the strand.
+  void stats(Callback<SchedulerStats> done);
 
   // Whether this node currently schedules.
   bool is_leader() const;

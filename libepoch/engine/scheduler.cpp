@@ -217,6 +217,19 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
+  void stats(Callback<SchedulerStats> done) {
+    on_strand([done = std::move(done)](Impl& self) mutable {
+      SchedulerStats s;
+      s.leader = self.leader_;
+      if (self.leader_) {
+        for (const auto& [id, t] : self.topologies_)
+          ++(t->state == TopologyState::kPaused ? s.topologies_paused : s.topologies_active);
+        s.runs_live = self.runs_.size();
+      }
+      done(std::move(s));
+    });
+  }
+
  private:
   // A topology: its spec is shared with the runs started from it.
   struct Topo {
@@ -1413,6 +1426,9 @@ void Scheduler::list_runs(const std::string& topology_id, RunQuery query,
 }
 void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
   impl_->list_topologies(std::move(done));
+}
+void Scheduler::stats(Callback<SchedulerStats> done) {
+  impl_->stats(std::move(done));
 }
 bool Scheduler::is_leader() const {
   return impl_->is_leader();

@@ -1,0 +1,716 @@
+// The REST API: routing, Epoch's envelope and error shapes, and the
+// endpoints. Engine calls are asynchronous; each answers through the
+// request's responder.
+#include "api.h"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+
+#include "epoch/cron.h"
+#include "epoch/time_zone.h"
+
+// GCC 12 reports copies of a StatusOr's Status in these callbacks as "may
+// be used uninitialized" at -O2 (a known false positive with std::variant).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace epochd {
+
+namespace json = boost::json;
+using epoch::Status;
+using epoch::StatusCode;
+using epoch::StatusOr;
+
+namespace {
+
+std::string quote(std::string_view s) {
+  return json::serialize(json::string_view(s.data(), s.size()));
+}
+
+HttpResponse envelope(int http, bool success, std::string_view message,
+                      std::optional<std::string> data = std::nullopt) {
+  HttpResponse r;
+  r.status = http;
+  r.body.reserve(64 + (data ? data->size() : 0));
+  r.body += success ? R"({"status":"SUCCESS")" : R"({"status":"FAILED")";
+  if (data) {
+    r.body += ",\"data\":";
+    r.body += *data;
+  }
+  r.body += ",\"message\":";
+  r.body += quote(message);
+  r.body += '}';
+  return r;
+}
+
+HttpResponse ok(std::string data) {
+  return envelope(200, true, "success", std::move(data));
+}
+
+HttpResponse failed(int http, std::string_view message,
+                    std::optional<std::string> data = std::nullopt) {
+  return envelope(http, false, message, std::move(data));
+}
+
+// Epoch's error-code messages: "[3004]: Topology not found: x".
+HttpResponse epoch_error(int http, int code, std::string_view message) {
+  return failed(http, "[" + std::to_string(code) + "]: " + std::string(message));
+}
+
+HttpResponse invalid_input(std::string_view reason) {
+  return epoch_error(400, 3000, "Invalid Input: " + std::string(reason));
+}
+
+std::vector<std::string> split_errors(const std::string& message) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = message.find("; ", start);
+    out.push_back(message.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 2;
+  }
+  return out;
+}
+
+// Epoch's bean-validation shape, with the reasons also in the message.
+HttpResponse command_validation_failure(const std::string& reasons) {
+  json::array list;
+  for (const std::string& e : split_errors(reasons))
+    list.emplace_back(e);
+  json::object data;
+  data["validationErrors"] = std::move(list);
+  return failed(400, "Command validation failure: " + reasons, json::serialize(data));
+}
+
+// Epoch's shape for a body that is not JSON or has wrong types.
+HttpResponse json_validation_failure(const std::string& reason) {
+  json::object data;
+  data["validationErrors"] = reason;
+  return failed(400, "JSON validation failure: " + reason, json::serialize(data));
+}
+
+HttpResponse internal(std::string_view what, const Status& s) {
+  json::object data;
+  data["failure"] = s.message();
+  return failed(500, std::string(what) + ": " + s.message(), json::serialize(data));
+}
+
+HttpResponse not_leader(const Status& s) {
+  return failed(503, s.message());
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 255) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  return true;
+}
+
+template <typename T>
+std::string json_list(const std::vector<T>& items) {
+  std::string out = "[";
+  for (const T& item : items) {
+    if (out.size() > 1) out += ',';
+    out += epoch::to_json(item);
+  }
+  out += ']';
+  return out;
+}
+
+// Topology details as Epoch writes them, plus our read-only extension
+// fields (next and last nominal fire, live runs).
+std::string view_json(const epoch::TopologyView& v) {
+  std::string out = epoch::to_json(v.details);
+  out.pop_back();  // '}'
+  if (v.next_fire)
+    out += ",\"nextFireTime\":" + std::to_string(epoch::to_epoch_millis(*v.next_fire));
+  if (v.last_fire)
+    out += ",\"lastFireTime\":" + std::to_string(epoch::to_epoch_millis(*v.last_fire));
+  out += ",\"liveRuns\":[";
+  for (std::size_t i = 0; i < v.live_runs.size(); ++i) {
+    if (i) out += ',';
+    out += quote(v.live_runs[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Splits "RUNNING,FAILED" and repeated parameters into names.
+std::vector<std::string> list_param(const std::multimap<std::string, std::string>& params,
+                                    const std::string& name) {
+  std::vector<std::string> out;
+  auto [b, e] = params.equal_range(name);
+  for (auto it = b; it != e; ++it) {
+    std::string_view v = it->second;
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      if (!item.empty()) out.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Api::Context {
+  std::string method;
+  std::vector<std::string> path;  // decoded segments
+  std::multimap<std::string, std::string> params;
+  std::string body;
+  // The route template, for metrics (shared with the responder).
+  std::shared_ptr<std::string> route = std::make_shared<std::string>("unmatched");
+  Responder respond;
+
+  const std::string* param(const std::string& name) const {
+    auto it = params.find(name);
+    return it == params.end() ? nullptr : &it->second;
+  }
+  bool is(std::initializer_list<std::string_view> pattern) const {
+    if (pattern.size() != path.size()) return false;
+    std::size_t i = 0;
+    for (std::string_view p : pattern) {
+      if (p != "*" && p != path[i]) return false;
+      ++i;
+    }
+    return true;
+  }
+};
+
+Api::Api(epoch::Scheduler& scheduler, epoch::Store& store, epoch::LeaderElector& elector,
+         epoch::Executor& executor, Metrics& metrics, ApiOptions options)
+    : scheduler_(scheduler),
+      store_(store),
+      elector_(elector),
+      executor_(executor),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+void Api::handle(HttpRequest request, Responder respond) {
+  auto c = std::make_unique<Context>();
+  c->method = std::move(request.method);
+  c->body = std::move(request.body);
+  const auto t0 = std::chrono::steady_clock::now();
+  // Every answer is counted under its route template.
+  c->respond = [this, route = c->route, method = c->method, t0,
+                respond = std::move(respond)](HttpResponse r) {
+    metrics_.http_request(*route, method, r.status, std::chrono::steady_clock::now() - t0);
+    respond(std::move(r));
+  };
+  auto url = boost::urls::parse_origin_form(request.target);
+  if (!url) {
+    return c->respond(invalid_input("request target '" + request.target +
+                                    "' is not a valid path: " + url.error().message()));
+  }
+  for (auto seg : url->segments())
+    c->path.push_back(seg);
+  if (!c->path.empty() && c->path.back().empty()) c->path.pop_back();  // trailing '/'
+  for (auto p : url->params())
+    c->params.emplace(p.key, p.value);
+  route(*c);
+}
+
+void Api::route(Context& c) {
+  auto self = this;
+  auto& respond = c.respond;
+  // Allowed methods of the path, to tell 405 from 404.
+  std::vector<std::string_view> allowed;
+  auto on = [&](std::string_view method, std::string_view tmpl) {
+    allowed.push_back(method);
+    if (c.method != method) return false;
+    *c.route = tmpl;
+    return true;
+  };
+  auto check_ids = [&](std::initializer_list<std::size_t> at) {
+    for (std::size_t i : at)
+      if (!valid_id(c.path[i])) {
+        respond(epoch_error(400, 3001, "Input id invalid " + c.path[i]));
+        return false;
+      }
+    return true;
+  };
+
+  // ---- topologies -----------------------------------------------------------------
+  if (c.is({"apis", "v1", "topologies"})) {
+    if (on("GET", "/apis/v1/topologies")) {
+      return scheduler_.list_topologies([respond](auto r) {
+        if (!r.ok()) return respond(not_leader(r.status()));
+        std::string out = "[";
+        for (const auto& v : *r) {
+          if (out.size() > 1) out += ',';
+          out += view_json(v);
+        }
+        out += ']';
+        respond(ok(std::move(out)));
+      });
+    }
+    const bool create = on("POST", "/apis/v1/topologies");
+    const bool update = !create && on("PUT", "/apis/v1/topologies");
+    if (create || update) {
+      auto topology = epoch::topology_from_json(c.body);
+      if (!topology.ok()) return respond(json_validation_failure(topology.status().message()));
+      if (Status s = epoch::validate(*topology); !s.ok())
+        return respond(command_validation_failure(s.message()));
+      if (create) {
+        const std::string name = topology->name;
+        return scheduler_.create(std::move(*topology), [respond, name](auto r) {
+          if (r.ok()) return respond(ok(epoch::to_json(*r)));
+          if (r.status().code() == StatusCode::kAlreadyExists)
+            return respond(failed(200, "Topology " + name + " already exists with ID: " + name));
+          if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+          if (r.status().code() == StatusCode::kInvalidArgument)
+            return respond(command_validation_failure(r.status().message()));
+          respond(internal("Could not create topology", r.status()));
+        });
+      }
+      const std::string id = topology->name;
+      return scheduler_.update(std::move(*topology), [respond, id](auto r) {
+        if (r.ok()) return respond(ok(epoch::to_json(*r)));
+        if (r.status().code() == StatusCode::kNotFound)
+          return respond(epoch_error(404, 3004, "Topology not found: " + id));
+        if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+        if (r.status().code() == StatusCode::kInvalidArgument)
+          return respond(command_validation_failure(r.status().message()));
+        respond(internal("Could not update topology", r.status()));
+      });
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*"})) {
+    const std::string id = c.path[3];
+    if (on("GET", "/apis/v1/topologies/{id}")) {
+      if (!check_ids({3})) return;
+      return scheduler_.get_topology(id, [respond, id](auto r) {
+        if (r.ok()) return respond(ok(view_json(*r)));
+        if (r.status().code() == StatusCode::kNotFound)
+          return respond(failed(200, "No such topology: " + id));
+        respond(not_leader(r.status()));
+      });
+    }
+    if (on("PUT", "/apis/v1/topologies/{id}")) {
+      if (!check_ids({3})) return;
+      return edit_simple(c, id, false);
+    }
+    if (on("DELETE", "/apis/v1/topologies/{id}")) {
+      if (!check_ids({3})) return;
+      bool kill = false;
+      if (const std::string* k = c.param("killRunning")) {
+        if (*k == "true" || *k == "1" || k->empty()) {
+          kill = true;
+        } else if (*k != "false" && *k != "0") {
+          return respond(invalid_input(
+              "query parameter 'killRunning' must be true or false, got '" + *k + "'"));
+        }
+      }
+      return scheduler_.remove(id, kill, [respond](auto r) {
+        if (r.ok()) return respond(ok(*r ? "true" : "false"));
+        if (r.status().code() == StatusCode::kNotFound) return respond(ok("false"));
+        if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+        respond(internal("Could not delete topology", r.status()));
+      });
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "run"})) {
+    if (on("PUT", "/apis/v1/topologies/{id}/run")) {
+      if (!check_ids({3})) return;
+      const std::string id = c.path[3];
+      return scheduler_.run_now(id, [respond, id](auto r) {
+        if (r.ok()) return respond(ok(R"({"runId":)" + quote(*r) + "}"));
+        if (r.status().code() == StatusCode::kNotFound)
+          return respond(failed(200, "No such topology: " + id));
+        if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+        if (r.status().code() == StatusCode::kFailedPrecondition)
+          return respond(failed(409, r.status().message()));
+        respond(internal("Could not run topology", r.status()));
+      });
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "pause"}) ||
+             c.is({"apis", "v1", "topologies", "*", "unpause"})) {
+    const bool pause = c.path[4] == "pause";
+    if (on("PUT", pause ? "/apis/v1/topologies/{id}/pause" : "/apis/v1/topologies/{id}/unpause")) {
+      if (!check_ids({3})) return;
+      const std::string id = c.path[3];
+      auto done = [respond, id](StatusOr<epoch::TopologyDetails> r) {
+        if (r.ok()) return respond(ok(epoch::to_json(*r)));
+        if (r.status().code() == StatusCode::kNotFound)
+          return respond(epoch_error(404, 3004, "Topology not found: " + id));
+        if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+        respond(internal("Could not change topology state", r.status()));
+      };
+      return pause ? scheduler_.pause(id, done) : scheduler_.resume(id, done);
+    }
+  }
+  // ---- runs -------------------------------------------------------------------------
+  else if (c.is({"apis", "v1", "topologies", "*", "runs"})) {
+    if (on("GET", "/apis/v1/topologies/{id}/runs")) {
+      if (!check_ids({3})) return;
+      return list_runs(c);
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*"})) {
+    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}")) {
+      if (!check_ids({3, 5})) return;
+      auto run = store_.load_run(c.path[3], c.path[5]);
+      if (!run.ok()) return respond(internal("Could not read run", run.status()));
+      if (!run->has_value())
+        return respond(failed(200, "Not run exists for " + c.path[3] + "/" + c.path[5]));
+      return respond(ok(epoch::to_json((*run)->run)));
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "kill"})) {
+    if (on("POST", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/kill")) {
+      if (!check_ids({3, 5, 7})) return;
+      const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
+      return scheduler_.kill_task(c.path[3], c.path[5], c.path[7], [respond, what](auto r) {
+        if (r.ok() && *r)
+          return respond(ok(R"({"success":true,"message":"Task cancel accepted"})"));
+        if (!r.ok() && r.status().code() == StatusCode::kNotFound)
+          return respond(
+              failed(200, "No task exists for " + what,
+                     R"({"success":false,"message":"No task found for the provided id"})"));
+        if (!r.ok() && r.status().code() == StatusCode::kUnavailable)
+          return respond(not_leader(r.status()));
+        const std::string m =
+            "Task cancellation failed with error: " +
+            (r.ok() ? std::string("the task is not running") : r.status().message());
+        respond(failed(200, "Could not cancel task " + what + ". Error: " + m,
+                       R"({"success":false,"message":)" + quote(m) + "}"));
+      });
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "log"})) {
+    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/log")) {
+      if (!check_ids({3, 5, 7})) return;
+      return task_log_link(c);
+    }
+  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "output"})) {
+    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/output")) {
+      if (!check_ids({3, 5, 7})) return;
+      return task_output(c);
+    }
+  }
+  // ---- UI-backing endpoints (Epoch's 17, 18) ---------------------------------------
+  else if (c.is({"topologies", "create"}) || c.is({"apis", "ui", "topologies", "create"})) {
+    if (on("POST", "/topologies/create")) return create_simple(c);
+  } else if (c.is({"topologies", "*", "update"}) ||
+             c.is({"apis", "ui", "topologies", "*", "update"})) {
+    if (on("PUT", "/topologies/{id}/update")) {
+      const std::size_t at = c.path.size() - 2;
+      if (!check_ids({at})) return;
+      return edit_simple(c, c.path[at], true);
+    }
+  }
+  // ---- housekeeping, extensions, observability -------------------------------------
+  else if (c.is({"apis", "housekeeping", "v1", "leader"})) {
+    if (on("GET", "/apis/housekeeping/v1/leader")) {
+      auto leader = elector_.leader();
+      HttpResponse r;
+      r.status = leader ? 200 : 404;
+      r.body = R"({"leader":)" + quote(leader ? *leader : "no leader available") + "}";
+      return respond(std::move(r));
+    }
+  } else if (c.is({"apis", "v1", "cron", "next"})) {
+    if (on("GET", "/apis/v1/cron/next")) return cron_next(c);
+  } else if (c.is({"healthcheck"})) {
+    if (on("GET", "/healthcheck")) return healthcheck(c);
+  } else if (c.is({"metrics"})) {
+    if (on("GET", "/metrics")) {
+      return scheduler_.stats([self, respond](auto s) {
+        HttpResponse r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = self->metrics_.render(s.ok() ? *s : epoch::SchedulerStats{});
+        respond(std::move(r));
+      });
+    }
+  }
+
+  std::string path;
+  for (const auto& s : c.path)
+    path += "/" + s;
+  if (!allowed.empty()) {
+    std::string list;
+    for (auto m : allowed)
+      list += (list.empty() ? "" : ", ") + std::string(m);
+    HttpResponse r = failed(
+        405, "Method " + c.method + " is not allowed on " + path + " (allowed: " + list + ")");
+    r.headers.emplace_back("Allow", list);
+    return respond(std::move(r));
+  }
+  respond(failed(404, "No such endpoint: " + c.method + " " + (path.empty() ? "/" : path)));
+}
+
+// ---- endpoint bodies ------------------------------------------------------------------
+
+namespace {
+
+// The simple request's errors: Epoch answers a bad cron alone with [3002],
+// anything else as a bean-validation failure.
+std::optional<HttpResponse> simple_request_errors(const epoch::SimpleTopologyRequest& req,
+                                                  bool creating) {
+  Status s = epoch::validate(req, creating);
+  if (s.ok()) return std::nullopt;
+  const auto errors = split_errors(s.message());
+  if (errors.size() == 1 && errors[0].rfind("cron: ", 0) == 0 && !req.cron.empty()) {
+    json::object data;
+    data["validationErrors"] = json::array{json::value(errors[0])};
+    return failed(400, "[3002]: Validation failed for input: cron (" + errors[0].substr(6) + ")",
+                  json::serialize(data));
+  }
+  return command_validation_failure(s.message());
+}
+
+std::string redirect_data(const std::string& id) {
+  return R"({"redirectUrl":)" + quote("/topologies/" + id) + R"(,"topologyId":)" + quote(id) + "}";
+}
+
+}  // namespace
+
+void Api::create_simple(Context& c) {
+  auto req = epoch::simple_request_from_json(c.body);
+  if (!req.ok()) return c.respond(json_validation_failure(req.status().message()));
+  if (auto bad = simple_request_errors(*req, true)) return c.respond(std::move(*bad));
+  const std::string id = req->name;
+  scheduler_.create(epoch::to_topology(*req, id), [respond = c.respond, id](auto r) {
+    if (r.ok()) return respond(ok(redirect_data(id)));
+    if (r.status().code() == StatusCode::kAlreadyExists)
+      return respond(epoch_error(409, 3003, "Topology already exists with name: " + id));
+    if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+    if (r.status().code() == StatusCode::kInvalidArgument)
+      return respond(command_validation_failure(r.status().message()));
+    respond(internal("Could not create topology", r.status()));
+  });
+}
+
+void Api::edit_simple(Context& c, const std::string& id, bool ui) {
+  auto req = epoch::simple_request_from_json(c.body);
+  if (!req.ok()) return c.respond(json_validation_failure(req.status().message()));
+  if (auto bad = simple_request_errors(*req, false)) return c.respond(std::move(*bad));
+  scheduler_.update(epoch::to_topology(*req, id), [respond = c.respond, id, ui](auto r) {
+    if (r.ok()) return respond(ok(ui ? redirect_data(id) : epoch::to_json(*r)));
+    if (r.status().code() == StatusCode::kNotFound)
+      return respond(epoch_error(404, 3004, "Topology not found: " + id));
+    if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
+    if (r.status().code() == StatusCode::kInvalidArgument)
+      return respond(command_validation_failure(r.status().message()));
+    respond(internal("Could not update topology", r.status()));
+  });
+}
+
+void Api::list_runs(Context& c) {
+  epoch::RunQuery query;
+  for (const std::string& name : list_param(c.params, "state")) {
+    auto s = epoch::parse_run_state(name);
+    if (!s.ok())
+      return c.respond(invalid_input("query parameter 'state': " + s.status().message()));
+    query.states.push_back(*s);
+  }
+  for (const std::string& name : list_param(c.params, "type")) {
+    auto t = epoch::parse_run_type(name);
+    if (!t.ok()) return c.respond(invalid_input("query parameter 'type': " + t.status().message()));
+    query.types.push_back(*t);
+  }
+  if (const std::string* l = c.param("limit")) {
+    auto n = parse_int(*l);
+    if (!n || *n < 1 || *n > 100000)
+      return c.respond(
+          invalid_input("query parameter 'limit' must be an integer 1-100000, got '" + *l + "'"));
+    query.limit = static_cast<std::size_t>(*n);
+  }
+  if (const std::string* b = c.param("before")) {
+    auto t = epoch::parse_instant(*b);
+    if (!t.ok())
+      return c.respond(invalid_input("query parameter 'before': " + t.status().message()));
+    query.before = *t;
+  }
+  auto runs = store_.load_runs(c.path[3], query);
+  if (!runs.ok()) return c.respond(internal("Could not read runs", runs.status()));
+  std::string out = "[";
+  for (const epoch::RunRecord& r : *runs) {
+    if (out.size() > 1) out += ',';
+    out += epoch::to_json(r.run);
+  }
+  out += ']';
+  c.respond(ok(std::move(out)));
+}
+
+void Api::task_log_link(Context& c) {
+  const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
+  const HttpResponse none = failed(200, "No log exists for " + what);
+  auto run = store_.load_run(c.path[3], c.path[5]);
+  if (!run.ok()) return c.respond(internal("Could not read run", run.status()));
+  if (!run->has_value()) return c.respond(none);
+  const auto& tasks = (*run)->run.tasks;
+  const auto it = tasks.find(c.path[7]);
+  if (it == tasks.end()) return c.respond(none);
+  auto logs = executor_.logs(it->second.task_id);
+  if (!logs.ok()) return c.respond(none);
+  if (!logs->url.empty()) return c.respond(ok(quote(logs->url)));
+  if (logs->path.empty()) return c.respond(none);
+  std::string url = options_.advertised_url;
+  for (std::size_t i = 0; i < 8; ++i)
+    url += "/" + c.path[i];
+  url += "/output";
+  c.respond(ok(quote(url)));
+}
+
+void Api::task_output(Context& c) {
+  const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
+  std::string stream = "stdout";
+  if (const std::string* s = c.param("stream")) stream = *s;
+  if (stream != "stdout" && stream != "stderr")
+    return c.respond(
+        invalid_input("query parameter 'stream' must be stdout or stderr, got '" + stream + "'"));
+  std::int64_t offset = 0;
+  if (const std::string* o = c.param("offset")) {
+    auto n = parse_int(*o);
+    if (!n || *n < 0)
+      return c.respond(invalid_input(
+          "query parameter 'offset' must be a non-negative integer, got '" + *o + "'"));
+    offset = *n;
+  }
+  std::int64_t limit = static_cast<std::int64_t>(options_.max_output_chunk);
+  if (const std::string* l = c.param("limit")) {
+    auto n = parse_int(*l);
+    if (!n || *n < 1 || *n > limit)
+      return c.respond(invalid_input("query parameter 'limit' must be an integer 1-" +
+                                     std::to_string(limit) + ", got '" + *l + "'"));
+    limit = *n;
+  }
+  auto run = store_.load_run(c.path[3], c.path[5]);
+  if (!run.ok()) return c.respond(internal("Could not read run", run.status()));
+  if (!run->has_value())
+    return c.respond(failed(404, "Not run exists for " + c.path[3] + "/" + c.path[5]));
+  const auto& tasks = (*run)->run.tasks;
+  const auto it = tasks.find(c.path[7]);
+  if (it == tasks.end()) return c.respond(failed(404, "No task exists for " + what));
+  std::string task_id = it->second.task_id;
+  if (const std::string* a = c.param("attempt")) {
+    auto n = parse_int(*a);
+    if (!n || *n < 1 || *n > it->second.attempt)
+      return c.respond(invalid_input("query parameter 'attempt' must be 1-" +
+                                     std::to_string(it->second.attempt) + ", got '" + *a + "'"));
+    task_id = epoch::make_task_id(c.path[3], c.path[5], c.path[7], static_cast<int>(*n));
+  }
+  auto logs = executor_.logs(task_id);
+  const std::string& path = !logs.ok()           ? std::string()
+                            : stream == "stdout" ? logs->path
+                                                 : logs->stderr_path;
+  if (path.empty())
+    return c.respond(failed(
+        404, "No local output exists for " + what +
+                 (logs.ok() && !logs->url.empty() ? " (see " + logs->url + ")" : std::string())));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return c.respond(failed(404, "No local output exists for " + what));
+  in.seekg(0, std::ios::end);
+  const std::int64_t size = in.tellg();
+  const std::int64_t from = std::min(offset, size);
+  const std::int64_t n = std::min(limit, size - from);
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body.resize(static_cast<std::size_t>(n));
+  in.seekg(from);
+  in.read(r.body.data(), n);
+  r.body.resize(static_cast<std::size_t>(in.gcount()));
+  const bool finished = epoch::is_terminal(it->second.state) || task_id != it->second.task_id;
+  r.headers = {
+      {"X-Epoch-Log-Size", std::to_string(size)},
+      {"X-Epoch-Next-Offset", std::to_string(from + static_cast<std::int64_t>(r.body.size()))},
+      {"X-Epoch-Task-State", std::string(epoch::to_string(it->second.state))},
+      {"X-Epoch-Task-Finished", finished ? "true" : "false"},
+      {"Cache-Control", "no-store"}};
+  c.respond(std::move(r));
+}
+
+void Api::cron_next(Context& c) {
+  const std::string* expr = c.param("expr");
+  if (!expr || expr->empty())
+    return c.respond(invalid_input("query parameter 'expr' (the cron expression) is required"));
+  std::string zone_name = options_.default_time_zone;
+  if (const std::string* tz = c.param("tz")) zone_name = *tz;
+  std::int64_t n = 5;
+  if (const std::string* s = c.param("n")) {
+    auto v = parse_int(*s);
+    if (!v || *v < 1 || *v > 100)
+      return c.respond(
+          invalid_input("query parameter 'n' must be an integer 1-100, got '" + *s + "'"));
+    n = *v;
+  }
+  epoch::Instant after =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  if (const std::string* a = c.param("after")) {
+    auto t = epoch::parse_instant(*a);
+    if (!t.ok())
+      return c.respond(invalid_input("query parameter 'after': " + t.status().message()));
+    after = *t;
+  }
+  if (auto e = epoch::CronExpression::check(*expr)) {
+    json::object data;
+    data["field"] = epoch::cron_field_name(e->field);
+    data["begin"] = e->begin;
+    data["end"] = e->end;
+    data["text"] = e->text;
+    data["reason"] = e->reason;
+    return c.respond(failed(400, "[3002]: Validation failed for input: cron (" + e->message() + ")",
+                            json::serialize(data)));
+  }
+  auto zone = epoch::TimeZone::locate(zone_name);
+  if (!zone.ok()) {
+    json::object data;
+    data["field"] = "tz";
+    data["reason"] = zone.status().message();
+    return c.respond(
+        failed(400, "[3002]: Validation failed for input: tz (" + zone.status().message() + ")",
+               json::serialize(data)));
+  }
+  auto cron = epoch::CronExpression::parse(*expr);
+  json::object data;
+  data["expression"] = *expr;
+  data["timeZone"] = zone->name();
+  data["description"] = cron->describe();
+  data["neverFires"] = cron->never_fires();
+  json::array next;
+  for (epoch::Instant t : cron->next_n(after, *zone, static_cast<std::size_t>(n))) {
+    json::object o;
+    o["time"] = epoch::format_local(t, *zone);
+    o["utc"] = epoch::format_utc(t);
+    o["epochMillis"] = epoch::to_epoch_millis(t);
+    next.push_back(std::move(o));
+  }
+  data["next"] = std::move(next);
+  c.respond(ok(json::serialize(data)));
+}
+
+void Api::healthcheck(Context& c) {
+  const Status store = store_.ping();
+  json::object body;
+  json::object s;
+  s["healthy"] = store.ok();
+  s["message"] = store.ok() ? std::string(store_.name()) + " store answers" : store.message();
+  body["store"] = std::move(s);
+  json::object l;
+  const auto leader = elector_.leader();
+  l["healthy"] = leader.has_value();
+  l["isLeader"] = elector_.is_leader();
+  l["message"] = elector_.is_leader() ? "this node is the leader"
+                 : leader             ? "following " + *leader
+                                      : std::string("no leader known");
+  body["leader"] = std::move(l);
+  HttpResponse r;
+  r.status = store.ok() && leader ? 200 : 503;
+  r.body = json::serialize(body);
+  c.respond(std::move(r));
+}
+
+}  // namespace epochd

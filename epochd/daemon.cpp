@@ -1,0 +1,155 @@
+#include "daemon.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <future>
+#include <thread>
+
+#include "api.h"
+#include "epoch/clock.h"
+#include "epoch/leader.h"
+#include "epoch/local_executor.h"
+#include "epoch/scheduler.h"
+#include "epoch/sqlite_store.h"
+#include "http_server.h"
+#include "metrics.h"
+
+namespace epochd {
+
+namespace asio = boost::asio;
+
+namespace {
+
+epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(const Config& c) {
+  if (c.store == "memory") return epoch::make_memory_store();
+  if (c.store == "sqlite") {
+    epoch::SqliteStoreOptions o;
+    o.path = c.sqlite_path;
+    o.synchronous_full = c.sqlite_synchronous_full;
+    return epoch::make_sqlite_store(o);
+  }
+  return epoch::unavailable("store '" + c.store +
+                            "' is not available in this build yet (use memory or sqlite)");
+}
+
+epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c) {
+  if (c.executor == "local") {
+    epoch::LocalExecutorOptions o;
+    o.work_dir = c.local_work_dir;
+    o.docker_cli = c.docker_cli;
+    o.kill_grace = c.kill_grace;
+    return epoch::make_local_executor(o);
+  }
+  return epoch::unavailable("executor '" + c.executor +
+                            "' is not available in this build yet (use local)");
+}
+
+}  // namespace
+
+int run_daemon(const Config& config, Logger& log) {
+  auto store = make_store(config);
+  if (!store.ok()) {
+    log.error("cannot open the store",
+              {{"store", config.store}, {"error", store.status().message()}});
+    return 1;
+  }
+  auto base_executor = make_executor(config);
+  if (!base_executor.ok()) {
+    log.error("cannot start the executor",
+              {{"executor", config.executor}, {"error", base_executor.status().message()}});
+    return 1;
+  }
+  Metrics metrics;
+  auto executor = make_instrumented_executor(**base_executor, metrics);
+  auto event_log = make_event_logger(log);
+  epoch::FanoutSink events;
+  events.add(metrics.sink());
+  events.add(*event_log);
+  auto clock = epoch::make_system_clock();
+
+  asio::io_context ioc(config.io_threads);
+  auto work = asio::make_work_guard(ioc);
+
+  // The elector needs the advertised URL, which needs the bound port, so
+  // the server is bound first, with a handler that waits for the API.
+  std::shared_ptr<Api> api_slot;
+  std::mutex api_mu;
+  HttpServerOptions http;
+  http.address = config.listen_address;
+  http.port = config.port;
+  http.body_limit = config.body_limit;
+  http.request_timeout = config.request_timeout;
+  auto server = HttpServer::start(ioc, http, [&](HttpRequest req, Responder respond) {
+    std::shared_ptr<Api> api;
+    {
+      std::lock_guard lock(api_mu);
+      api = api_slot;
+    }
+    if (!api) {
+      HttpResponse r;
+      r.status = 503;
+      r.body = R"({"status":"FAILED","message":"epochd is starting"})";
+      return respond(std::move(r));
+    }
+    api->handle(std::move(req), std::move(respond));
+  });
+  if (!server.ok()) {
+    log.error("cannot start the HTTP server", {{"error", server.status().message()}});
+    return 1;
+  }
+  const std::uint16_t port = (*server)->port();
+  std::string advertised = config.advertised_url;
+  const std::string unbound = "http://" + config.listen_address + ":0";
+  if (advertised == unbound)
+    advertised = "http://" + config.listen_address + ":" + std::to_string(port);
+  auto elector = epoch::make_standalone_elector(advertised);
+
+  epoch::SchedulerOptions so;
+  so.default_time_zone = config.default_time_zone;
+  so.unknown_task_timeout = config.unknown_task_timeout;
+  so.default_retention = epoch::RetentionPolicy{config.retention_runs, config.retention_max_age};
+  so.retention_interval = config.retention_interval;
+  epoch::Scheduler scheduler(ioc, **store, *executor, *elector, *clock, events, so);
+
+  ApiOptions ao;
+  ao.advertised_url = advertised;
+  ao.default_time_zone = config.default_time_zone;
+  {
+    std::lock_guard lock(api_mu);
+    api_slot = std::make_shared<Api>(scheduler, **store, *elector, *executor, metrics, ao);
+  }
+
+  std::promise<int> stop_signal;
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) stop_signal.set_value(sig);
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 0; i < config.io_threads; ++i)
+    threads.emplace_back([&ioc] { ioc.run(); });
+
+  scheduler.start();
+  log.info("epochd listening",
+           {{"address", config.listen_address},
+            {"port", std::to_string(port)},
+            {"url", advertised},
+            {"store", config.store == "sqlite" ? "sqlite:" + config.sqlite_path : config.store},
+            {"executor", config.executor}});
+
+  const int sig = stop_signal.get_future().get();
+  log.info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->stop_accepting();
+  if (!(*server)->wait_idle(std::chrono::seconds(10)))
+    log.warn("requests still in flight after 10 s; closing them");
+  scheduler.stop();
+  work.reset();
+  ioc.stop();
+  for (auto& t : threads)
+    t.join();
+  log.info("stopped");
+  return 0;
+}
+
+}  // namespace epochd
