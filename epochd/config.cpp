@@ -22,7 +22,7 @@ struct Option {
 // Every option, its default, and what it does (the --help text).
 constexpr Option kOptions[] = {
     {"listen", "127.0.0.1", "address the HTTP server listens on"},
-    {"port", "8080", "port the HTTP server listens on (1-65535)"},
+    {"port", "8080", "port the HTTP server listens on (0: any free port, logged at start)"},
     {"advertised-url", nullptr,
      "URL other nodes reach this one at (default http://<listen>:<port>)"},
     {"body-limit", "1048576", "largest request body accepted, in bytes"},
@@ -181,7 +181,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   Config c;
   c.listen_address = get("listen")->value;
   if (c.listen_address.empty()) return bad(*get("listen"), "must not be empty");
-  EPOCH_ASSIGN_OR_RETURN(c.port, integer<std::uint16_t>(*get("port"), 1, 65535));
+  EPOCH_ASSIGN_OR_RETURN(c.port, integer<std::uint16_t>(*get("port"), 0, 65535));
   if (const Source* s = get("advertised-url")) {
     if (s->value.rfind("http://", 0) != 0 && s->value.rfind("https://", 0) != 0) {
       return bad(*s, "expected a URL starting with http:// or https://");

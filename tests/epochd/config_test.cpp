@@ -105,7 +105,8 @@ TEST_CASE("a bad option or value stops start-up with a clear message") {
   CHECK(error({"--bogus"}).find("unrecognised option '--bogus'") != std::string::npos);
   CHECK(error({"--port", "9000", "extra"}).find("too many positional options") !=
         std::string::npos);
-  CHECK(error({"--port", "0"}) == "epochd: flag --port = '0': expected a whole number 1-65535");
+  CHECK(error({"--port", "65536"}) ==
+        "epochd: flag --port = '65536': expected a whole number 0-65535");
   CHECK(error({"--port", "80x"}).find("expected a whole number") != std::string::npos);
   CHECK(error({"--store", "mongo"}) ==
         "epochd: flag --store = 'mongo': expected one of memory, sqlite, zookeeper");

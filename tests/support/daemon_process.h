@@ -1,0 +1,46 @@
+// Test support: epochd as a child process in a working directory of its
+// own, on a free port it picks itself (--port 0; the port is read from its
+// "epochd listening" log line).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace epoch::test {
+
+// A fresh empty directory under /tmp (removed by the caller if wanted).
+std::string make_temp_dir(const std::string& prefix);
+
+class DaemonProcess {
+ public:
+  // Starts `binary` with `args` (plus --port 0 unless args name a port) in
+  // `work_dir`, with stdout/stderr in work_dir/epochd.{out,err}; waits until
+  // it listens. Throws std::runtime_error when it does not within 20 s.
+  DaemonProcess(std::string binary, std::string work_dir, std::vector<std::string> args = {});
+  // Kills the process (SIGKILL) if it still runs.
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // SIGTERM, then waits; returns the exit status (128 + signal if killed).
+  int terminate(std::chrono::milliseconds wait = std::chrono::seconds(20));
+  // SIGKILL, then waits.
+  void kill9();
+  // What it wrote to stderr so far.
+  std::string log() const;
+
+ private:
+  int wait_exit(std::chrono::milliseconds wait);
+
+  std::string work_dir_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace epoch::test

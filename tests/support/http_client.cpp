@@ -1,0 +1,82 @@
+#include "http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+
+namespace epoch::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+HttpResult http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                     const std::string& body,
+                     std::vector<std::pair<std::string, std::string>> headers,
+                     std::chrono::milliseconds timeout) {
+  HttpResult result;
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.expires_after(timeout);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) {
+    result.error = "connect: " + ec.message();
+    return result;
+  }
+  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  for (auto& [k, v] : headers)
+    req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  if (ec) {
+    result.error = "write: " + ec.message();
+    return result;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(stream, buffer, parser, ec);
+  if (ec) {
+    result.error = "read: " + ec.message();
+    return result;
+  }
+  const auto& res = parser.get();
+  result.status = static_cast<int>(res.result_int());
+  result.body = res.body();
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    result.headers[name] = std::string(f.value());
+  }
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  return result;
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& raw,
+                         std::chrono::milliseconds timeout) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.expires_after(timeout);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return {};
+  asio::write(stream, asio::buffer(raw), ec);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    const std::size_t n = stream.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+}  // namespace epoch::test
