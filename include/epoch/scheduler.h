@@ -82,8 +82,11 @@ struct SchedulerOptions {
   // Fires are handled this long before their nominal instant (default
   // 500 ms): the run is decided and stored ahead, with its first task
   // PENDING and `notBefore` the nominal instant, so that at the nominal
-  // instant the only work left is the launch. Overlap and pause are decided
-  // at that earlier moment. 0 handles fires at their instant.
+  // instant the only work left is the launch. A fire that could not run at
+  // that earlier moment (the previous run is still live, the topology is
+  // paused) is decided at its nominal instant instead, so a run that ends
+  // just before the next fire does not cause a SKIPPED. 0 handles fires at
+  // their instant.
   std::chrono::milliseconds prepare_ahead = std::chrono::milliseconds(500);
   // Seed of the retry jitter (default 0: from the system).
   std::uint64_t seed = 0;

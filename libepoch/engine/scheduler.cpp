@@ -822,9 +822,34 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Whether the fire at `nominal` would not run now only because of what is
+  // true ahead of its instant (a live run that may still end, a pause that
+  // may still be lifted): such a fire is decided again at its instant.
+  bool defer_fire(const Topo& t, Instant nominal, Instant t_now) const {
+    if (t_now >= nominal) return false;
+    if (t.state == TopologyState::kPaused) return true;
+    const OverlapPolicy overlap = overlap_of(*t.spec);
+    const std::size_t live =
+        overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
+    switch (overlap.mode) {
+      case OverlapMode::kSerial:
+      case OverlapMode::kForbid:
+        return live > 0;
+      case OverlapMode::kAllow:
+        return live >= static_cast<std::size_t>(overlap.max_concurrent);
+      case OverlapMode::kReplace:
+        return false;
+    }
+    return false;
+  }
+
   void on_fire(Topo& t, Instant nominal) {
-    write_last_fire(t, nominal);
     const Instant t_now = now();
+    if (defer_fire(t, nominal, t_now)) {
+      push_due(nominal, DueKind::kFire, t.handle, t.gen, {}, nominal);
+      return;
+    }
+    write_last_fire(t, nominal);
     const Topology& spec = *t.spec;
     const OverlapPolicy overlap = overlap_of(spec);
     if (t.state == TopologyState::kPaused) {

@@ -200,6 +200,29 @@ TEST_CASE("SERIAL: fires that pass during a run are SKIPPED with the reason") {
   CHECK(states_of(runs) == std::vector<std::string>{"SUCCESSFUL", "SKIPPED", "SKIPPED", "RUNNING"});
 }
 
+TEST_CASE("a run that ends inside the prepare window does not make the next fire SKIPPED") {
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
+  h.start();
+  REQUIRE(h.create(process_topology("tight", "0/2 * * ? * *")).ok());
+  h.advance_to(at("2026-01-01T00:00:02Z"));
+  // The run of :02 ends at :03.8, after the :04 fire was prepared (:03.5).
+  h.advance_to(at("2026-01-01T00:00:03.800Z"));
+  h.executor.finish("tight-ESR-2026-01-01-00-00-02-000-main", TaskState::kCompleted);
+  h.pump();
+  h.advance_to(at("2026-01-01T00:00:04Z"));
+  auto runs = h.runs("tight");
+  REQUIRE(runs.size() == 2);
+  CHECK(states_of(runs) == std::vector<std::string>{"SUCCESSFUL", "RUNNING"});
+  CHECK(runs[1].run_id == "ESR-2026-01-01-00-00-04-000");
+  CHECK(h.executor.launches().size() == 2);
+  // Still running at its instant: the :06 fire is SKIPPED then, at :06.
+  h.advance_to(at("2026-01-01T00:00:06Z"));
+  runs = h.runs("tight");
+  REQUIRE(runs.size() == 3);
+  CHECK(states_of(runs) == std::vector<std::string>{"SUCCESSFUL", "RUNNING", "SKIPPED"});
+  CHECK(runs[2].created == at("2026-01-01T00:00:06Z"));
+}
+
 TEST_CASE("pause during a run: the run finishes, fires are SKIPPED, resume is idempotent") {
   Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
   h.start();

@@ -1,0 +1,100 @@
+// The REST API as a function from request to response, without sockets:
+// Api::handle over a Scheduler on a ManualClock, a FakeExecutor and a
+// MemoryStore, so fires are driven deterministically.
+#include "api.h"
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <optional>
+
+#include "harness.h"
+
+using namespace epoch;
+using namespace epoch::test;
+namespace json = boost::json;
+
+namespace {
+
+struct ApiHarness {
+  Harness h{at("2026-01-01T00:00:00Z")};
+  epochd::Metrics metrics;
+  std::unique_ptr<epochd::Api> api;
+
+  ApiHarness() {
+    h.start();
+    api = std::make_unique<epochd::Api>(*h.scheduler, *h.store, h.elector, h.executor, metrics,
+                                        epochd::ApiOptions{});
+  }
+
+  epochd::HttpResponse call(const std::string& method, const std::string& target,
+                            const std::string& body = "") {
+    std::optional<epochd::HttpResponse> out;
+    api->handle({method, target, {}, body}, [&](epochd::HttpResponse r) { out = std::move(r); });
+    h.pump();
+    REQUIRE(out.has_value());
+    return *out;
+  }
+  json::object env(const std::string& method, const std::string& target,
+                   const std::string& body = "") {
+    return json::parse(call(method, target, body).body).as_object();
+  }
+};
+
+constexpr const char* kTopology =
+    R"({"name":"nightly","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},
+        "trigger":{"type":"CRON","timeSpec":"0 0 2 * * ?","timeZone":"Europe/Berlin"}})";
+
+}  // namespace
+
+TEST_CASE("create, fire on the manual clock, read the runs: all through Api::handle") {
+  ApiHarness a;
+  auto created = a.env("POST", "/apis/v1/topologies", kTopology);
+  CHECK(created["status"] == "SUCCESS");
+  auto got = a.env("GET", "/apis/v1/topologies/nightly");
+  // 02:00 in Berlin is 01:00 UTC in winter.
+  CHECK(got["data"].at("nextFireTime") == json::value(to_epoch_millis(at("2026-01-01T01:00:00Z"))));
+
+  a.h.advance_to(at("2026-01-03T00:00:00Z"));
+  auto runs = a.env("GET", "/apis/v1/topologies/nightly/runs");
+  REQUIRE(runs["data"].as_array().size() == 2);
+  CHECK(runs["data"].as_array()[0].at("runId") == "ESR-2026-01-02-01-00-00-000");
+  CHECK(runs["data"].as_array()[0].at("state") == "SUCCESSFUL");
+  auto one = a.env("GET", "/apis/v1/topologies/nightly/runs?limit=1&state=successful");
+  CHECK(one["data"].as_array().size() == 1);
+
+  // An executor with a log URL (Drove's UI, here the fake's): the link is it.
+  auto log =
+      a.env("GET", "/apis/v1/topologies/nightly/runs/ESR-2026-01-02-01-00-00-000/tasks/main/log");
+  CHECK(log["data"] == "fake://logs/nightly-ESR-2026-01-02-01-00-00-000-main");
+  auto output = a.call(
+      "GET", "/apis/v1/topologies/nightly/runs/ESR-2026-01-02-01-00-00-000/tasks/main/output");
+  CHECK(output.status == 404);
+  CHECK(output.body.find("see fake://logs/") != std::string::npos);
+
+  const epochd::HttpResponse metrics = a.call("GET", "/metrics");
+  CHECK(metrics.body.find("epoch_topologies{state=\"ACTIVE\"} 1") != std::string::npos);
+  CHECK(metrics.body.find(
+            "epoch_http_requests_total{route=\"/apis/v1/topologies/{id}\",method=\"GET\","
+            "status=\"200\"} 1") != std::string::npos);
+}
+
+TEST_CASE("errors without sockets: status codes and Epoch's messages") {
+  ApiHarness a;
+  CHECK(a.call("GET", "/apis/v1/topologies/%zz").status == 400);
+  CHECK(a.call("GET", "/nowhere").status == 404);
+  CHECK(a.call("DELETE", "/apis/v1/topologies").status == 405);
+  CHECK(a.env("GET", "/apis/v1/topologies/none")["message"] == "No such topology: none");
+  CHECK(a.call("PUT", "/apis/v1/topologies/none/pause").status == 404);
+  auto cron = a.call("GET", "/apis/v1/cron/next?expr=0+0+2+31+2+%3F");
+  CHECK(cron.status == 200);
+  CHECK(json::parse(cron.body).at("data").at("neverFires") == json::value(true));
+  CHECK(json::parse(cron.body).at("data").at("next").as_array().empty());
+
+  // Not the leader: refused with 503, nothing changes.
+  a.h.elector.revoke();
+  a.h.pump();
+  auto refused = a.call("POST", "/apis/v1/topologies", kTopology);
+  CHECK(refused.status == 503);
+  CHECK(a.call("GET", "/healthcheck").status == 503);
+}
