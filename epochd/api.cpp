@@ -534,12 +534,17 @@ void Api::list_runs(Context& c) {
       return c.respond(invalid_input("query parameter 'before': " + t.status().message()));
     query.before = *t;
   }
-  auto runs = store_.load_runs(c.path[3], query);
+  auto runs = store_.load_runs_json(c.path[3], query);
   if (!runs.ok()) return c.respond(internal("Could not read runs", runs.status()));
-  std::string out = "[";
-  for (const epoch::RunRecord& r : *runs) {
+  std::size_t size = 2;
+  for (const std::string& r : *runs)
+    size += r.size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (const std::string& r : *runs) {
     if (out.size() > 1) out += ',';
-    out += epoch::to_json(r.run);
+    out += r;
   }
   out += ']';
   c.respond(ok(std::move(out)));

@@ -12,8 +12,8 @@
 //
 // Threading: thread-safe. Commits are applied, in the order they were made,
 // by the store's own writer thread, which calls `done`; reads run on the
-// caller's thread over a separate connection (WAL lets them run alongside
-// a commit).
+// caller's thread over a small pool of read connections (WAL lets them run
+// alongside each other and a commit).
 // Ownership: the store owns its connections and thread; destroying it
 // finishes the queued commits first.
 // Errors: open fails with kUnavailable (cannot open or lock the file) or

@@ -132,6 +132,11 @@ class Store {
                                                      const RunQuery& query = {}) = 0;
   virtual StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
                                                       std::string_view run_id) = 0;
+  // The same runs as load_runs(), as their JSON text (Epoch's run JSON),
+  // for a reader that only passes them on. The default serializes
+  // load_runs(); a store that keeps the text returns it as stored.
+  virtual StatusOr<std::vector<std::string>> load_runs_json(std::string_view topology_id,
+                                                            const RunQuery& query = {});
   // Every stored run that is not terminal, across topologies.
   virtual StatusOr<std::vector<RunRecord>> load_live_runs() = 0;
 
@@ -162,6 +167,10 @@ class StoreWrapper : public Store {
   StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
                                              const RunQuery& query) override {
     return target_.load_runs(topology_id, query);
+  }
+  StatusOr<std::vector<std::string>> load_runs_json(std::string_view topology_id,
+                                                    const RunQuery& query) override {
+    return target_.load_runs_json(topology_id, query);
   }
   StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
                                               std::string_view run_id) override {

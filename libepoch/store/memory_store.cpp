@@ -255,4 +255,14 @@ std::unique_ptr<Store> make_memory_store() {
   return std::make_unique<MemoryStore>();
 }
 
+StatusOr<std::vector<std::string>> Store::load_runs_json(std::string_view topology_id,
+                                                         const RunQuery& query) {
+  EPOCH_ASSIGN_OR_RETURN(auto runs, load_runs(topology_id, query));
+  std::vector<std::string> out;
+  out.reserve(runs.size());
+  for (const RunRecord& r : runs)
+    out.push_back(to_json(r.run));
+  return out;
+}
+
 }  // namespace epoch

@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -167,7 +169,8 @@ class SqliteStore final : public Store {
   Status open() {
     EPOCH_RETURN_IF_ERROR(writer_.open(options_));
     EPOCH_RETURN_IF_ERROR(migrate(writer_, options_.path));
-    EPOCH_RETURN_IF_ERROR(reader_.open(options_));
+    for (Reader& r : readers_)
+      EPOCH_RETURN_IF_ERROR(r.db.open(options_));
     thread_ = std::thread([this] { write_loop(); });
     return ok_status();
   }
@@ -184,8 +187,8 @@ class SqliteStore final : public Store {
   std::string_view name() const noexcept override { return "sqlite"; }
 
   StatusOr<std::vector<TopologyRecord>> load_topologies() override {
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, "SELECT details, version, last_fire FROM topologies ORDER BY id");
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, "SELECT details, version, last_fire FROM topologies ORDER BY id");
     std::vector<TopologyRecord> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -197,8 +200,8 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<std::optional<TopologyRecord>> load_topology(std::string_view id) override {
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, "SELECT details, version, last_fire FROM topologies WHERE id = ?");
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, "SELECT details, version, last_fire FROM topologies WHERE id = ?");
     s.bind(1, id);
     const int rc = s.step();
     if (rc == SQLITE_DONE) return std::optional<TopologyRecord>();
@@ -209,6 +212,28 @@ class SqliteStore final : public Store {
 
   StatusOr<std::vector<RunRecord>> load_runs(std::string_view topology_id,
                                              const RunQuery& q) override {
+    std::vector<RunRecord> out;
+    EPOCH_RETURN_IF_ERROR(query_runs(topology_id, q, [&](const Stmt& s) -> Status {
+      EPOCH_ASSIGN_OR_RETURN(auto r, run_from_row(s, 0, 1));
+      out.push_back(std::move(r));
+      return ok_status();
+    }));
+    return out;
+  }
+
+  StatusOr<std::vector<std::string>> load_runs_json(std::string_view topology_id,
+                                                    const RunQuery& q) override {
+    std::vector<std::string> out;
+    EPOCH_RETURN_IF_ERROR(query_runs(topology_id, q, [&](const Stmt& s) -> Status {
+      out.emplace_back(s.text(0));
+      return ok_status();
+    }));
+    return out;
+  }
+
+  // Runs the runs query of `q`, calling `row` for each row (body, version).
+  template <typename Row>
+  Status query_runs(std::string_view topology_id, const RunQuery& q, Row&& row) {
     std::string sql = "SELECT body, version FROM runs WHERE topology_id = ?";
     const auto in = [&](std::size_t n) {
       std::string list = " IN (";
@@ -221,8 +246,8 @@ class SqliteStore final : public Store {
     if (q.before) sql += " AND updated < ?";
     sql += " ORDER BY updated DESC, run_id DESC";
     if (q.limit != 0) sql += " LIMIT ?";
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, sql);
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, sql);
     int i = 1;
     s.bind(i++, topology_id);
     for (RunState st : q.states)
@@ -231,20 +256,17 @@ class SqliteStore final : public Store {
       s.bind(i++, to_string(t));
     if (q.before) s.bind(i++, to_epoch_millis(*q.before));
     if (q.limit != 0) s.bind(i++, static_cast<std::int64_t>(q.limit));
-    std::vector<RunRecord> out;
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      EPOCH_ASSIGN_OR_RETURN(auto r, run_from_row(s, 0, 1));
-      out.push_back(std::move(r));
-    }
+    while ((rc = s.step()) == SQLITE_ROW)
+      EPOCH_RETURN_IF_ERROR(row(s));
     if (rc != SQLITE_DONE) return s.error("reading runs of " + std::string(topology_id));
-    return out;
+    return ok_status();
   }
 
   StatusOr<std::optional<RunRecord>> load_run(std::string_view topology_id,
                                               std::string_view run_id) override {
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, "SELECT body, version FROM runs WHERE topology_id = ? AND run_id = ?");
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, "SELECT body, version FROM runs WHERE topology_id = ? AND run_id = ?");
     s.bind(1, topology_id).bind(2, run_id);
     const int rc = s.step();
     if (rc == SQLITE_DONE) return std::optional<RunRecord>();
@@ -254,8 +276,8 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<std::vector<RunRecord>> load_live_runs() override {
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, "SELECT body, version FROM runs WHERE state = 'RUNNING'");
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, "SELECT body, version FROM runs WHERE state = 'RUNNING'");
     std::vector<RunRecord> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -275,8 +297,8 @@ class SqliteStore final : public Store {
   }
 
   Status ping() override {
-    std::lock_guard lock(read_mu_);
-    Stmt s(reader_, "SELECT 1");
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db, "SELECT 1");
     return s.step() == SQLITE_ROW ? ok_status() : s.error("ping");
   }
 
@@ -428,8 +450,28 @@ class SqliteStore final : public Store {
 
   const SqliteStoreOptions options_;
   Db writer_;  // the writer thread's
-  Db reader_;  // reads, under read_mu_
-  std::mutex read_mu_;
+  // Reads run on a small pool of connections (WAL lets them run alongside
+  // each other and the writer); each is used by one thread at a time.
+  struct Reader {
+    Db db;
+    std::mutex mu;
+  };
+  struct ReaderLease {
+    std::unique_lock<std::mutex> lock;
+    Db& db;
+  };
+  ReaderLease acquire_reader() {
+    const std::size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < readers_.size(); ++i) {
+      Reader& r = readers_[(start + i) % readers_.size()];
+      std::unique_lock lock(r.mu, std::try_to_lock);
+      if (lock.owns_lock()) return ReaderLease{std::move(lock), r.db};
+    }
+    Reader& r = readers_[start % readers_.size()];
+    return ReaderLease{std::unique_lock(r.mu), r.db};
+  }
+  std::array<Reader, 4> readers_;
+  std::atomic<std::size_t> next_reader_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;

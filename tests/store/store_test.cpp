@@ -122,6 +122,13 @@ void check_contract(Store& store) {
   q.before = from_epoch_millis(30);
   CHECK(store.load_runs("a", q)->front().run.run_id == "r2");
   CHECK(store.load_runs("nope")->empty());
+  // The JSON form: the same runs, in the same order, as Epoch's run JSON.
+  auto texts = store.load_runs_json("a", RunQuery{});
+  REQUIRE(texts.ok());
+  REQUIRE(texts->size() == 3);
+  for (std::size_t i = 0; i < 3; ++i)
+    CHECK(*run_info_from_json((*texts)[i]) == (*all)[i].run);
+  CHECK(store.load_runs_json("a", q)->size() == 1);
   auto live = store.load_live_runs();
   REQUIRE(live->size() == 1);
   CHECK(live->front().run.run_id == "r2");
