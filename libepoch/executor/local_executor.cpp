@@ -269,21 +269,22 @@ class LocalExecutor final : public Executor {
 
   ~LocalExecutor() override {
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(in_mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    in_cv_.notify_all();
     monitor_.join();
   }
 
   std::string_view name() const noexcept override { return "local"; }
 
   void launch(const TaskLaunch& launch, TaskObserver observer) override {
+    // Only the intake lock: the engine never waits for a spawn or a poll.
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(in_mu_);
       queue_.push_back({launch, std::move(observer)});
     }
-    cv_.notify_all();
+    in_cv_.notify_all();
   }
 
   void detach(const std::string& task_id) override {
@@ -315,7 +316,7 @@ class LocalExecutor final : public Executor {
         ::kill(static_cast<pid_t>(-*child), SIGTERM);
       }
     }
-    cv_.notify_all();
+    wake();
     done(result);
   }
 
@@ -364,39 +365,55 @@ class LocalExecutor final : public Executor {
 
   fs::path task_dir(const std::string& id) const { return fs::path(options_.work_dir) / id; }
 
+  void wake() {
+    {
+      std::lock_guard lock(in_mu_);
+      wake_ = true;
+    }
+    in_cv_.notify_all();
+  }
+
   void loop() {
-    std::unique_lock lock(mu_);
     while (true) {
-      // Launches accepted before the executor is destroyed are still started.
-      while (!queue_.empty()) {
-        Launch l = std::move(queue_.front());
-        queue_.pop_front();
-        start(l);
+      std::deque<Launch> batch;
+      bool stopping = false;
+      {
+        std::lock_guard intake(in_mu_);
+        batch.swap(queue_);
+        stopping = stop_;
+        wake_ = false;
       }
-      if (stop_) break;
-      std::vector<std::pair<TaskObserver, TaskUpdate>> reports = std::move(early_);
-      early_.clear();
-      for (auto it = watches_.begin(); it != watches_.end();) {
-        std::optional<TaskUpdate> u = check(it->first, it->second);
-        if (u) {
-          reports.emplace_back(it->second.observer, *u);
-          if (is_terminal(u->state)) {
-            it = watches_.erase(it);
-            continue;
+      std::vector<std::pair<TaskObserver, TaskUpdate>> reports;
+      {
+        std::lock_guard lock(mu_);
+        // Launches accepted before the executor is destroyed are still started.
+        for (Launch& l : batch)
+          start(l);
+        if (stopping) break;
+        reports = std::move(early_);
+        early_.clear();
+        for (auto it = watches_.begin(); it != watches_.end();) {
+          std::optional<TaskUpdate> u = check(it->first, it->second);
+          if (u) {
+            reports.emplace_back(it->second.observer, *u);
+            if (is_terminal(u->state)) {
+              it = watches_.erase(it);
+              continue;
+            }
           }
+          ++it;
         }
-        ++it;
+        escalate_orphans();
       }
-      escalate_orphans();
       if (!reports.empty()) {
-        lock.unlock();
         for (auto& [observer, update] : reports) {
           if (observer) observer(update);
         }
-        lock.lock();
         continue;
       }
-      cv_.wait_for(lock, options_.poll_interval, [this] { return stop_ || !queue_.empty(); });
+      std::unique_lock intake(in_mu_);
+      in_cv_.wait_for(intake, options_.poll_interval,
+                      [this] { return stop_ || wake_ || !queue_.empty(); });
     }
   }
 
@@ -605,9 +622,13 @@ class LocalExecutor final : public Executor {
   }
 
   const LocalExecutorOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  std::mutex mu_;  // the task directories, watches_, orphan_kills_, early_
+  // The intake: launches wait here for the monitor thread, which is woken
+  // by a launch, a kill or the destructor.
+  std::mutex in_mu_;
+  std::condition_variable in_cv_;
   bool stop_ = false;
+  bool wake_ = false;
   std::deque<Launch> queue_;
   std::map<std::string, Watch> watches_;
   std::map<std::string, Clock::time_point> orphan_kills_;
