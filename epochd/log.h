@@ -3,16 +3,21 @@
 // or as JSON
 //   {"time":"2026-11-27T15:42:46.123Z","level":"info","msg":"run state changed",
 //    "topologyId":"daily","runId":"ESR-..."}
-// Threading: thread-safe; each line is written whole. Ownership: the logger
-// keeps a reference to the stream, which must outlive it.
+// Threading: thread-safe; each line is written whole. Lines are formatted on
+// the caller's thread and written by the logger's own thread, in order, in
+// batches, so logging never blocks the engine on I/O; the destructor writes
+// what is queued. Ownership: the logger keeps a reference to the stream,
+// which must outlive it.
 #pragma once
 
+#include <condition_variable>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "epoch/events.h"
@@ -27,6 +32,9 @@ class Logger {
 
   // `format` is "text" or "json"; `level` "debug", "info", "warn" or "error".
   Logger(std::ostream& out, std::string_view format, std::string_view level);
+  ~Logger();
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
 
   bool enabled(LogLevel level) const noexcept { return level >= min_; }
   void log(LogLevel level, std::string_view message, Fields fields = {});
@@ -37,10 +45,16 @@ class Logger {
   }
 
  private:
+  void write_loop();
+
   std::ostream& out_;
   bool json_;
   LogLevel min_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  std::string queued_;  // complete lines not yet written
+  bool stop_ = false;
+  std::thread writer_;
 };
 
 // An EventSink writing each engine event as a log line with its topology,
