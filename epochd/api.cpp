@@ -108,6 +108,15 @@ HttpResponse not_leader(const Status& s) {
   return failed(503, s.message());
 }
 
+// The answer to a failed create or update that is not the endpoint's own
+// case (exists, not found): not the leader, refused by validation, or the
+// store's failure.
+HttpResponse write_failure(const Status& s, std::string_view what) {
+  if (s.code() == StatusCode::kUnavailable) return not_leader(s);
+  if (s.code() == StatusCode::kInvalidArgument) return command_validation_failure(s.message());
+  return internal(what, s);
+}
+
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 255) return false;
   for (char c : id)
@@ -275,10 +284,7 @@ void Api::route(Context& c) {
           if (r.ok()) return respond(ok(epoch::to_json(*r)));
           if (r.status().code() == StatusCode::kAlreadyExists)
             return respond(failed(200, "Topology " + name + " already exists with ID: " + name));
-          if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
-          if (r.status().code() == StatusCode::kInvalidArgument)
-            return respond(command_validation_failure(r.status().message()));
-          respond(internal("Could not create topology", r.status()));
+          respond(write_failure(r.status(), "Could not create topology"));
         });
       }
       const std::string id = topology->name;
@@ -286,10 +292,7 @@ void Api::route(Context& c) {
         if (r.ok()) return respond(ok(epoch::to_json(*r)));
         if (r.status().code() == StatusCode::kNotFound)
           return respond(epoch_error(404, 3004, "Topology not found: " + id));
-        if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
-        if (r.status().code() == StatusCode::kInvalidArgument)
-          return respond(command_validation_failure(r.status().message()));
-        respond(internal("Could not update topology", r.status()));
+        respond(write_failure(r.status(), "Could not update topology"));
       });
     }
   } else if (c.is({"apis", "v1", "topologies", "*"})) {
@@ -486,10 +489,7 @@ void Api::create_simple(Context& c) {
     if (r.ok()) return respond(ok(redirect_data(id)));
     if (r.status().code() == StatusCode::kAlreadyExists)
       return respond(epoch_error(409, 3003, "Topology already exists with name: " + id));
-    if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
-    if (r.status().code() == StatusCode::kInvalidArgument)
-      return respond(command_validation_failure(r.status().message()));
-    respond(internal("Could not create topology", r.status()));
+    respond(write_failure(r.status(), "Could not create topology"));
   });
 }
 
@@ -501,10 +501,7 @@ void Api::edit_simple(Context& c, const std::string& id, bool ui) {
     if (r.ok()) return respond(ok(ui ? redirect_data(id) : epoch::to_json(*r)));
     if (r.status().code() == StatusCode::kNotFound)
       return respond(epoch_error(404, 3004, "Topology not found: " + id));
-    if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
-    if (r.status().code() == StatusCode::kInvalidArgument)
-      return respond(command_validation_failure(r.status().message()));
-    respond(internal("Could not update topology", r.status()));
+    respond(write_failure(r.status(), "Could not update topology"));
   });
 }
 
