@@ -72,26 +72,15 @@ int run_daemon(const Config& config, Logger& log) {
   auto work = asio::make_work_guard(ioc);
 
   // The elector needs the advertised URL, which needs the bound port, so
-  // the server is bound first, with a handler that waits for the API.
-  std::shared_ptr<Api> api_slot;
-  std::mutex api_mu;
+  // the server is bound before the API exists. No request is handled before
+  // it does: nothing runs the io_context until the threads below start.
+  Api* api = nullptr;
   HttpServerOptions http;
   http.address = config.listen_address;
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
-  auto server = HttpServer::start(ioc, http, [&](HttpRequest req, Responder respond) {
-    std::shared_ptr<Api> api;
-    {
-      std::lock_guard lock(api_mu);
-      api = api_slot;
-    }
-    if (!api) {
-      HttpResponse r;
-      r.status = 503;
-      r.body = R"({"status":"FAILED","message":"epochd is starting"})";
-      return respond(std::move(r));
-    }
+  auto server = HttpServer::start(ioc, http, [&api](HttpRequest req, Responder respond) {
     api->handle(std::move(req), std::move(respond));
   });
   if (!server.ok()) {
@@ -115,10 +104,8 @@ int run_daemon(const Config& config, Logger& log) {
   ApiOptions ao;
   ao.advertised_url = advertised;
   ao.default_time_zone = config.default_time_zone;
-  {
-    std::lock_guard lock(api_mu);
-    api_slot = std::make_shared<Api>(scheduler, **store, *elector, *executor, metrics, ao);
-  }
+  Api rest(scheduler, **store, *elector, *executor, metrics, ao);
+  api = &rest;
 
   std::promise<int> stop_signal;
   asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -31,6 +31,13 @@ void append_text_value(std::string& out, std::string_view v) {
     return;
   }
   out += '"';
+  append_escaped(out, v);
+  out += '"';
+}
+
+}  // namespace
+
+void append_escaped(std::string& out, std::string_view v) {
   for (char c : v) {
     if (c == '"' || c == '\\') out += '\\';
     if (c == '\n') {
@@ -39,10 +46,7 @@ void append_text_value(std::string& out, std::string_view v) {
     }
     out += c;
   }
-  out += '"';
 }
-
-}  // namespace
 
 Logger::Logger(std::ostream& out, std::string_view format, std::string_view level)
     : out_(out), json_(format == "json") {

@@ -57,6 +57,10 @@ class Logger {
   std::thread writer_;
 };
 
+// Appends `v` with '"' and '\\' escaped by a backslash and newlines as
+// "\\n": the rule for quoted log values and Prometheus label values.
+void append_escaped(std::string& out, std::string_view v);
+
 // An EventSink writing each engine event as a log line with its topology,
 // run and task ids (run and topology changes at info, task changes at debug,
 // failures and missed fires at warn).

@@ -1,8 +1,11 @@
 #include "metrics.h"
 
 #include <cstdio>
+#include <deque>
+#include <unordered_set>
 
 #include "epoch/time_zone.h"
+#include "log.h"
 
 namespace epochd {
 namespace {
@@ -31,14 +34,7 @@ void scalar(std::string& out, std::string_view name, std::string_view type, std:
 // Label values are our own route templates and enum names; escape anyway.
 std::string label_value(std::string_view v) {
   std::string out;
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
+  append_escaped(out, v);
   return out;
 }
 

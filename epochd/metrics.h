@@ -18,13 +18,11 @@
 
 #include <array>
 #include <chrono>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 #include "epoch/events.h"
 #include "epoch/executor.h"

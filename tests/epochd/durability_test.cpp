@@ -20,11 +20,15 @@
 
 namespace json = boost::json;
 using epoch::test::DaemonProcess;
+using epoch::test::eventually;
 using epoch::test::http_call;
 
 namespace {
 
 constexpr std::int64_t kPeriodMs = 2000;
+// How long and how often the test waits for the daemon to get somewhere.
+constexpr std::chrono::milliseconds kWait = std::chrono::seconds(20);
+constexpr std::chrono::milliseconds kPoll = std::chrono::milliseconds(25);
 
 json::value get(std::uint16_t port, const std::string& target) {
   const auto r = http_call(port, "GET", target);
@@ -38,16 +42,6 @@ std::vector<std::string> launches(const std::string& dir) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) out.push_back(line);
   return out;
-}
-
-bool eventually(const std::function<bool()>& f,
-                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return f();
 }
 
 // Whether some run of "pulse" has its task running right now.
@@ -78,7 +72,8 @@ void restart_scenario(bool kill9) {
         http_call(first.port(), "POST", "/apis/v1/topologies", json::serialize(topology));
     REQUIRE(created.status == 200);
     // Two launches, then stop while the third task is running.
-    REQUIRE(eventually([&] { return launches(dir).size() >= 2 && task_running(first.port()); }));
+    REQUIRE(eventually([&] { return launches(dir).size() >= 2 && task_running(first.port()); },
+                       kWait, kPoll));
     if (kill9) {
       first.kill9();
     } else {
@@ -90,14 +85,17 @@ void restart_scenario(bool kill9) {
   std::this_thread::sleep_for(std::chrono::milliseconds(2 * kPeriodMs + 500));
 
   DaemonProcess second(EPOCHD_BINARY, dir, args);
-  REQUIRE(eventually([&] { return launches(dir).size() >= before_restart + 2; }));
+  REQUIRE(eventually([&] { return launches(dir).size() >= before_restart + 2; }, kWait, kPoll));
   const auto paused = http_call(second.port(), "PUT", "/apis/v1/topologies/pulse/pause");
   REQUIRE(paused.status == 200);
   // Everything finishes; nothing stays RUNNING.
-  REQUIRE(eventually([&] {
-    const json::value running = get(second.port(), "/apis/v1/topologies/pulse/runs?state=RUNNING");
-    return running.as_array().empty();
-  }));
+  REQUIRE(eventually(
+      [&] {
+        const json::value running =
+            get(second.port(), "/apis/v1/topologies/pulse/runs?state=RUNNING");
+        return running.as_array().empty();
+      },
+      kWait, kPoll));
 
   const json::value all = get(second.port(), "/apis/v1/topologies/pulse/runs");
   const json::array& runs = all.as_array();

@@ -13,34 +13,17 @@
 #include <thread>
 
 #include "daemon_process.h"
+#include "epoch_examples.h"
 #include "http_client.h"
 
 namespace json = boost::json;
 using epoch::test::DaemonProcess;
+using epoch::test::eventually;
 using epoch::test::http_call;
 using epoch::test::HttpResult;
+using epoch::test::kEpochFullCreate;
 
 namespace {
-
-// The Epoch create example of epoch-reference.md §2.9, verbatim.
-constexpr const char* kDailyReport = R"({
-  "name": "daily-report",
-  "task": {
-    "type": "CONTAINER_EXECUTION",
-    "taskName": "docker-task",
-    "executable": {"type": "DOCKER", "url": "docker.io/library/busybox:1.36", "dockerPullTimeout": "120 seconds"},
-    "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 512}],
-    "volumes": [{"pathInContainer": "/data", "pathOnHost": "/mnt/data", "mode": "READ_ONLY"}],
-    "configs": [{"type": "INLINE", "localFilename": "/etc/report.conf", "data": "a2V5PXZhbHVlCg=="}],
-    "logging": {"type": "LOCAL", "maxSize": "10m", "maxFiles": 3, "compress": true},
-    "placementPolicy": {"type": "ANY"},
-    "tags": {"team": "infra"},
-    "env": {"MODE": "daily"},
-    "args": ["--verbose"]
-  },
-  "trigger": {"type": "CRON", "timeSpec": "0 0 6 * * ?"},
-  "notify": {"type": "MAIL", "emails": ["oncall@example.com"]}
-})";
 
 // The simple (UI) create request of §2.8, verbatim.
 constexpr const char* kSimpleCreate =
@@ -90,17 +73,6 @@ std::string process_topology(const std::string& name, const std::string& cron,
   return out;
 }
 
-// Polls `f` every 50 ms until it is true or `limit` passes.
-bool eventually(const std::function<bool()>& f,
-                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
-}
-
 std::string str(const json::value& v) {
   return std::string(v.as_string());
 }
@@ -109,17 +81,17 @@ std::string str(const json::value& v) {
 
 TEST_CASE("Epoch's full create example (§2.9) is accepted and round-trips") {
   Daemon d;
-  auto created = d.env("POST", "/apis/v1/topologies", kDailyReport);
+  auto created = d.env("POST", "/apis/v1/topologies", kEpochFullCreate);
   CHECK(str(created["status"]) == "SUCCESS");
   CHECK(str(created["message"]) == "success");
   const json::object& data = created["data"].as_object();
   CHECK(str(data.at("id")) == "daily-report");
   CHECK(str(data.at("state")) == "ACTIVE");
   CHECK(data.at("created") == data.at("updated"));
-  CHECK(data.at("topology") == json::parse(kDailyReport));
+  CHECK(data.at("topology") == json::parse(kEpochFullCreate));
 
   auto got = d.env("GET", "/apis/v1/topologies/daily-report");
-  CHECK(got["data"].as_object().at("topology") == json::parse(kDailyReport));
+  CHECK(got["data"].as_object().at("topology") == json::parse(kEpochFullCreate));
   CHECK(got["data"].as_object().at("nextFireTime").is_int64());  // extension
   // The stored topology is a valid create body again.
   auto again =
@@ -129,7 +101,7 @@ TEST_CASE("Epoch's full create example (§2.9) is accepted and round-trips") {
   CHECK(d.topologies().size() == 1);
 
   // Full update keeps state and created, replaces the spec.
-  json::value changed = json::parse(kDailyReport);
+  json::value changed = json::parse(kEpochFullCreate);
   changed.as_object()["trigger"].as_object()["timeSpec"] = "0 30 7 * * ?";
   auto updated = d.env("PUT", "/apis/v1/topologies", json::serialize(changed));
   CHECK(str(updated["status"]) == "SUCCESS");

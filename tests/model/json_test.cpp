@@ -6,30 +6,13 @@
 #include <string>
 
 #include "epoch/model.h"
+#include "epoch_examples.h"
 
 namespace json = boost::json;
 
 namespace {
 
-// The full create example of §2.9.
-const char* kFullCreate = R"({
-  "name": "daily-report",
-  "task": {
-    "type": "CONTAINER_EXECUTION",
-    "taskName": "docker-task",
-    "executable": {"type": "DOCKER", "url": "docker.io/library/busybox:1.36", "dockerPullTimeout": "120 seconds"},
-    "resources": [{"type": "CPU", "count": 1}, {"type": "MEMORY", "sizeInMB": 512}],
-    "volumes": [{"pathInContainer": "/data", "pathOnHost": "/mnt/data", "mode": "READ_ONLY"}],
-    "configs": [{"type": "INLINE", "localFilename": "/etc/report.conf", "data": "a2V5PXZhbHVlCg=="}],
-    "logging": {"type": "LOCAL", "maxSize": "10m", "maxFiles": 3, "compress": true},
-    "placementPolicy": {"type": "ANY"},
-    "tags": {"team": "infra"},
-    "env": {"MODE": "daily"},
-    "args": ["--verbose"]
-  },
-  "trigger": {"type": "CRON", "timeSpec": "0 0 6 * * ?"},
-  "notify": {"type": "MAIL", "emails": ["oncall@example.com"]}
-})";
+using epoch::test::kEpochFullCreate;
 
 // The run record of §2.7.
 const char* kRun =
@@ -45,7 +28,7 @@ json::value parsed(const std::string& s) {
 }  // namespace
 
 TEST_CASE("the full create example round-trips exactly") {
-  auto t = epoch::topology_from_json(kFullCreate);
+  auto t = epoch::topology_from_json(kEpochFullCreate);
   REQUIRE_MESSAGE(t.ok(), t.status().message());
   CHECK(t->name == "daily-report");
   const auto& c = std::get<epoch::ContainerTask>(t->task.spec);
@@ -56,13 +39,13 @@ TEST_CASE("the full create example round-trips exactly") {
   CHECK(c.volumes->at(0).mode == epoch::Volume::Mode::kReadOnly);
   CHECK(c.env->at("MODE") == "daily");
   CHECK(std::get<epoch::CronTrigger>(t->trigger).time_spec == "0 0 6 * * ?");
-  CHECK(parsed(epoch::to_json(*t)) == parsed(kFullCreate));
+  CHECK(parsed(epoch::to_json(*t)) == parsed(kEpochFullCreate));
   CHECK(epoch::validate(*t).ok());
 }
 
 TEST_CASE("details and run records round-trip") {
   const std::string details =
-      std::string(R"({"id":"daily-report","topology":)") + kFullCreate +
+      std::string(R"({"id":"daily-report","topology":)") + kEpochFullCreate +
       R"(,"state":"PAUSED","created":1729228800000,"updated":1729228800001})";
   auto d = epoch::topology_details_from_json(details);
   REQUIRE_MESSAGE(d.ok(), d.status().message());

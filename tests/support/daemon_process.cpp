@@ -12,6 +12,16 @@
 
 namespace epoch::test {
 
+bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit,
+                std::chrono::milliseconds interval) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(interval);
+  }
+  return f();
+}
+
 std::string make_temp_dir(const std::string& prefix) {
   std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");

@@ -7,10 +7,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace epoch::test {
+
+// Calls `f` every `interval` until it returns true or `limit` has passed;
+// returns its last answer.
+bool eventually(const std::function<bool()>& f,
+                std::chrono::milliseconds limit = std::chrono::seconds(15),
+                std::chrono::milliseconds interval = std::chrono::milliseconds(50));
 
 // A fresh empty directory under /tmp (removed by the caller if wanted).
 std::string make_temp_dir(const std::string& prefix);
