@@ -172,13 +172,42 @@ std::vector<Volume> decode_volumes(const json::value& v, const std::string& path
   return out;
 }
 
+bool has_double(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return true;
+    case json::kind::array:
+      for (const json::value& e : v.get_array())
+        if (has_double(e)) return true;
+      return false;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (has_double(kv.value())) return true;
+      return false;
+    default:
+      return false;
+  }
+}
+
+// The stored text of a passed-through spec. Boost.JSON 1.81 does not parse
+// long numbers correctly rounded, so serialize(parse(text)) can differ from
+// text when a double is present; such text is re-read until it no longer
+// changes (at most a few rounds), so a spec reads back as itself.
 RawJson raw(const json::value& v, const std::string& path, json::kind expected) {
   if (v.kind() != expected) {
     fail(path, std::string("expected ") +
                    (expected == json::kind::array ? "an array" : "an object") + ", found " +
                    kind(v));
   }
-  return RawJson{json::serialize(v)};
+  std::string text = json::serialize(v);
+  if (has_double(v)) {
+    for (int round = 0; round < 8; ++round) {
+      std::string again = json::serialize(json::parse(text));
+      if (again == text) break;
+      text = std::move(again);
+    }
+  }
+  return RawJson{std::move(text)};
 }
 
 Task decode_task(const json::value& v, const std::string& path) {
