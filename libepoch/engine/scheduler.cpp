@@ -20,6 +20,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "epoch/cron.h"
@@ -176,6 +177,19 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
   void get_topology(std::string id, Callback<TopologyView> done) {
+    {
+      std::shared_lock lock(views_mu_);
+      if (views_ready_) {
+        const auto it = views_.find(id);
+        if (it == views_.end()) {
+          lock.unlock();
+          return done(not_found("No such topology: " + id));
+        }
+        const std::shared_ptr<const Published> p = it->second;
+        lock.unlock();
+        return done(p->view());
+      }
+    }
     on_strand([id = std::move(id), done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
       const auto it = self.topologies_.find(id);
@@ -207,6 +221,21 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
   void list_topologies(Callback<std::vector<TopologyView>> done) {
+    {
+      std::vector<std::shared_ptr<const Published>> all;
+      std::shared_lock lock(views_mu_);
+      if (views_ready_) {
+        all.reserve(views_.size());
+        for (const auto& [id, p] : views_)
+          all.push_back(p);
+        lock.unlock();
+        std::vector<TopologyView> out;
+        out.reserve(all.size());
+        for (const auto& p : all)
+          out.push_back(p->view());
+        return done(std::move(out));
+      }
+    }
     on_strand([done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
       std::vector<TopologyView> out;
@@ -247,6 +276,32 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::optional<Instant> next_fire;
     std::vector<std::uint64_t> live;     // run handles (waiting ones included)
     std::vector<std::uint64_t> waiting;  // live runs whose turn has not come (oldest first)
+    bool view_dirty = false;             // changed since its view was last published
+  };
+
+  // What readers see of a topology: published by the strand at each flush(),
+  // read under a shared lock by get_topology/list_topologies on the caller's
+  // thread, so that reads never queue behind a burst of fires.
+  struct Published {
+    std::string id;
+    std::shared_ptr<const Topology> spec;
+    TopologyState state = TopologyState::kActive;
+    Instant created{}, updated{};
+    std::optional<Instant> next_fire, last_fire;
+    std::vector<std::string> live_runs;
+
+    TopologyView view() const {
+      TopologyView v;
+      v.details.id = id;
+      v.details.topology = *spec;
+      v.details.state = state;
+      v.details.created = created;
+      v.details.updated = updated;
+      v.next_fire = next_fire;
+      v.last_fire = last_fire;
+      v.live_runs = live_runs;
+      return v;
+    }
   };
 
   struct TaskCtl {
@@ -375,6 +430,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   void schedule_next_fire(Topo& t, Instant after) {
     t.next_fire = next_fire_after(t, after);
+    mark_view(t);
     // A fire is handled up to prepare_ahead before its nominal instant: the
     // run is stored then, and its first task launches at the nominal instant.
     if (t.next_fire) {
@@ -440,9 +496,61 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     emit(std::move(e));
   }
 
+  // ---- published views ------------------------------------------------------------
+
+  void mark_view(Topo& t) {
+    if (t.view_dirty) return;
+    t.view_dirty = true;
+    view_dirty_.push_back(t.id);
+  }
+
+  // Publishes the views of topologies changed since the last call (and the
+  // whole set once after recovery). Views are built outside the lock; the
+  // lock is held only to swap pointers.
+  void publish_views() {
+    if (!leader_ || (view_dirty_.empty() && views_ready_)) return;
+    std::vector<std::pair<std::string, std::shared_ptr<const Published>>> changes;
+    changes.reserve(view_dirty_.size());
+    for (std::string& id : view_dirty_) {
+      const auto it = topologies_.find(id);
+      if (it == topologies_.end()) {
+        changes.emplace_back(std::move(id), nullptr);
+        continue;
+      }
+      Topo& t = *it->second;
+      if (!t.view_dirty) continue;  // listed twice (deleted and created again)
+      t.view_dirty = false;
+      auto p = std::make_shared<Published>();
+      p->id = t.id;
+      p->spec = t.spec;
+      p->state = t.state;
+      p->created = t.created;
+      p->updated = t.updated;
+      p->next_fire = t.next_fire;
+      p->last_fire = t.last_fire;
+      p->live_runs.reserve(t.live.size());
+      for (std::uint64_t h : t.live) {
+        if (const auto r = runs_.find(h); r != runs_.end())
+          p->live_runs.push_back(r->second.rec.run.run_id);
+      }
+      changes.emplace_back(std::move(id), std::move(p));
+    }
+    view_dirty_.clear();
+    std::unique_lock lock(views_mu_);
+    for (auto& [id, p] : changes) {
+      if (p) {
+        views_[id] = std::move(p);
+      } else {
+        views_.erase(id);
+      }
+    }
+    views_ready_ = true;
+  }
+
   // ---- the write-ahead pipeline -------------------------------------------------
 
   void write_topology(Topo& t) {
+    mark_view(t);
     const std::string key = "t/" + t.id;
     if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
       pending_.ops[it->second].topology = record_of(t);
@@ -457,6 +565,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // never rewrites the topology.
   void write_last_fire(Topo& t, Instant fire) {
     t.last_fire = fire;
+    mark_view(t);
     const std::string key = "f/" + t.id;
     if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
       pending_.ops[it->second].last_fire = fire;
@@ -491,6 +600,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void after(std::function<void()> fn) { pending_after_.push_back(std::move(fn)); }
 
   void flush() {
+    publish_views();
     if (committing_ || !leader_) return;
     if (pending_.ops.empty()) {
       // Nothing to write: the actions may run now.
@@ -607,6 +717,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     topologies_.clear();
     topo_handles_.clear();
+    view_dirty_.clear();
+    {
+      std::unique_lock lock(views_mu_);
+      views_ready_ = false;
+      views_.clear();
+    }
     runs_.clear();
     run_index_.clear();
     pending_ = Batch{};
@@ -626,6 +742,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     t->last_fire = rec.last_fire;
     t->spec = std::make_shared<const Topology>(std::move(rec.details.topology));
     Topo& ref = *t;
+    mark_view(ref);
     topo_handles_[ref.handle] = &ref;
     topologies_[ref.id] = std::move(t);
     return ref;
@@ -638,7 +755,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     r.rec = std::move(rec);
     r.spec = std::move(spec);
     run_index_[run_key(r.rec.run.topology_id, r.rec.run.run_id)] = h;
-    if (t != nullptr) t->live.push_back(h);
+    if (t != nullptr) {
+      t->live.push_back(h);
+      mark_view(*t);
+    }
     return r;
   }
 
@@ -1171,6 +1291,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       Topo& topo = *topologies_.at(r.rec.run.topology_id);
       std::erase(topo.live, h);
       std::erase(topo.waiting, h);
+      mark_view(topo);
       runs_.erase(h);
       release_waiting(topo);
     } else {
@@ -1274,6 +1395,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     pending_.delete_topology(id);
     pending_.delete_all_runs(id);
     topo_handles_.erase(t.handle);
+    view_dirty_.push_back(id);  // unpublished at the next flush
     topologies_.erase(it);
     emit_topology(Event::Type::kTopologyDeleted, details);
     after([done = std::move(done)] { done(true); });
@@ -1388,6 +1510,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::uint64_t next_handle_ = 0;
 
   std::map<std::string, std::unique_ptr<Topo>> topologies_;
+  std::vector<std::string> view_dirty_;  // ids whose published view is stale
+  mutable std::shared_mutex views_mu_;   // guards views_ and views_ready_
+  std::map<std::string, std::shared_ptr<const Published>> views_;
+  bool views_ready_ = false;  // true once a leader's recovered state is published
   std::unordered_map<std::uint64_t, Topo*> topo_handles_;
   std::unordered_map<std::uint64_t, Run> runs_;
   std::unordered_map<std::string, std::uint64_t> run_index_;  // "topology/run"

@@ -745,3 +745,44 @@ TEST_CASE("not the leader: operations are refused") {
   auto r = h.create(process_topology("x", "0 * * * * ?"));
   CHECK(r.status().code() == StatusCode::kUnavailable);
 }
+
+TEST_CASE("reads answer at once from the published views, which follow every change") {
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
+  h.start();
+  REQUIRE(h.create(process_topology("a", "*/10 * * * * ?")).ok());
+  REQUIRE(h.create(process_topology("b", "0 0 * * * ?")).ok());
+  // Answered on the caller's thread before returning: nothing pumps the strand.
+  const auto read = [&](const std::string& id) {
+    std::optional<StatusOr<TopologyView>> got;
+    h.scheduler->get_topology(id, [&](StatusOr<TopologyView> v) { got.emplace(std::move(v)); });
+    REQUIRE_MESSAGE(got.has_value(), "get_topology waited for the strand");
+    return std::move(*got);
+  };
+  CHECK(read("a")->next_fire == at("2026-01-01T00:00:10Z"));
+  CHECK(read("nope").status().code() == StatusCode::kNotFound);
+  std::optional<StatusOr<std::vector<TopologyView>>> all;
+  h.scheduler->list_topologies([&](auto v) { all.emplace(std::move(v)); });
+  REQUIRE(all.has_value());
+  REQUIRE((*all)->size() == 2);
+  CHECK((*all)->front().details.id == "a");
+  // A fire: the live run and the next fire show at once.
+  h.advance_to(at("2026-01-01T00:00:10Z"));
+  auto v = read("a");
+  REQUIRE(v->live_runs.size() == 1);
+  CHECK(v->live_runs.front() == "ESR-2026-01-01-00-00-10-000");
+  CHECK(v->last_fire == at("2026-01-01T00:00:10Z"));
+  CHECK(v->next_fire == at("2026-01-01T00:00:20Z"));
+  // Pause, update and delete are visible once their callback has run.
+  REQUIRE(h.call<TopologyDetails>([&](auto cb) { h.scheduler->pause("a", cb); }).ok());
+  CHECK(read("a")->details.state == TopologyState::kPaused);
+  Topology changed = process_topology("a", "0 */5 * * * ?");
+  REQUIRE(h.call<TopologyDetails>([&](auto cb) { h.scheduler->update(changed, cb); }).ok());
+  CHECK(std::get<CronTrigger>(read("a")->details.topology.trigger).time_spec == "0 */5 * * * ?");
+  REQUIRE(h.call<bool>([&](auto cb) { h.scheduler->remove("b", false, cb); }).ok());
+  CHECK(read("b").status().code() == StatusCode::kNotFound);
+  // A deposed leader serves nothing it no longer owns.
+  h.elector.revoke();
+  h.pump();
+  auto after = h.call<TopologyView>([&](auto cb) { h.scheduler->get_topology("a", cb); });
+  CHECK(after.status().code() == StatusCode::kUnavailable);
+}
