@@ -24,7 +24,8 @@ constexpr Option kOptions[] = {
     {"listen", "127.0.0.1", "address the HTTP server listens on"},
     {"port", "8080", "port the HTTP server listens on (0: any free port, logged at start)"},
     {"advertised-url", nullptr,
-     "URL other nodes reach this one at (default http://<listen>:<port>)"},
+     "URL other nodes reach this one at (default http://<HOST or listen address>:<PORT_<port> "
+     "or port>, honouring the HOST and PORT_<n> variables like Epoch)"},
     {"body-limit", "1048576", "largest request body accepted, in bytes"},
     {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
     {"io-threads", "2", "threads serving HTTP (1-64)"},
@@ -33,7 +34,12 @@ constexpr Option kOptions[] = {
     {"sqlite-sync", "full", "SQLite durability: full (survives power loss) or normal"},
     {"zk-connect", nullptr, "ZooKeeper servers host:port[,host:port] (store = zookeeper)"},
     {"zk-namespace", "epoch", "ZooKeeper namespace (Epoch's layout under /<namespace>)"},
-    {"zk-session-timeout", "10 seconds", "ZooKeeper session timeout"},
+    {"zk-session-timeout", "10 seconds",
+     "ZooKeeper session timeout (a dead leader is replaced after it)"},
+    {"zk-operation-timeout", "5 seconds",
+     "how long a ZooKeeper call waits for a connection before it fails"},
+    {"proxy-timeout", "10 seconds",
+     "time a follower waits for the leader's answer to a forwarded request"},
     {"executor", "local", "where tasks run: local or drove"},
     {"work-dir", "epoch-tasks", "directory of local tasks' logs and state (executor = local)"},
     {"docker-cli", "docker", "docker-compatible CLI for container tasks (executor = local)"},
@@ -187,6 +193,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       return bad(*s, "expected a URL starting with http:// or https://");
     }
     c.advertised_url = s->value;
+    c.advertised_explicit = true;
   } else {
     c.advertised_url = "http://" + c.listen_address + ":" + std::to_string(c.port);
   }
@@ -210,6 +217,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     return bad(*get("zk-namespace"), "expected a name without '/'");
   }
   EPOCH_ASSIGN_OR_RETURN(c.zk_session_timeout, duration(*get("zk-session-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.zk_operation_timeout, duration(*get("zk-operation-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.proxy_timeout, duration(*get("proxy-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
   c.local_work_dir = get("work-dir")->value;
   c.docker_cli = get("docker-cli")->value;

@@ -21,6 +21,7 @@ struct Config {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8080;
   std::string advertised_url;  // default http://<listen address>:<port>
+  bool advertised_explicit = false;  // set by --advertised-url (else HOST/PORT_<n> apply)
   std::size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   int io_threads = 2;
@@ -31,6 +32,8 @@ struct Config {
   std::string zk_connect;  // host:port[,host:port...] (store = zookeeper)
   std::string zk_namespace = "epoch";
   std::chrono::milliseconds zk_session_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds zk_operation_timeout = std::chrono::seconds(5);
+  std::chrono::milliseconds proxy_timeout = std::chrono::seconds(10);
   // Executor
   std::string executor = "local";  // local | drove
   std::string local_work_dir = "epoch-tasks";

@@ -3,7 +3,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "api.h"
@@ -12,7 +16,9 @@
 #include "epoch/local_executor.h"
 #include "epoch/scheduler.h"
 #include "epoch/sqlite_store.h"
+#include "epoch/zookeeper.h"
 #include "http_server.h"
+#include "leader_router.h"
 #include "metrics.h"
 
 namespace epochd {
@@ -21,16 +27,36 @@ namespace asio = boost::asio;
 
 namespace {
 
-epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(const Config& c) {
+epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(
+    const Config& c, const std::shared_ptr<epoch::ZkConnection>& zk) {
   if (c.store == "memory") return epoch::make_memory_store();
+  if (c.store == "zookeeper") return epoch::make_zk_store(zk);
   if (c.store == "sqlite") {
     epoch::SqliteStoreOptions o;
     o.path = c.sqlite_path;
     o.synchronous_full = c.sqlite_synchronous_full;
     return epoch::make_sqlite_store(o);
   }
-  return epoch::unavailable("store '" + c.store +
-                            "' is not available in this build yet (use memory or sqlite)");
+  return epoch::invalid_argument("unknown store '" + c.store + "'");
+}
+
+// The URL other nodes forward to: --advertised-url, else Epoch's rule —
+// host from HOST (or the listen address; the host name when listening on
+// all addresses), port from PORT_<bound port> (Drove's port mapping) or the
+// bound port.
+std::string advertised_url(const Config& c, std::uint16_t port) {
+  if (c.advertised_explicit) return c.advertised_url;
+  std::string host = c.listen_address;
+  if (const char* h = std::getenv("HOST"); h != nullptr && *h != '\0') {
+    host = h;
+  } else if (host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
+  }
+  std::string mapped = std::to_string(port);
+  const std::string var = "PORT_" + mapped;
+  if (const char* p = std::getenv(var.c_str()); p != nullptr && *p != '\0') mapped = p;
+  return "http://" + host + ":" + mapped;
 }
 
 epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c) {
@@ -48,7 +74,21 @@ epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c)
 }  // namespace
 
 int run_daemon(const Config& config, Logger& log) {
-  auto store = make_store(config);
+  std::shared_ptr<epoch::ZkConnection> zk;
+  if (config.store == "zookeeper") {
+    epoch::ZkOptions zo;
+    zo.hosts = config.zk_connect;
+    zo.name_space = config.zk_namespace;
+    zo.session_timeout = config.zk_session_timeout;
+    zo.operation_timeout = config.zk_operation_timeout;
+    auto c = epoch::connect_zookeeper(zo);
+    if (!c.ok()) {
+      log.error("cannot use ZooKeeper", {{"error", c.status().message()}});
+      return 1;
+    }
+    zk = *c;
+  }
+  auto store = make_store(config, zk);
   if (!store.ok()) {
     log.error("cannot open the store",
               {{"store", config.store}, {"error", store.status().message()}});
@@ -75,24 +115,25 @@ int run_daemon(const Config& config, Logger& log) {
   // the server is bound before the API exists. No request is handled before
   // it does: nothing runs the io_context until the threads below start.
   Api* api = nullptr;
+  LeaderRouter* router = nullptr;
   HttpServerOptions http;
   http.address = config.listen_address;
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
-  auto server = HttpServer::start(ioc, http, [&api](HttpRequest req, Responder respond) {
-    api->handle(std::move(req), std::move(respond));
-  });
+  auto server =
+      HttpServer::start(ioc, http, [&api, &router](HttpRequest req, Responder respond) {
+        if (router != nullptr && router->route(req, respond)) return;
+        api->handle(std::move(req), std::move(respond));
+      });
   if (!server.ok()) {
     log.error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;
   }
   const std::uint16_t port = (*server)->port();
-  std::string advertised = config.advertised_url;
-  const std::string unbound = "http://" + config.listen_address + ":0";
-  if (advertised == unbound)
-    advertised = "http://" + config.listen_address + ":" + std::to_string(port);
-  auto elector = epoch::make_standalone_elector(advertised);
+  const std::string advertised = advertised_url(config, port);
+  auto elector = zk ? epoch::make_zk_elector(zk, advertised)
+                    : epoch::make_standalone_elector(advertised);
 
   epoch::SchedulerOptions so;
   so.default_time_zone = config.default_time_zone;
@@ -106,6 +147,14 @@ int run_daemon(const Config& config, Logger& log) {
   ao.default_time_zone = config.default_time_zone;
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
   api = &rest;
+  std::optional<LeaderRouter> proxy;
+  if (zk) {
+    RouterOptions ro;
+    ro.self_url = advertised;
+    ro.response_timeout = config.proxy_timeout;
+    proxy.emplace(ioc, *elector, ro);
+    router = &*proxy;
+  }
 
   std::promise<int> stop_signal;
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -122,7 +171,10 @@ int run_daemon(const Config& config, Logger& log) {
            {{"address", config.listen_address},
             {"port", std::to_string(port)},
             {"url", advertised},
-            {"store", config.store == "sqlite" ? "sqlite:" + config.sqlite_path : config.store},
+            {"store", config.store == "sqlite"      ? "sqlite:" + config.sqlite_path
+                      : config.store == "zookeeper" ? "zookeeper:" + config.zk_connect + "/" +
+                                                          config.zk_namespace
+                                                    : config.store},
             {"executor", config.executor}});
 
   const int sig = stop_signal.get_future().get();

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "epoch/store.h"
+#include "run_query.h"
 
 namespace epoch {
 
@@ -62,15 +63,7 @@ void Batch::delete_all_runs(const std::string& topology_id) {
 
 namespace {
 
-bool matches(const RunInfo& r, const RunQuery& q) {
-  if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), r.state) == q.states.end()) {
-    return false;
-  }
-  if (!q.types.empty() && std::find(q.types.begin(), q.types.end(), r.run_type) == q.types.end()) {
-    return false;
-  }
-  return !q.before || r.updated < *q.before;
-}
+using store::matches;
 
 class MemoryStore final : public Store {
  public:
@@ -105,11 +98,7 @@ class MemoryStore final : public Store {
         if (matches(r.run, query)) out.push_back(r);
       }
     }
-    std::sort(out.begin(), out.end(), [](const RunRecord& a, const RunRecord& b) {
-      return a.run.updated != b.run.updated ? a.run.updated > b.run.updated
-                                            : a.run.run_id > b.run.run_id;
-    });
-    if (query.limit != 0 && out.size() > query.limit) out.resize(query.limit);
+    store::order_and_limit(out, query);
     return out;
   }
 
