@@ -165,7 +165,12 @@ class ZkElector final : public LeaderElector {
         const int rc = conn_->create(dir_ + "/" + prefix_, url_, ZOO_EPHEMERAL_SEQUENTIAL, &created);
         if (rc != ZOK) return rc == ZNONODE ? ZCONNECTIONLOSS : rc;
         mine = created.substr(dir_.size() + 1);
-        children.push_back(mine);
+        // Others may have joined since the listing: list again.
+        if (int r = conn_->children(dir_, children); r != ZOK) {
+          std::lock_guard lock(mu_);
+          node_ = mine;
+          return r;
+        }
       }
       std::lock_guard lock(mu_);
       node_ = mine;

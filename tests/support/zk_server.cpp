@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,9 @@ std::string four_letters(std::uint16_t port, const char* word) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
+  timeval tv{1, 0};  // a server still starting may accept and say nothing
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::string out;
   if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
       write(s, word, 4) == 4) {
