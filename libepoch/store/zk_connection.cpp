@@ -304,19 +304,33 @@ int ZkConnection::multi(std::vector<zoo_op_t>& ops, std::vector<zoo_op_result_t>
 namespace {
 
 // Completion state shared by one pipelined call.
+// Completions wake the issuing thread only once the count it waits for is
+// reached (a wake-up per completion would cost more than the reads).
 struct Pipeline {
   std::mutex mu;
   std::condition_variable cv;
   std::size_t done = 0;
+  std::size_t wake_at = 0;  // 0: nobody waits
   int error = ZOK;
 
   void finish(int rc) {
+    bool wake = false;
     {
       std::lock_guard lock(mu);
       if (rc != ZOK && rc != ZNONODE && error == ZOK) error = rc;
       ++done;
+      wake = wake_at != 0 && (done >= wake_at || error != ZOK);
+      if (wake) wake_at = 0;
     }
-    cv.notify_all();
+    if (wake) cv.notify_one();
+  }
+
+  // Waits until `n` completions (or an error); the caller holds `lock`.
+  void wait_for(std::unique_lock<std::mutex>& lock, std::size_t n) {
+    while (done < n && error == ZOK) {
+      wake_at = n;
+      cv.wait(lock);
+    }
   }
 };
 
@@ -339,16 +353,20 @@ int ZkConnection::pipelined(std::size_t n, Start start) {
         std::size_t issued = 0;
         int rc = ZOK;
         for (; issued < n; ++issued) {
-          {
+          if (issued >= kWindow && issued % (kWindow / 2) == 0) {
+            // Keep at most a window in flight: wait for the older half.
             std::unique_lock lock(p.mu);
-            p.cv.wait(lock, [&] { return issued - p.done < kWindow; });
+            p.wait_for(lock, issued - kWindow / 2);
             if (p.error != ZOK) break;
           }
           rc = start(issued, zh, &p);
           if (rc != ZOK) break;
         }
         std::unique_lock lock(p.mu);
-        p.cv.wait(lock, [&] { return p.done == issued; });
+        while (p.done < issued) {  // every issued call completes, errors too
+          p.wake_at = issued;
+          p.cv.wait(lock);
+        }
         return rc != ZOK ? rc : p.error;
       },
       true);

@@ -38,9 +38,14 @@ std::optional<Instant> parse_fire_json(const std::string& s) {
 }
 
 // A znode name must be one path element ZooKeeper accepts.
+// (The C client frees memory it never allocated when a multi holds a path
+// it rejects, so every path is checked here first.)
 Status check_name(const std::string& what, const std::string& name) {
+  const bool control = std::any_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
+      control) {
     return invalid_argument(what + " '" + name + "' cannot name a ZooKeeper node");
   }
   return ok_status();
@@ -139,11 +144,28 @@ class ZkStore final : public Store {
     return std::optional<RunRecord>(std::move(rec));
   }
 
+  // Through the live-run index when the tree has one (one listing and a
+  // read per live run); a tree written by Epoch-Java has none: then every
+  // run is read, and the runs found live are indexed by the next commit.
   StatusOr<std::vector<RunRecord>> load_live_runs() override {
+    std::vector<std::string> names;
+    const int lrc = conn_->children(live_dir(), names);
+    if (lrc == ZOK) {
+      std::vector<std::string> paths;
+      paths.reserve(names.size());
+      for (const std::string& n : names) {
+        const auto sep = n.rfind('~');
+        if (sep == std::string::npos) continue;
+        paths.push_back(run_path(n.substr(0, sep), n.substr(sep + 1)));
+      }
+      return read_runs(paths, [](const RunInfo& r) { return !is_terminal(r.state); });
+    }
+    if (lrc != ZNONODE) return ZkConnection::to_status(lrc, "list " + live_dir());
     std::vector<std::string> topologies;
     const int rc = conn_->children(root_ + "/runs", topologies);
-    if (rc == ZNONODE) return std::vector<RunRecord>{};
-    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + root_ + "/runs");
+    if (rc != ZOK && rc != ZNONODE) {
+      return ZkConnection::to_status(rc, "list " + root_ + "/runs");
+    }
     std::vector<std::string> dirs;
     for (const std::string& t : topologies)
       dirs.push_back(runs_dir(t));
@@ -156,7 +178,14 @@ class ZkStore final : public Store {
       for (const std::string& id : children[i])
         paths.push_back(dirs[i] + "/" + id);
     }
-    return read_runs(paths, [](const RunInfo& r) { return !is_terminal(r.state); });
+    EPOCH_ASSIGN_OR_RETURN(auto live, read_runs(paths, [](const RunInfo& r) {
+                             return !is_terminal(r.state);
+                           }));
+    std::lock_guard lock(mu_);
+    unindexed_.clear();
+    for (const RunRecord& r : live)
+      unindexed_.push_back(live_path(r.run.topology_id, r.run.run_id));
+    return live;
   }
 
   void commit(Batch batch, CommitCallback done) override {
@@ -179,6 +208,12 @@ class ZkStore final : public Store {
   std::string runs_dir(const std::string& tid) const { return root_ + "/runs/" + tid; }
   std::string run_path(const std::string& tid, const std::string& rid) const {
     return runs_dir(tid) + "/" + rid;
+  }
+  std::string live_dir() const { return root_ + "/live"; }
+  // The live-run index: an empty node per run that is not finished, named
+  // "{topologyId}~{runId}" (run ids never hold '~').
+  std::string live_path(const std::string& tid, const std::string& rid) const {
+    return live_dir() + "/" + tid + "~" + rid;
   }
 
   static StatusOr<TopologyRecord> decode_topology(const std::string& path, const ZkNode& node,
@@ -249,10 +284,35 @@ class ZkStore final : public Store {
       }
       roots_ready_ = true;
     }
+    std::vector<ZkOp> ops;
+    std::vector<std::pair<std::string, bool>> known_after;  // parents, fire and live nodes
+    std::vector<std::string> indexed_now;
+    if (!index_ready_) {
+      // The first commit creates the live-run index, with the live runs a
+      // full scan found (it exists from then on, so it is complete).
+      int version = 0;
+      const int rc = conn_->exists(live_dir(), &version);
+      if (rc != ZOK && rc != ZNONODE) return ZkConnection::to_status(rc, "look up " + live_dir());
+      if (rc == ZNONODE) {
+        ops.push_back({ZkOp::Type::kCreate, live_dir(), {}, 0});
+        std::lock_guard lock(mu_);
+        for (const std::string& p : unindexed_) {
+          ops.push_back({ZkOp::Type::kCreate, p, {}, 0});
+          known_after.emplace_back(p, true);
+          indexed_now.push_back(p);
+        }
+      }
+    }
     // What must be looked up: existence of paths the ops do not pin a
     // version for, and the runs of topologies whose runs are all deleted.
+    if (batch.fence && !batch.fence->path.empty() && batch.fence->path.front() != '/') {
+      return invalid_argument("fencing token '" + batch.fence->path +
+                              "' is not a ZooKeeper path (use the ZooKeeper elector with "
+                              "the ZooKeeper store)");
+    }
     std::set<std::string> lookup;
     std::vector<std::string> list_dirs;
+    bool list_live = false;  // the index entries of deleted topologies
     for (const WriteOp& op : batch.ops) {
       EPOCH_RETURN_IF_ERROR(check_name("topology id", op.topology_id));
       const std::string tp = topology_path(op.topology_id);
@@ -266,16 +326,25 @@ class ZkStore final : public Store {
           if (!known_.count(fire_path(op.topology_id))) lookup.insert(fire_path(op.topology_id));
           break;
         case WriteOp::Kind::kPutRun:
-        case WriteOp::Kind::kDeleteRun:
+        case WriteOp::Kind::kDeleteRun: {
           EPOCH_RETURN_IF_ERROR(check_name("run id", op.run_id));
+          if (op.run_id.find('~') != std::string::npos) {
+            return invalid_argument("run id '" + op.run_id + "' holds '~'");
+          }
           if (!known_.count(runs_dir(op.topology_id))) lookup.insert(runs_dir(op.topology_id));
           if (op.expected_version == kAnyVersion) {
             lookup.insert(run_path(op.topology_id, op.run_id));
           }
+          // A new run has no index entry yet; otherwise ask unless known.
+          const std::string lp = live_path(op.topology_id, op.run_id);
+          const bool fresh = op.kind == WriteOp::Kind::kPutRun && op.expected_version == kMustNotExist;
+          if (!fresh && !known_.count(lp)) lookup.insert(lp);
           break;
+        }
         case WriteOp::Kind::kDeleteAllRuns:
           lookup.insert(runs_dir(op.topology_id));
           list_dirs.push_back(runs_dir(op.topology_id));
+          list_live = true;
           break;
       }
     }
@@ -297,7 +366,16 @@ class ZkStore final : public Store {
         for (const std::string& c : children[i])
           have[list_dirs[i] + "/" + c] = 0;  // deleted unconditionally
       }
+      if (list_live) {
+        std::vector<std::string> names;
+        const int rc = conn_->children(live_dir(), names);
+        if (rc != ZOK && rc != ZNONODE) return ZkConnection::to_status(rc, "list " + live_dir());
+        for (const std::string& n : names)
+          have[live_dir() + "/" + n] = 0;
+      }
     }
+    for (const std::string& p : indexed_now)
+      have[p] = 0;  // created by this batch, ahead of its ops
     // A path's data version as the earlier ops of the batch leave it. Cached
     // parents and fire nodes exist (their version is never checked).
     const auto current = [&](const std::string& path) {
@@ -306,8 +384,6 @@ class ZkStore final : public Store {
       return known_.count(path) ? 0 : kNone;
     };
 
-    std::vector<ZkOp> ops;
-    std::vector<std::pair<std::string, bool>> known_after;  // parents and fire nodes
     std::vector<std::int64_t> versions;
     versions.reserve(batch.ops.size());
     // Writes `data` at `path` with the record version `expected`.
@@ -375,11 +451,21 @@ class ZkStore final : public Store {
           versions.push_back(0);
           break;
         }
-        case WriteOp::Kind::kPutRun:
+        case WriteOp::Kind::kPutRun: {
           ensure_dir(runs_dir(op.topology_id));
           EPOCH_RETURN_IF_ERROR(
               put(run_path(op.topology_id, op.run_id), to_json(*op.run), op.expected_version));
+          const std::string lp = live_path(op.topology_id, op.run_id);
+          const bool live = !is_terminal(op.run->state);
+          if (live && current(lp) == kNone) {
+            ops.push_back({ZkOp::Type::kCreate, lp, {}, 0});
+            have[lp] = 0;
+          } else if (!live && current(lp) != kNone) {
+            remove(lp, -1);
+          }
+          known_after.emplace_back(lp, live);
           break;
+        }
         case WriteOp::Kind::kDeleteRun: {
           const std::string rp = run_path(op.topology_id, op.run_id);
           if (op.expected_version == kAnyVersion) {
@@ -387,6 +473,9 @@ class ZkStore final : public Store {
           } else {
             remove(rp, static_cast<int>(op.expected_version) - 1);
           }
+          const std::string lp = live_path(op.topology_id, op.run_id);
+          if (current(lp) != kNone) remove(lp, -1);
+          known_after.emplace_back(lp, false);
           versions.push_back(0);
           break;
         }
@@ -402,12 +491,28 @@ class ZkStore final : public Store {
             remove(p, -1);
           if (current(dir) != kNone) remove(dir, -1);
           known_after.emplace_back(dir, false);
+          const std::string live_prefix = live_dir() + "/" + op.topology_id + "~";
+          std::vector<std::string> entries;
+          for (auto it = have.lower_bound(live_prefix);
+               it != have.end() && it->first.compare(0, live_prefix.size(), live_prefix) == 0;
+               ++it) {
+            if (it->second != kNone) entries.push_back(it->first);
+          }
+          for (const std::string& p : entries) {
+            remove(p, -1);
+            known_after.emplace_back(p, false);
+          }
           versions.push_back(0);
           break;
         }
       }
     }
     EPOCH_RETURN_IF_ERROR(send(ops, batch.fence));
+    if (!index_ready_) {
+      index_ready_ = true;
+      std::lock_guard lock(mu_);
+      unindexed_.clear();
+    }
     for (auto& [path, exists] : known_after) {
       if (exists) {
         known_.insert(std::move(path));
@@ -498,6 +603,9 @@ class ZkStore final : public Store {
   // Writer thread only: run directories and fire nodes known to exist.
   std::unordered_set<std::string> known_;
   bool roots_ready_ = false;
+  bool index_ready_ = false;  // the live-run index exists
+  // Guarded by mu_: live runs a full scan found, to be indexed.
+  std::vector<std::string> unindexed_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<Batch, CommitCallback>> queue_;

@@ -255,3 +255,48 @@ TEST_CASE("ZooKeeper restart: calls fail while it is down, leadership is dropped
   again.fence = e.elector->fencing_token();
   CHECK(commit(*store, std::move(again)).ok());
 }
+
+TEST_CASE("the live-run index: recovery reads only live runs, and stays exact") {
+  ZkServer zk;
+  auto conn = connect(zk);
+  auto store = make_zk_store(conn);
+  // An Epoch-Java tree has no index: the first reader scans every run.
+  for (const char* p : {"/epoch", "/epoch/topologies", "/epoch/runs", "/epoch/runs/a"})
+    REQUIRE(conn->create(p, "", 0) == ZOK);
+  REQUIRE(conn->create("/epoch/topologies/a", to_json(topology("a").details), 0) == ZOK);
+  REQUIRE(conn->create("/epoch/runs/a/old-live", to_json(run("a", "old-live", 1, RunState::kRunning)),
+                       0) == ZOK);
+  REQUIRE(conn->create("/epoch/runs/a/old-done", to_json(run("a", "old-done", 2)), 0) == ZOK);
+  auto live = store->load_live_runs();
+  REQUIRE(live.ok());
+  REQUIRE(live->size() == 1);
+  int version = 0;
+  CHECK(conn->exists("/epoch/live", &version) == ZNONODE);
+  // The first commit builds the index, including what the scan found.
+  Batch b;
+  b.put_run(run("a", "new-live", 3, RunState::kRunning), kMustNotExist);
+  b.put_run(run("a", "new-done", 4), kMustNotExist);
+  REQUIRE(commit(*store, std::move(b)).ok());
+  std::vector<std::string> index;
+  REQUIRE(conn->children("/epoch/live", index) == ZOK);
+  std::sort(index.begin(), index.end());
+  CHECK(index == std::vector<std::string>{"a~new-live", "a~old-live"});
+  // Finishing a run, in another store (another leader), drops its entry.
+  auto other = make_zk_store(connect(zk));
+  auto stored = other->load_run("a", "old-live");
+  RunInfo finished = stored->value().run;
+  finished.state = RunState::kFailed;
+  Batch f;
+  f.put_run(finished, stored->value().version);
+  REQUIRE(commit(*other, std::move(f)).ok());
+  live = other->load_live_runs();
+  REQUIRE(live->size() == 1);
+  CHECK(live->front().run.run_id == "new-live");
+  // Deleting the topology's runs clears its entries.
+  Batch d;
+  d.delete_all_runs("a");
+  REQUIRE(commit(*other, std::move(d)).ok());
+  REQUIRE(conn->children("/epoch/live", index) == ZOK);
+  CHECK(index.empty());
+  CHECK(other->load_live_runs()->empty());
+}

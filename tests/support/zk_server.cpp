@@ -99,7 +99,7 @@ void ZkServer::start() {
     dup2(in, 0), dup2(out, 1), dup2(out, 2);
     const std::string log4j = "-Dlog4j.configuration=file:" + dir_ + "/log4j.properties";
     const std::string cfg = dir_ + "/zoo.cfg";
-    execlp("java", "java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+    execlp("java", "java", "-Xmx512m", "-XX:+UseSerialGC",
            log4j.c_str(), "-cp",
            "/usr/share/java/zookeeper.jar:/usr/share/java/log4j-1.2.jar:"
            "/usr/share/java/slf4j-log4j12.jar",
