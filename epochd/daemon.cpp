@@ -71,6 +71,35 @@ epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c)
                             "' is not available in this build yet (use local)");
 }
 
+// Logs this node's leadership changes, forwarding everything else.
+class LoggingElector final : public epoch::LeaderElector {
+ public:
+  LoggingElector(std::unique_ptr<epoch::LeaderElector> inner, Logger& log, std::string url)
+      : inner_(std::move(inner)), log_(log), url_(std::move(url)) {}
+  void start(std::function<void()> on_elected, std::function<void()> on_revoked) override {
+    inner_->start(
+        [this, on_elected = std::move(on_elected)] {
+          log_.info("elected leader", {{"url", url_}});
+          on_elected();
+        },
+        [this, on_revoked = std::move(on_revoked)] {
+          log_.warn("leadership lost: scheduling stopped", {{"url", url_}});
+          on_revoked();
+        });
+  }
+  void stop() override { inner_->stop(); }
+  bool is_leader() const override { return inner_->is_leader(); }
+  std::optional<std::string> leader() const override { return inner_->leader(); }
+  std::optional<epoch::FencingToken> fencing_token() const override {
+    return inner_->fencing_token();
+  }
+
+ private:
+  std::unique_ptr<epoch::LeaderElector> inner_;
+  Logger& log_;
+  std::string url_;
+};
+
 }  // namespace
 
 int run_daemon(const Config& config, Logger& log) {
@@ -132,8 +161,9 @@ int run_daemon(const Config& config, Logger& log) {
   }
   const std::uint16_t port = (*server)->port();
   const std::string advertised = advertised_url(config, port);
-  auto elector = zk ? epoch::make_zk_elector(zk, advertised)
-                    : epoch::make_standalone_elector(advertised);
+  auto elector = std::make_unique<LoggingElector>(
+      zk ? epoch::make_zk_elector(zk, advertised) : epoch::make_standalone_elector(advertised),
+      log, advertised);
 
   epoch::SchedulerOptions so;
   so.default_time_zone = config.default_time_zone;
