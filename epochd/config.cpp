@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <fstream>
@@ -240,6 +242,22 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.log_level,
                          one_of(*get("log-level"), {"debug", "info", "warn", "error"}));
   return std::optional<Config>(std::move(c));
+}
+
+std::string advertised_url(const Config& c, std::uint16_t bound_port,
+                           const std::function<const char*(const char*)>& getenv) {
+  if (c.advertised_explicit) return c.advertised_url;
+  std::string host = c.listen_address;
+  if (const char* h = getenv("HOST"); h != nullptr && *h != '\0') {
+    host = h;
+  } else if (host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
+  }
+  std::string port = std::to_string(bound_port);
+  const std::string var = "PORT_" + port;
+  if (const char* p = getenv(var.c_str()); p != nullptr && *p != '\0') port = p;
+  return "http://" + host + ":" + port;
 }
 
 }  // namespace epochd

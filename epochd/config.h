@@ -62,6 +62,13 @@ epoch::StatusOr<std::optional<Config>> load_config(
     const std::vector<std::string>& args, const std::function<const char*(const char*)>& getenv,
     std::string& help);
 
+// The URL other nodes forward to: --advertised-url when given, else Epoch's
+// rule — the host from HOST (or the listen address; the host name when
+// listening on all addresses), the port from PORT_<bound port> (Drove's port
+// mapping) or the bound port.
+std::string advertised_url(const Config& config, std::uint16_t bound_port,
+                           const std::function<const char*(const char*)>& getenv);
+
 // The --help text: every option with its default.
 std::string config_help();
 

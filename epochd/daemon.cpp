@@ -40,25 +40,6 @@ epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(
   return epoch::invalid_argument("unknown store '" + c.store + "'");
 }
 
-// The URL other nodes forward to: --advertised-url, else Epoch's rule —
-// host from HOST (or the listen address; the host name when listening on
-// all addresses), port from PORT_<bound port> (Drove's port mapping) or the
-// bound port.
-std::string advertised_url(const Config& c, std::uint16_t port) {
-  if (c.advertised_explicit) return c.advertised_url;
-  std::string host = c.listen_address;
-  if (const char* h = std::getenv("HOST"); h != nullptr && *h != '\0') {
-    host = h;
-  } else if (host == "0.0.0.0" || host == "::") {
-    char name[256] = {};
-    if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
-  }
-  std::string mapped = std::to_string(port);
-  const std::string var = "PORT_" + mapped;
-  if (const char* p = std::getenv(var.c_str()); p != nullptr && *p != '\0') mapped = p;
-  return "http://" + host + ":" + mapped;
-}
-
 epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c) {
   if (c.executor == "local") {
     epoch::LocalExecutorOptions o;
@@ -160,7 +141,7 @@ int run_daemon(const Config& config, Logger& log) {
     return 1;
   }
   const std::uint16_t port = (*server)->port();
-  const std::string advertised = advertised_url(config, port);
+  const std::string advertised = advertised_url(config, port, &std::getenv);
   auto elector = std::make_unique<LoggingElector>(
       zk ? epoch::make_zk_elector(zk, advertised) : epoch::make_standalone_elector(advertised),
       log, advertised);

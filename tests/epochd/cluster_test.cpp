@@ -19,7 +19,9 @@
 #include <string>
 #include <thread>
 
+#include "../../libepoch/store/zk_connection.h"
 #include "daemon_process.h"
+#include "epoch_examples.h"
 #include "http_client.h"
 #include "zk_server.h"
 
@@ -282,4 +284,54 @@ TEST_CASE("failover while topologies fire every 2 s: one launch or one recorded 
   MESSAGE(fires << " nominal fires across 4 topologies: " << successful.size() << " launched once, "
                 << missed << " MISSED, " << skipped << " SKIPPED; " << launched.size()
                 << " launches in the log");
+}
+
+TEST_CASE("Epoch-Java's ZooKeeper data, written as Curator does, is served through the API") {
+  ZkServer zk;
+  epoch::ZkOptions o;
+  o.hosts = zk.hosts();
+  o.name_space = "legacy";
+  auto conn = *epoch::connect_zookeeper(o);
+  REQUIRE(eventually([&] { return epoch::zk_connected(*conn); }));
+  const std::string details = std::string(R"({"id":"daily-report","topology":)") +
+                              epoch::test::kEpochFullCreate +
+                              R"(,"state":"ACTIVE","created":1729200000000,"updated":1729200100000})";
+  const std::string run =
+      R"({"topologyId":"daily-report","runId":"ESR-2024-10-18-06-00-00-000","state":"SUCCESSFUL",)"
+      R"("message":"Task successful","tasks":{"docker-task":{"taskId":)"
+      R"("daily-report-ESR-2024-10-18-06-00-00-000-docker-task","state":"COMPLETED",)"
+      R"("upstreamId":"daily-report-ESR-2024-10-18-06-00-00-000-docker-task","errorMessage":""}},)"
+      R"("runType":"SCHEDULED","created":1729231200012,"updated":1729231265530})";
+  for (const char* p : {"/legacy", "/legacy/topologies", "/legacy/runs", "/legacy/runs/daily-report"})
+    REQUIRE(conn->create(p, "", ZOO_CONTAINER) == ZOK);
+  REQUIRE(conn->create("/legacy/topologies/daily-report", details, 0) == ZOK);
+  REQUIRE(conn->create("/legacy/runs/daily-report/ESR-2024-10-18-06-00-00-000", run, 0) == ZOK);
+
+  const std::string home = epoch::test::make_temp_dir("epochd-legacy");
+  DaemonProcess node(EPOCHD_BINARY, home,
+                     {"--store", "zookeeper", "--zk-connect", zk.hosts(), "--zk-namespace",
+                      "legacy", "--zk-session-timeout", "2 seconds", "--work-dir",
+                      home + "/tasks"});
+  epoch::test::HttpResult got;
+  REQUIRE(eventually([&] {
+    got = http_call(node.port(), "GET", "/apis/v1/topologies/daily-report");
+    return got.status == 200;
+  }));
+  const auto served = data_of(got).as_object();
+  const auto stored = json::parse(details).as_object();
+  CHECK(served.at("id") == stored.at("id"));
+  CHECK(served.at("state") == stored.at("state"));
+  CHECK(served.at("created") == stored.at("created"));
+  CHECK(served.at("updated") == stored.at("updated"));
+  CHECK(served.at("topology").at("task").at("executable").at("url") ==
+        stored.at("topology").at("task").at("executable").at("url"));
+  CHECK(served.contains("nextFireTime"));  // scheduled by the new leader
+  const json::value runs =
+      data_of(http_call(node.port(), "GET", "/apis/v1/topologies/daily-report/runs"));
+  REQUIRE(runs.as_array().size() == 1);
+  CHECK(runs.as_array()[0].at("runId").as_string() == "ESR-2024-10-18-06-00-00-000");
+  CHECK(runs.as_array()[0].at("tasks").at("docker-task").at("state").as_string() == "COMPLETED");
+  CHECK(data_of(http_call(node.port(), "GET", "/apis/v1/topologies")).as_array().size() == 1);
+  std::error_code ec;
+  std::filesystem::remove_all(home, ec);
 }

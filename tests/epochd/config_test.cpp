@@ -124,3 +124,19 @@ TEST_CASE("a bad option or value stops start-up with a clear message") {
   env.vars = {{"EPOCH_IO_THREADS", "0"}};
   CHECK(error({}, env) == "epochd: variable EPOCH_IO_THREADS = '0': expected a whole number 1-64");
 }
+
+TEST_CASE("the advertised URL follows Epoch's HOST and PORT_<n> rule unless given") {
+  Env env;
+  Config c = load({"--port", "0"});
+  CHECK(epochd::advertised_url(c, 41234, env.fn()) == "http://127.0.0.1:41234");
+  env.vars["HOST"] = "node7.example.com";
+  env.vars["PORT_41234"] = "31000";  // Drove maps the container port
+  CHECK(epochd::advertised_url(c, 41234, env.fn()) == "http://node7.example.com:31000");
+  CHECK(epochd::advertised_url(c, 5000, env.fn()) == "http://node7.example.com:5000");
+  Config all = load({"--listen", "0.0.0.0"});
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  CHECK(epochd::advertised_url(all, 8080, Env{}.fn()) == "http://" + std::string(host) + ":8080");
+  Config given = load({"--advertised-url", "https://epoch.example.com"});
+  CHECK(epochd::advertised_url(given, 8080, env.fn()) == "https://epoch.example.com");
+}
