@@ -293,15 +293,8 @@ TEST_CASE("Epoch-Java's ZooKeeper data, written as Curator does, is served throu
   o.name_space = "legacy";
   auto conn = *epoch::connect_zookeeper(o);
   REQUIRE(eventually([&] { return epoch::zk_connected(*conn); }));
-  const std::string details = std::string(R"({"id":"daily-report","topology":)") +
-                              epoch::test::kEpochFullCreate +
-                              R"(,"state":"ACTIVE","created":1729200000000,"updated":1729200100000})";
-  const std::string run =
-      R"({"topologyId":"daily-report","runId":"ESR-2024-10-18-06-00-00-000","state":"SUCCESSFUL",)"
-      R"("message":"Task successful","tasks":{"docker-task":{"taskId":)"
-      R"("daily-report-ESR-2024-10-18-06-00-00-000-docker-task","state":"COMPLETED",)"
-      R"("upstreamId":"daily-report-ESR-2024-10-18-06-00-00-000-docker-task","errorMessage":""}},)"
-      R"("runType":"SCHEDULED","created":1729231200012,"updated":1729231265530})";
+  const std::string details = epoch::test::epoch_details_json("ACTIVE");
+  const std::string run = epoch::test::epoch_run_json("SUCCESSFUL", "COMPLETED");
   for (const char* p : {"/legacy", "/legacy/topologies", "/legacy/runs", "/legacy/runs/daily-report"})
     REQUIRE(conn->create(p, "", ZOO_CONTAINER) == ZOK);
   REQUIRE(conn->create("/legacy/topologies/daily-report", details, 0) == ZOK);

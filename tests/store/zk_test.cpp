@@ -95,15 +95,8 @@ TEST_CASE("ZkStore reads what Epoch-Java wrote, and writes it back in Epoch's fo
   ZkServer zk;
   auto conn = connect(zk);
   // Epoch's tree, as Curator builds it: container parents, JSON data.
-  const std::string details = std::string(R"({"id":"daily-report","topology":)") +
-                              kEpochFullCreate +
-                              R"(,"state":"PAUSED","created":1729200000000,"updated":1729200100000})";
-  const std::string run_json =
-      R"({"topologyId":"daily-report","runId":"ESR-2024-10-18-06-00-00-000","state":"RUNNING",)"
-      R"("message":"Job started","tasks":{"docker-task":{"taskId":)"
-      R"("daily-report-ESR-2024-10-18-06-00-00-000-docker-task","state":"RUNNING",)"
-      R"("upstreamId":"daily-report-ESR-2024-10-18-06-00-00-000-docker-task","errorMessage":""}},)"
-      R"("runType":"SCHEDULED","created":1729231200012,"updated":1729231265530})";
+  const std::string details = epoch_details_json("PAUSED");
+  const std::string run_json = epoch_run_json("RUNNING", "RUNNING");
   for (const char* p : {"/epoch", "/epoch/topologies", "/epoch/runs", "/epoch/runs/daily-report"})
     REQUIRE(conn->create(p, "", ZOO_CONTAINER) == ZOK);
   REQUIRE(conn->create("/epoch/topologies/daily-report", details, 0) == ZOK);
