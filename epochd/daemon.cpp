@@ -131,11 +131,20 @@ int run_daemon(const Config& config, Logger& log) {
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
-  auto server =
-      HttpServer::start(ioc, http, [&api, &router](HttpRequest req, Responder respond) {
-        if (router != nullptr && router->route(req, respond)) return;
-        api->handle(std::move(req), std::move(respond));
-      });
+  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics](HttpRequest req,
+                                                                      Responder respond) {
+    if (router != nullptr) {
+      // Counted here as route "forwarded"; the leader counts the request itself.
+      Responder counted = [respond, &metrics, method = req.method,
+                           start = std::chrono::steady_clock::now()](HttpResponse r) {
+        metrics.http_request("forwarded", method, r.status,
+                             std::chrono::steady_clock::now() - start);
+        respond(std::move(r));
+      };
+      if (router->route(req, counted)) return;
+    }
+    api->handle(std::move(req), std::move(respond));
+  });
   if (!server.ok()) {
     log.error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;

@@ -1,6 +1,7 @@
 // epochd's metrics, rendered in the Prometheus text format for /metrics.
 //
-//   epoch_http_requests_total{route,method,status}     counter
+//   epoch_http_requests_total{route,method,status}     counter (route "forwarded": a
+//                                                      follower's requests relayed to the leader)
 //   epoch_http_request_duration_seconds                histogram
 //   epoch_runs_total{state,type}                       counter: runs entering each state
 //   epoch_fires_missed_total, epoch_fires_skipped_total counters

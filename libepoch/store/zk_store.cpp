@@ -197,6 +197,8 @@ class ZkStore final : public Store {
   }
 
   Status ping() override {
+    // Never wait for a connection here: health checks must answer at once.
+    if (!conn_->connected()) return unavailable("ZooKeeper is not connected");
     int version = 0;
     const int rc = conn_->exists("/", &version);
     return ZkConnection::to_status(rc, "ping");

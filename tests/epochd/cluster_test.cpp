@@ -155,6 +155,9 @@ TEST_CASE("three nodes: one leader, followers forward every request, 503 without
   const auto direct = http_call(c.port(leader), "GET", "/apis/v1/topologies/nope/runs/ESR-x");
   CHECK(missing.status == direct.status);
   CHECK(missing.body == direct.body);
+  // The follower counts what it relayed.
+  const auto metrics = http_call(c.port(f1), "GET", "/metrics");
+  CHECK(metrics.body.find(R"(route="forwarded",method="POST",status="200")") != std::string::npos);
   // Health and the leader endpoint are answered by each node itself.
   CHECK(http_call(c.port(f1), "GET", "/healthcheck").status == 200);
   const auto who = http_call(c.port(f1), "GET", "/apis/housekeeping/v1/leader");
