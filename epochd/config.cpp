@@ -44,6 +44,22 @@ constexpr Option kOptions[] = {
      "time a follower waits for the leader's answer to a forwarded request"},
     {"executor", "local", "where tasks run: local or drove"},
     {"work-dir", "epoch-tasks", "directory of local tasks' logs and state (executor = local)"},
+    {"drove-endpoints", nullptr,
+     "Drove controller URLs, comma-separated: http://host:port[,...] (executor = drove)"},
+    {"drove-app-name", nullptr,
+     "Drove app the tasks are created under (sourceAppName; default: $DROVE_APP_NAME)"},
+    {"drove-username", nullptr, "user for Basic auth to Drove"},
+    {"drove-password", nullptr, "password for Basic auth to Drove"},
+    {"drove-connect-timeout", "1 second", "time to connect to a Drove controller"},
+    {"drove-operation-timeout", "5 seconds", "time for one call to a Drove controller"},
+    {"drove-poll-interval", "3 seconds", "how often every live Drove task's status is read"},
+    {"drove-leader-check-interval", "1 second",
+     "how often the leader controller is pinged (several endpoints)"},
+    {"drove-attempts", "3", "tries per Drove call on transport errors and 5xx"},
+    {"drove-launch-give-up", "60 seconds",
+     "a task Drove has not accepted (unreachable, 5xx) after this long is failed"},
+    {"drove-cluster-op-spec", R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})",
+     "ClusterOpSpec JSON sent with CREATE and KILL"},
     {"docker-cli", "docker", "docker-compatible CLI for container tasks (executor = local)"},
     {"kill-grace", "10 seconds", "time between SIGTERM and SIGKILL when killing a local task"},
     {"time-zone", "UTC", "IANA zone of CRON triggers that name none"},
@@ -223,6 +239,46 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.proxy_timeout, duration(*get("proxy-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
   c.local_work_dir = get("work-dir")->value;
+  if (const Source* s = get("drove-endpoints")) {
+    std::size_t pos = 0;
+    while (pos <= s->value.size()) {
+      const std::size_t end = std::min(s->value.find(',', pos), s->value.size());
+      std::string e = s->value.substr(pos, end - pos);
+      e.erase(0, e.find_first_not_of(' '));
+      e.erase(e.find_last_not_of(' ') + 1);
+      if (!e.empty()) {
+        if (e.rfind("http://", 0) != 0) return bad(*s, "'" + e + "' is not an http:// URL");
+        c.drove_endpoints.push_back(e);
+      }
+      pos = end + 1;
+    }
+  }
+  if (c.executor == "drove" && c.drove_endpoints.empty()) {
+    return epoch::invalid_argument(
+        "epochd: executor = drove needs the controllers: set --drove-endpoints (or "
+        "EPOCH_DROVE_ENDPOINTS)");
+  }
+  if (const Source* s = get("drove-app-name")) {
+    c.drove_app_name = s->value;
+  } else if (const char* app = getenv("DROVE_APP_NAME"); app != nullptr) {
+    c.drove_app_name = app;
+  }
+  if (c.executor == "drove" && c.drove_app_name.empty()) {
+    return epoch::invalid_argument(
+        "epochd: executor = drove needs the Drove app name: set --drove-app-name or "
+        "DROVE_APP_NAME");
+  }
+  if (const Source* s = get("drove-username")) c.drove_username = s->value;
+  if (const Source* s = get("drove-password")) c.drove_password = s->value;
+  EPOCH_ASSIGN_OR_RETURN(c.drove_connect_timeout, duration(*get("drove-connect-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove_operation_timeout,
+                         duration(*get("drove-operation-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove_poll_interval, duration(*get("drove-poll-interval"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove_leader_check_interval,
+                         duration(*get("drove-leader-check-interval"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove_attempts, integer<int>(*get("drove-attempts"), 1, 100));
+  EPOCH_ASSIGN_OR_RETURN(c.drove_launch_give_up, duration(*get("drove-launch-give-up"), false));
+  c.drove_cluster_op_spec = get("drove-cluster-op-spec")->value;
   c.docker_cli = get("docker-cli")->value;
   EPOCH_ASSIGN_OR_RETURN(c.kill_grace, duration(*get("kill-grace"), true));
   c.default_time_zone = get("time-zone")->value;

@@ -37,6 +37,16 @@ struct Config {
   // Executor
   std::string executor = "local";  // local | drove
   std::string local_work_dir = "epoch-tasks";
+  std::vector<std::string> drove_endpoints;
+  std::string drove_app_name;  // default $DROVE_APP_NAME
+  std::string drove_username, drove_password;
+  std::chrono::milliseconds drove_connect_timeout = std::chrono::seconds(1);
+  std::chrono::milliseconds drove_operation_timeout = std::chrono::seconds(5);
+  std::chrono::milliseconds drove_poll_interval = std::chrono::seconds(3);
+  std::chrono::milliseconds drove_leader_check_interval = std::chrono::seconds(1);
+  int drove_attempts = 3;
+  std::chrono::milliseconds drove_launch_give_up = std::chrono::seconds(60);
+  std::string drove_cluster_op_spec;
   std::string docker_cli = "docker";
   std::chrono::milliseconds kill_grace = std::chrono::seconds(10);
   // Scheduling

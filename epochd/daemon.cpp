@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "epoch/clock.h"
+#include "epoch/drove_executor.h"
 #include "epoch/leader.h"
 #include "epoch/local_executor.h"
 #include "epoch/scheduler.h"
@@ -48,8 +49,19 @@ epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c)
     o.kill_grace = c.kill_grace;
     return epoch::make_local_executor(o);
   }
-  return epoch::unavailable("executor '" + c.executor +
-                            "' is not available in this build yet (use local)");
+  epoch::DroveExecutorOptions o;
+  o.endpoints = c.drove_endpoints;
+  o.app_name = c.drove_app_name;
+  o.username = c.drove_username;
+  o.password = c.drove_password;
+  o.connect_timeout = c.drove_connect_timeout;
+  o.operation_timeout = c.drove_operation_timeout;
+  o.poll_interval = c.drove_poll_interval;
+  o.leader_check_interval = c.drove_leader_check_interval;
+  o.max_attempts = c.drove_attempts;
+  o.launch_give_up = c.drove_launch_give_up;
+  o.cluster_op_spec = c.drove_cluster_op_spec;
+  return epoch::make_drove_executor(o);
 }
 
 // Logs this node's leadership changes, forwarding everything else.

@@ -1,0 +1,62 @@
+// epoch/drove_executor.h — tasks on Drove, PhonePe's container orchestrator.
+//
+// What: an Executor that runs CONTAINER_EXECUTION tasks as Drove tasks
+// through the controller's task API (drove-reference.md): CREATE with the
+// deterministic task id under `app_name` (Drove's sourceAppName) — a
+// "Task already exists" answer attaches instead of failing — status polling
+// of every live task in one cycle per `poll_interval`, KILL, and DELETE of
+// the task's metadata on cleanup. With several controller endpoints the
+// leader is found by ping (only the leader answers 200) and found again
+// when it changes. Basic auth when a username is set. Transport errors and
+// 5xx are retried with backoff.
+//
+// State mapping (Epoch's, with its bugs fixed): PENDING/PROVISIONING/
+// STARTING → STARTING; RUNNING/RUN_COMPLETED/DEPROVISIONING → RUNNING;
+// PROVISIONING_FAILED, RUN_FAILED and LOST → FAILED; STOPPED → by the task
+// result (SUCCESSFUL → COMPLETED, CANCELLED → CANCELLED, else FAILED), and a
+// task that stopped without a result (an image that could not be pulled) is
+// FAILED. Drove's error message and exit code are kept. A task Drove does
+// not know is reported as not found; the engine fails it after its
+// unknown_task_timeout, so it is never polled forever.
+//
+// Threading: thread-safe; network calls run on the executor's own threads
+// (`workers` for create/kill/cleanup, one poller), never on the caller's;
+// observers and callbacks run on those threads.
+// Ownership: the executor owns its threads; destroying it stops them (the
+// tasks go on in Drove).
+// Errors: make_drove_executor() refuses bad options (kInvalidArgument);
+// launch problems reach the observer as FAILED with Drove's words.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "epoch/executor.h"
+#include "epoch/status.h"
+
+namespace epoch {
+
+struct DroveExecutorOptions {
+  std::vector<std::string> endpoints;  // controller URLs, "http://host:port"
+  std::string app_name;                // Drove's sourceAppName (Epoch: DROVE_APP_NAME)
+  std::string username, password;      // Basic auth when username is set
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds operation_timeout{5000};
+  std::chrono::milliseconds poll_interval{3000};
+  // How often the leader is pinged again (several endpoints only).
+  std::chrono::milliseconds leader_check_interval{1000};
+  int max_attempts = 3;  // per call, on transport errors and 5xx
+  std::chrono::milliseconds retry_backoff{200};
+  // A create Drove has not accepted (unreachable, 5xx) after this long
+  // fails the task.
+  std::chrono::milliseconds launch_give_up{60000};
+  // ClusterOpSpec JSON sent with CREATE and KILL.
+  std::string cluster_op_spec = R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})";
+  int workers = 4;  // threads for create, kill and cleanup calls
+};
+
+StatusOr<std::unique_ptr<Executor>> make_drove_executor(DroveExecutorOptions options);
+
+}  // namespace epoch

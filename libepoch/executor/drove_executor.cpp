@@ -1,0 +1,697 @@
+// DroveExecutor: the Executor seam on Drove's task API (see
+// epoch/drove_executor.h). Each thread owns a keep-alive Beast connection
+// to the current leader controller; calls are synchronous on those threads,
+// with timeouts through an io_context per connection.
+#include "epoch/drove_executor.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace epoch {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using Steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Endpoint {
+  std::string url;  // as configured, without a trailing '/'
+  std::string host, port;
+};
+
+StatusOr<Endpoint> parse_endpoint(std::string url) {
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  if (url.rfind("http://", 0) != 0) {
+    return invalid_argument("Drove endpoint '" + url +
+                            "': expected http://host:port (https is not supported yet)");
+  }
+  const std::string rest = url.substr(7);
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return invalid_argument("Drove endpoint '" + url + "': expected http://host:port");
+  }
+  Endpoint e{url, rest, "80"};
+  if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
+    e.host = rest.substr(0, colon);
+    e.port = rest.substr(colon + 1);
+    if (e.port.empty() || e.port.find_first_not_of("0123456789") != std::string::npos) {
+      return invalid_argument("Drove endpoint '" + url + "': bad port");
+    }
+  }
+  return e;
+}
+
+struct Reply {
+  int status = 0;  // 0: no answer
+  std::string body;
+  std::string error;  // why there was no answer
+  json::value json;   // the body, when it is JSON
+
+  bool success() const {
+    const auto* o = json.if_object();
+    if (o == nullptr) return false;
+    const auto* s = o->if_contains("status");
+    return s != nullptr && s->is_string() && s->as_string() == "SUCCESS";
+  }
+  std::string message() const {
+    const auto* o = json.if_object();
+    if (o != nullptr) {
+      if (const auto* m = o->if_contains("message"); m != nullptr && m->is_string())
+        return std::string(m->as_string());
+    }
+    return body.substr(0, 200);
+  }
+  // Drove's validationErrors, joined.
+  std::string validation_errors() const {
+    std::string out;
+    const auto* o = json.if_object();
+    const auto* d = o != nullptr ? o->if_contains("data") : nullptr;
+    const auto* v = d != nullptr && d->is_object() ? d->as_object().if_contains("validationErrors")
+                                                   : nullptr;
+    if (v != nullptr && v->is_array()) {
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) continue;
+        if (!out.empty()) out += "; ";
+        out += e.as_string();
+      }
+    }
+    return out;
+  }
+};
+
+// One keep-alive connection, used by one thread at a time.
+class Connection {
+ public:
+  explicit Connection(const DroveExecutorOptions& o) : options_(o) {}
+
+  Reply call(const Endpoint& ep, http::verb verb, const std::string& target,
+             const std::string& body) {
+    Reply r = attempt(ep, verb, target, body);
+    // A kept-alive connection the server closed meanwhile: once more, fresh.
+    if (r.status == 0 && reused_) {
+      close();
+      r = attempt(ep, verb, target, body);
+    }
+    return r;
+  }
+
+  void close() {
+    if (stream_) {
+      beast::error_code ec;
+      stream_->socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_->close();
+    }
+    stream_.reset();
+    connected_to_.clear();
+  }
+
+ private:
+  Reply attempt(const Endpoint& ep, http::verb verb, const std::string& target,
+                const std::string& body) {
+    Reply r;
+    reused_ = stream_ && connected_to_ == ep.url;
+    if (!reused_) {
+      close();
+      stream_.emplace(ioc_);
+      tcp::resolver resolver(ioc_);
+      beast::error_code ec;
+      const auto addresses = resolver.resolve(ep.host, ep.port, ec);
+      if (ec) {
+        r.error = "cannot resolve " + ep.host + ": " + ec.message();
+        close();
+        return r;
+      }
+      stream_->expires_after(options_.connect_timeout);
+      stream_->async_connect(addresses, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      run();
+      if (ec) {
+        r.error = "cannot connect to " + ep.url + ": " + describe(ec);
+        close();
+        return r;
+      }
+      connected_to_ = ep.url;
+    }
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, ep.host + ":" + ep.port);
+    req.set(http::field::accept, "application/json");
+    if (!options_.username.empty()) {
+      const std::string plain = options_.username + ":" + options_.password;
+      std::string enc(beast::detail::base64::encoded_size(plain.size()), '\0');
+      enc.resize(beast::detail::base64::encode(enc.data(), plain.data(), plain.size()));
+      req.set(http::field::authorization, "Basic " + enc);
+    }
+    if (verb == http::verb::post || verb == http::verb::put) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+    beast::error_code ec;
+    stream_->expires_after(options_.operation_timeout);
+    http::async_write(*stream_, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    run();
+    http::response<http::string_body> res;
+    if (!ec) {
+      http::async_read(*stream_, buffer_, res, [&](beast::error_code e, std::size_t) { ec = e; });
+      run();
+    }
+    if (ec) {
+      r.error = "no answer from " + ep.url + ": " + describe(ec);
+      close();
+      return r;
+    }
+    r.status = static_cast<int>(res.result_int());
+    r.body = std::move(res.body());
+    beast::error_code jec;
+    r.json = json::parse(r.body, jec);
+    if (jec) r.json = nullptr;
+    if (!res.keep_alive()) close();
+    return r;
+  }
+
+  static std::string describe(const beast::error_code& ec) {
+    return ec == beast::error::timeout ? std::string("timed out") : ec.message();
+  }
+
+  void run() {
+    ioc_.restart();
+    ioc_.run();
+  }
+
+  const DroveExecutorOptions& options_;
+  asio::io_context ioc_;
+  std::optional<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::string connected_to_;
+  bool reused_ = false;
+};
+
+struct Tracked {
+  TaskLaunch launch;
+  TaskObserver observer;
+  bool accepted = false;  // Drove has it (created, or it already existed)
+  std::optional<TaskUpdate> last;
+  std::uint64_t generation = 0;
+};
+
+bool same(const TaskUpdate& a, const TaskUpdate& b) {
+  return a.state == b.state && a.upstream_id == b.upstream_id &&
+         a.error_message == b.error_message && a.exit_code == b.exit_code &&
+         a.not_found == b.not_found;
+}
+
+// Drove's TaskInfo → our TaskUpdate (drove-reference.md §3, §6, fixed).
+TaskUpdate map_task(const json::object& info, const std::string& task_id) {
+  TaskUpdate u;
+  u.upstream_id = task_id;
+  const auto str = [&](const char* k) -> std::string {
+    const auto* v = info.if_contains(k);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const std::string state = str("state");
+  u.error_message = str("errorMessage");
+  std::optional<std::string> result;
+  if (const auto* tr = info.if_contains("taskResult"); tr != nullptr && tr->is_object()) {
+    if (const auto* s = tr->as_object().if_contains("status"); s && s->is_string())
+      result = std::string(s->as_string());
+    if (const auto* e = tr->as_object().if_contains("exitCode"); e && e->is_int64() &&
+                                                                 e->as_int64() >= 0)
+      u.exit_code = static_cast<int>(e->as_int64());
+  }
+  if (state == "PENDING" || state == "PROVISIONING" || state == "STARTING") {
+    u.state = TaskState::kStarting;
+  } else if (state == "RUNNING" || state == "RUN_COMPLETED" || state == "DEPROVISIONING") {
+    u.state = TaskState::kRunning;
+    u.exit_code.reset();
+  } else if (state == "PROVISIONING_FAILED" || state == "RUN_FAILED" || state == "LOST") {
+    u.state = TaskState::kFailed;
+    if (u.error_message.empty()) u.error_message = "Drove reports the task " + state;
+  } else if (state == "STOPPED") {
+    if (!result) {
+      u.state = TaskState::kFailed;  // Epoch took this for success (an image pull failure)
+      if (u.error_message.empty()) u.error_message = "the task stopped without a result";
+    } else if (*result == "SUCCESSFUL") {
+      u.state = TaskState::kCompleted;
+    } else if (*result == "CANCELLED") {
+      u.state = TaskState::kCancelled;
+    } else {
+      u.state = TaskState::kFailed;
+      if (u.error_message.empty()) u.error_message = "Drove task result " + *result;
+    }
+  } else {
+    u.state = TaskState::kUnknown;
+    if (u.error_message.empty()) u.error_message = "Drove reports state " + state;
+  }
+  return u;
+}
+
+class DroveExecutor final : public Executor {
+ public:
+  DroveExecutor(DroveExecutorOptions options, std::vector<Endpoint> endpoints)
+      : options_(std::move(options)), endpoints_(std::move(endpoints)) {
+    for (int i = 0; i < options_.workers; ++i)
+      workers_.emplace_back([this] { work(); });
+    poller_ = std::thread([this] { poll_loop(); });
+  }
+
+  ~DroveExecutor() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    jobs_cv_.notify_all();
+    poll_cv_.notify_all();
+    for (auto& t : workers_)
+      t.join();
+    poller_.join();
+  }
+
+  std::string_view name() const noexcept override { return "drove"; }
+
+  void launch(const TaskLaunch& l, TaskObserver observer) override {
+    if (!std::holds_alternative<ContainerTask>(l.task.spec)) {
+      TaskUpdate u;
+      u.state = TaskState::kFailed;
+      u.upstream_id = "UNKNOWN";
+      u.error_message = "only CONTAINER_EXECUTION tasks run on Drove";
+      observer(u);
+      return;
+    }
+    std::uint64_t gen;
+    {
+      std::lock_guard lock(mu_);
+      Tracked& t = tracked_[l.task_id];
+      t.launch = l;
+      t.observer = std::move(observer);
+      t.last.reset();
+      gen = t.generation = ++generation_;
+    }
+    enqueue([this, id = l.task_id, gen](Connection& c) { create(c, id, gen); });
+  }
+
+  void detach(const std::string& task_id) override {
+    std::lock_guard lock(mu_);
+    tracked_.erase(task_id);
+  }
+
+  void kill(const std::string& task_id, std::function<void(Status)> done) override {
+    enqueue([this, task_id, done = std::move(done)](Connection& c) {
+      json::object op{{"type", "KILL"},
+                      {"sourceAppName", options_.app_name},
+                      {"taskId", task_id},
+                      {"opSpec", op_spec_}};
+      const Reply r = call(c, http::verb::post, "/apis/v1/tasks/operations", json::serialize(op));
+      if (r.status == 200 && r.success()) return done(ok_status());
+      if (r.status == 0 || r.status >= 500) {
+        return done(unavailable("Could not send kill command to drove: " + failure_text(r)));
+      }
+      const std::string why = r.validation_errors();
+      done(failed_precondition("Drove refused the kill: " + (why.empty() ? r.message() : why)));
+    });
+  }
+
+  void cleanup(const std::string& task_id, std::function<void(Status)> done) override {
+    enqueue([this, task_id, done = std::move(done)](Connection& c) {
+      const Reply r = call(c, http::verb::delete_, instance_path(task_id), "");
+      const auto* o = r.json.if_object();
+      const auto* d = o != nullptr ? o->if_contains("data") : nullptr;
+      const auto* deleted = d != nullptr && d->is_object() ? d->as_object().if_contains("deleted")
+                                                           : nullptr;
+      if (r.status == 200 && r.success() && deleted != nullptr && deleted->is_bool() &&
+          deleted->as_bool()) {
+        return done(ok_status());
+      }
+      done(unavailable("Could not delete Drove task " + options_.app_name + "/" + task_id + ": " +
+                       failure_text(r)));
+    });
+  }
+
+  StatusOr<TaskLogs> logs(const std::string& task_id) override {
+    TaskLogs l;
+    std::lock_guard lock(leader_mu_);
+    const Endpoint& ep = endpoints_[leader_.value_or(0)];
+    l.url = ep.url + "/tasks/" + options_.app_name + "/" + task_id;
+    return l;
+  }
+
+ private:
+  using Job = std::function<void(Connection&)>;
+
+  void enqueue(Job job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    jobs_cv_.notify_one();
+  }
+
+  void work() {
+    Connection conn(options_);
+    while (true) {
+      Job job;
+      {
+        std::unique_lock lock(mu_);
+        jobs_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job(conn);
+    }
+  }
+
+  std::string instance_path(const std::string& task_id) const {
+    return "/apis/v1/tasks/" + options_.app_name + "/instances/" + task_id;
+  }
+
+  static std::string failure_text(const Reply& r) {
+    if (r.status == 0) return r.error;
+    return "[" + std::to_string(r.status) + "] " + r.body.substr(0, 300);
+  }
+
+  // ---- leader discovery ------------------------------------------------------------
+
+  // The leader's index; pings the endpoints when none is known.
+  std::optional<std::size_t> leader(Connection& c) {
+    if (endpoints_.size() == 1) return 0;
+    {
+      std::lock_guard lock(leader_mu_);
+      if (leader_) return leader_;
+    }
+    for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+      const Reply r = c.call(endpoints_[i], http::verb::get, "/apis/v1/ping", "");
+      if (r.status == 200) {
+        std::lock_guard lock(leader_mu_);
+        leader_ = i;
+        return i;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void forget_leader(std::size_t i) {
+    std::lock_guard lock(leader_mu_);
+    if (leader_ == i) leader_.reset();
+  }
+
+  // A call to the leader, retried with backoff on transport errors, 5xx
+  // and "not the leader" (then the leader is looked for again).
+  Reply call(Connection& c, http::verb verb, const std::string& target, const std::string& body) {
+    Reply r;
+    milliseconds backoff = options_.retry_backoff;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      const auto l = leader(c);
+      if (!l) {
+        r = Reply{};
+        r.error = "no Drove leader among " + std::to_string(endpoints_.size()) + " endpoints";
+      } else {
+        r = c.call(endpoints_[*l], verb, target, body);
+        const bool not_leader =
+            r.status == 400 && r.message() == "This node is not the leader controller";
+        if (r.status == 0 || not_leader) forget_leader(*l);
+        if (r.status != 0 && r.status < 500 && !not_leader) return r;
+      }
+      if (attempt == options_.max_attempts || stopping()) break;
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+    }
+    return r;
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  // ---- create ----------------------------------------------------------------------
+
+  std::string create_body(const TaskLaunch& l) const {
+    const auto& c = std::get<ContainerTask>(l.task.spec);
+    json::object spec;
+    spec["sourceAppName"] = options_.app_name;
+    spec["taskId"] = l.task_id;
+    spec["executable"] = {{"type", c.executable.type.empty() ? "DOCKER" : c.executable.type},
+                          {"url", c.executable.url},
+                          {"dockerPullTimeout", to_string(c.executable.docker_pull_timeout)}};
+    json::array volumes;
+    for (const Volume& v : c.volumes.value_or(std::vector<Volume>{})) {
+      volumes.push_back({{"pathInContainer", v.path_in_container},
+                         {"pathOnHost", v.path_on_host},
+                         {"mode", v.mode == Volume::Mode::kReadWrite ? "READ_WRITE" : "READ_ONLY"}});
+    }
+    spec["volumes"] = std::move(volumes);
+    const auto raw = [](const Boxed<RawJson>& b, json::value fallback) -> json::value {
+      if (!b.has_value()) return fallback;
+      beast::error_code ec;
+      json::value v = json::parse(b->text, ec);
+      return ec ? fallback : v;
+    };
+    spec["configs"] = raw(c.configs, json::array{});
+    spec["logging"] = raw(c.logging, json::object{{"type", "LOCAL"},
+                                                  {"maxSize", "10m"},
+                                                  {"maxFiles", 3},
+                                                  {"compress", true}});
+    json::array resources;
+    for (const Resource& r : c.resources) {
+      if (r.type == Resource::Type::kCpu) {
+        resources.push_back({{"type", "CPU"}, {"count", r.amount}});
+      } else {
+        resources.push_back({{"type", "MEMORY"}, {"sizeInMB", r.amount}});
+      }
+    }
+    spec["resources"] = std::move(resources);
+    spec["placementPolicy"] = raw(c.placement_policy, json::object{{"type", "ANY"}});
+    json::object tags;
+    for (const auto& [k, v] : c.tags.value_or(std::map<std::string, std::string>{}))
+      tags[k] = v;
+    spec["tags"] = std::move(tags);
+    json::object env;
+    for (const auto& [k, v] : c.env.value_or(std::map<std::string, std::string>{}))
+      env[k] = v;
+    for (const auto& [k, v] : epoch_task_env(l))
+      env[k] = v;
+    spec["env"] = std::move(env);
+    if (c.args) {
+      json::array args;
+      for (const auto& a : *c.args)
+        args.emplace_back(a);
+      spec["args"] = std::move(args);
+    }
+    spec["devices"] = json::array{};
+    return json::serialize(json::object{{"type", "CREATE"}, {"spec", spec}, {"opSpec", op_spec_}});
+  }
+
+  void create(Connection& conn, const std::string& task_id, std::uint64_t gen) {
+    std::string body;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+      body = create_body(it->second.launch);
+    }
+    const auto give_up = Steady::now() + options_.launch_give_up;
+    milliseconds wait = options_.retry_backoff;
+    while (true) {
+      const Reply r = call(conn, http::verb::post, "/apis/v1/tasks/operations", body);
+      TaskUpdate u;
+      u.upstream_id = task_id;
+      if (r.status == 200 && r.success()) {
+        u.state = TaskState::kStarting;
+        return accepted(task_id, gen, u);
+      }
+      const std::string errors = r.validation_errors();
+      if (r.status == 400 && errors.find("Task already exists") != std::string::npos) {
+        return accepted(task_id, gen, std::nullopt);  // attach: the poll tells its state
+      }
+      if (r.status != 0 && r.status < 500) {
+        u.state = TaskState::kFailed;
+        u.upstream_id = "UNKNOWN";
+        u.error_message = "Drove refused the task: " + (errors.empty() ? r.message() : errors) +
+                          " [" + std::to_string(r.status) + "]";
+        return finish(task_id, gen, u);
+      }
+      if (Steady::now() + wait >= give_up || stopping()) {
+        u.state = TaskState::kFailed;
+        u.upstream_id = "UNKNOWN";
+        u.error_message = "Drove did not accept the task within " +
+                          std::to_string(options_.launch_give_up.count() / 1000) +
+                          " s: " + failure_text(r);
+        return finish(task_id, gen, u);
+      }
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, milliseconds(5000));
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+    }
+  }
+
+  void accepted(const std::string& task_id, std::uint64_t gen, std::optional<TaskUpdate> u) {
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+      it->second.accepted = true;
+      poll_soon_ = true;
+    }
+    poll_cv_.notify_one();
+    if (u) report(task_id, gen, *u);
+  }
+
+  // Reports a terminal update and stops tracking.
+  void finish(const std::string& task_id, std::uint64_t gen, const TaskUpdate& u) {
+    TaskObserver observer;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+      observer = std::move(it->second.observer);
+      tracked_.erase(it);
+    }
+    if (observer) observer(u);
+  }
+
+  // Reports `u` if it differs from the last report (terminal: finish()).
+  void report(const std::string& task_id, std::uint64_t gen, const TaskUpdate& u) {
+    if (!u.not_found && is_terminal(u.state)) return finish(task_id, gen, u);
+    TaskObserver observer;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+      if (it->second.last && same(*it->second.last, u)) return;
+      it->second.last = u;
+      observer = it->second.observer;
+    }
+    if (observer) observer(u);
+  }
+
+  // ---- polling ---------------------------------------------------------------------
+
+  void poll_loop() {
+    Connection conn(options_);
+    auto next_leader_check = Steady::now();
+    while (true) {
+      std::vector<std::pair<std::string, std::uint64_t>> live;
+      {
+        std::unique_lock lock(mu_);
+        poll_cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || poll_soon_; });
+        if (stopping_) return;
+        poll_soon_ = false;
+        for (const auto& [id, t] : tracked_)
+          if (t.accepted) live.emplace_back(id, t.generation);
+      }
+      if (endpoints_.size() > 1 && Steady::now() >= next_leader_check) {
+        check_leader(conn);
+        next_leader_check = Steady::now() + options_.leader_check_interval;
+      }
+      for (const auto& [id, gen] : live) {
+        if (stopping()) return;
+        poll_one(conn, id, gen);
+      }
+    }
+  }
+
+  // Pings the known leader; a leader that stopped answering 200 is
+  // forgotten, so the next call looks for the new one.
+  void check_leader(Connection& conn) {
+    std::optional<std::size_t> l;
+    {
+      std::lock_guard lock(leader_mu_);
+      l = leader_;
+    }
+    if (!l) {
+      leader(conn);
+      return;
+    }
+    if (conn.call(endpoints_[*l], http::verb::get, "/apis/v1/ping", "").status != 200) {
+      forget_leader(*l);
+      leader(conn);
+    }
+  }
+
+  void poll_one(Connection& conn, const std::string& task_id, std::uint64_t gen) {
+    const Reply r = call(conn, http::verb::get, instance_path(task_id), "");
+    TaskUpdate u;
+    u.upstream_id = task_id;
+    if (r.status == 200 && r.success()) {
+      const auto* data = r.json.as_object().if_contains("data");
+      if (data != nullptr && data->is_object()) return report(task_id, gen, map_task(data->as_object(), task_id));
+    }
+    if (r.status == 200 && r.message().rfind("No such task instance", 0) == 0) {
+      u.not_found = true;
+      u.state = TaskState::kUnknown;
+      return report(task_id, gen, u);
+    }
+    // Drove unreachable or confused: say so, keep polling.
+    u.state = TaskState::kUnknown;
+    u.error_message = "Status could not be ascertained: " + failure_text(r);
+    report(task_id, gen, u);
+  }
+
+  DroveExecutorOptions options_;
+  std::vector<Endpoint> endpoints_;
+  json::value op_spec_ = json::parse(options_.cluster_op_spec);
+
+  std::mutex leader_mu_;
+  std::optional<std::size_t> leader_;
+
+  std::mutex mu_;
+  std::map<std::string, Tracked> tracked_;
+  std::uint64_t generation_ = 0;
+  std::deque<Job> jobs_;
+  std::condition_variable jobs_cv_, poll_cv_;
+  bool poll_soon_ = false;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::thread poller_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Executor>> make_drove_executor(DroveExecutorOptions options) {
+  if (options.endpoints.empty()) return invalid_argument("drove: no controller endpoints");
+  static const auto valid = [](const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+  };
+  if (!valid(options.app_name)) {
+    return invalid_argument("drove: app name '" + options.app_name +
+                            "' must be letters, digits, '-' or '_' (Drove's sourceAppName; "
+                            "set it or DROVE_APP_NAME)");
+  }
+  beast::error_code ec;
+  const json::value op = json::parse(options.cluster_op_spec, ec);
+  if (ec || !op.is_object() || !op.as_object().contains("timeout")) {
+    return invalid_argument("drove: cluster op spec must be a JSON object with a timeout: " +
+                            options.cluster_op_spec);
+  }
+  if (options.workers < 1 || options.max_attempts < 1 || options.poll_interval.count() <= 0) {
+    return invalid_argument("drove: workers, attempts and poll interval must be positive");
+  }
+  std::vector<Endpoint> endpoints;
+  for (const std::string& e : options.endpoints) {
+    EPOCH_ASSIGN_OR_RETURN(auto ep, parse_endpoint(e));
+    endpoints.push_back(std::move(ep));
+  }
+  return std::unique_ptr<Executor>(
+      std::make_unique<DroveExecutor>(std::move(options), std::move(endpoints)));
+}
+
+}  // namespace epoch
