@@ -1,0 +1,234 @@
+// epochd with the Drove executor against the fake Drove controller
+// (tests/fakes/fake_drove), both as child processes over loopback: the
+// create flow to a finished run, Drove's outcomes (exit codes, pull
+// failure, LOST, a task that never appears), composite ALL/ANY, kill, the
+// log link, retention deleting Drove tasks, the Drove leader switching
+// mid-run, Drove failing at launch and mid-run, and an epochd restart that
+// attaches to a running task (one create per task id).
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <string>
+
+#include "daemon_process.h"
+#include "fake_drove_process.h"
+#include "http_client.h"
+
+namespace json = boost::json;
+using epoch::test::DaemonProcess;
+using epoch::test::eventually;
+using epoch::test::FakeDroveProcess;
+using epoch::test::http_call;
+using namespace std::chrono_literals;
+
+namespace {
+
+json::object container(const std::string& name, const std::string& script) {
+  return {{"type", "CONTAINER_EXECUTION"},
+          {"taskName", name},
+          {"executable",
+           {{"type", "DOCKER"}, {"url", "docker.io/library/busybox:1.36"},
+            {"dockerPullTimeout", "120 seconds"}}},
+          {"resources",
+           json::array{{{"type", "CPU"}, {"count", 1}}, {{"type", "MEMORY"}, {"sizeInMB", 128}}}},
+          {"env", {{"DROVE_FAKE", script}}}};
+}
+
+json::object composite(const std::string& mode, json::array tasks) {
+  return {{"type", "COMPOSITE"}, {"compositionType", mode}, {"tasks", std::move(tasks)}};
+}
+
+struct Setup {
+  FakeDroveProcess drove;
+  std::string dir = epoch::test::make_temp_dir("epochd-drove");
+  std::unique_ptr<DaemonProcess> epochd;
+  std::vector<std::string> args;
+
+  explicit Setup(int controllers = 1, std::vector<std::string> extra = {})
+      : drove(FAKE_DROVE_BINARY, controllers) {
+    args = {"--executor", "drove", "--drove-endpoints", drove.endpoints(), "--drove-app-name",
+            "epoch", "--drove-poll-interval", "200 ms", "--drove-leader-check-interval", "200 ms",
+            "--drove-attempts", "2", "--unknown-task-timeout", "3 seconds"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    start();
+  }
+  ~Setup() {
+    epochd.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  void start() { epochd = std::make_unique<DaemonProcess>(EPOCHD_BINARY, dir, args); }
+  std::uint16_t port() const { return epochd->port(); }
+
+  void create(const std::string& name, json::object task) const {
+    json::object t{{"name", name},
+                   {"task", std::move(task)},
+                   {"trigger", {{"type", "CRON"}, {"timeSpec", "0 0 0 1 1 ? 2099"}}}};
+    const auto r = http_call(port(), "POST", "/apis/v1/topologies", json::serialize(t),
+                             {{"Content-Type", "application/json"}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+  }
+  std::string run_now(const std::string& name) const {
+    const auto r = http_call(port(), "PUT", "/apis/v1/topologies/" + name + "/run");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return std::string(json::parse(r.body).at("data").at("runId").as_string());
+  }
+  json::object run(const std::string& name, const std::string& id) const {
+    const auto r = http_call(port(), "GET", "/apis/v1/topologies/" + name + "/runs/" + id);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return json::parse(r.body).at("data").as_object();
+  }
+  // Waits until the run is finished and returns it.
+  json::object finished(const std::string& name, const std::string& id,
+                        std::chrono::milliseconds limit = 20s) const {
+    json::object out;
+    REQUIRE_MESSAGE(eventually(
+                        [&] {
+                          out = run(name, id);
+                          return out.at("state").as_string() != "RUNNING";
+                        },
+                        limit, 50ms),
+                    json::serialize(out));
+    return out;
+  }
+  bool task_in(const std::string& name, const std::string& id, const std::string& task,
+               const char* state) const {
+    return run(name, id).at("tasks").at(task).at("state").as_string() == state;
+  }
+};
+
+std::string str(const json::value& v) {
+  return std::string(v.as_string());
+}
+
+}  // namespace
+
+TEST_CASE("Drove: create to a finished run; Drove's outcomes; composites; the log link") {
+  Setup s;
+  s.create("ok", container("main", "run=200"));
+  s.create("bad", container("main", "run=100,exit=3"));
+  s.create("pull", container("main", "pull-fail"));
+  s.create("lost", container("main", "run=100,lost"));
+  s.create("all", composite("ALL", {container("a", "run=100"), container("b", "run=100,exit=2"),
+                                    container("c", "run=100")}));
+  s.create("any", composite("ANY", {container("a", "run=100,exit=1"), container("b", "run=100"),
+                                    container("c", "run=100")}));
+  const std::string ok = s.run_now("ok"), bad = s.run_now("bad"), pull = s.run_now("pull"),
+                    lost = s.run_now("lost"), all = s.run_now("all"), any = s.run_now("any");
+
+  auto r = s.finished("ok", ok);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  const auto& task = r.at("tasks").at("main");
+  CHECK(str(task.at("state")) == "COMPLETED");
+  CHECK(task.at("exitCode").as_int64() == 0);
+  const std::string task_id = "ok-" + ok + "-main";
+  CHECK(str(task.at("taskId")) == task_id);
+  CHECK(str(task.at("upstreamId")) == task_id);
+  // The log link points into the Drove UI of the leader.
+  const auto log = http_call(s.port(), "GET", "/apis/v1/topologies/ok/runs/" + ok + "/tasks/main/log");
+  CHECK(str(json::parse(log.body).at("data")) ==
+        "http://127.0.0.1:" + std::to_string(s.drove.ports()[0]) + "/tasks/epoch/" + task_id);
+
+  r = s.finished("bad", bad);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("main").at("errorMessage")) == "Task instance exited with status: 3");
+  CHECK(r.at("tasks").at("main").at("exitCode").as_int64() == 3);
+  // Epoch reported a failed image pull as success; here it fails.
+  r = s.finished("pull", pull);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("main").at("errorMessage")).find("Error while pulling image") == 0);
+  r = s.finished("lost", lost);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("main").at("errorMessage")) == "Instance lost");
+
+  r = s.finished("all", all);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("a").at("state")) == "COMPLETED");
+  CHECK(str(r.at("tasks").at("b").at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("c").at("state")) == "PENDING");
+  r = s.finished("any", any);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  CHECK(str(r.at("tasks").at("b").at("state")) == "COMPLETED");
+  CHECK(str(r.at("tasks").at("c").at("state")) == "PENDING");
+  // Exactly one create per launched task; none for the tasks never started.
+  const auto accepted = s.drove.accepted();
+  CHECK(accepted.at(task_id) == 1);
+  CHECK(accepted.count("all-" + all + "-c") == 0);
+  CHECK(accepted.count("any-" + any + "-c") == 0);
+  for (const auto& [id, n] : accepted)
+    CHECK_MESSAGE(n == 1, id);
+}
+
+TEST_CASE("Drove: kill a running task; a task Drove never shows is failed after the timeout") {
+  Setup s;
+  s.create("slow", container("main", "run=30000"));
+  s.create("ghost", container("main", "never"));
+  const std::string slow = s.run_now("slow");
+  const std::string ghost = s.run_now("ghost");
+  REQUIRE(eventually([&] { return s.task_in("slow", slow, "main", "RUNNING"); }, 10s));
+  const auto k = http_call(s.port(), "POST",
+                           "/apis/v1/topologies/slow/runs/" + slow + "/tasks/main/kill");
+  REQUIRE_MESSAGE(k.status == 200, k.body);
+  auto r = s.finished("slow", slow);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("main").at("state")) == "CANCELLED");
+  // Never polled forever: failed after --unknown-task-timeout (3 s).
+  r = s.finished("ghost", ghost);
+  CHECK(str(r.at("state")) == "FAILED");
+  CHECK(str(r.at("tasks").at("main").at("errorMessage")).find("has not known task") !=
+        std::string::npos);
+}
+
+TEST_CASE("Drove: the leader controller switches mid-run; Drove fails at launch and mid-run") {
+  Setup s(2);
+  s.create("t", container("main", "run=2500"));
+  const std::string first = s.run_now("t");
+  REQUIRE(eventually([&] { return s.task_in("t", first, "main", "RUNNING"); }, 10s));
+  s.drove.set_leader(1);  // controller 0 now answers "not the leader"
+  auto r = s.finished("t", first);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  // Down at launch: 5xx answers, then it recovers; the task is created once.
+  s.drove.fault("status500=3");
+  const std::string second = s.run_now("t");
+  r = s.finished("t", second);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  // Down mid-run: dropped connections while it runs.
+  const std::string third = s.run_now("t");
+  REQUIRE(eventually([&] { return s.task_in("t", third, "main", "RUNNING"); }, 10s));
+  s.drove.fault("drop=6");
+  r = s.finished("t", third);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  const auto accepted = s.drove.accepted();
+  for (const std::string& id : {first, second, third})
+    CHECK(accepted.at("t-" + id + "-main") == 1);
+}
+
+TEST_CASE("Drove: an epochd restart (kill -9) while a task runs attaches to it") {
+  Setup s;
+  s.create("t", container("main", "run=4000"));
+  const std::string id = s.run_now("t");
+  REQUIRE(eventually([&] { return s.task_in("t", id, "main", "RUNNING"); }, 10s));
+  s.epochd->kill9();
+  s.start();
+  const auto r = s.finished("t", id);
+  CHECK(str(r.at("state")) == "COMPLETED");
+  CHECK(s.drove.accepted().at("t-" + id + "-main") == 1);
+}
+
+TEST_CASE("Drove: retention removes old runs' Drove tasks") {
+  Setup s(1, {"--retention-runs", "1", "--retention-interval", "1 second"});
+  s.create("t", container("main", "run=50"));
+  std::vector<std::string> runs;
+  for (int i = 0; i < 3; ++i) {
+    runs.push_back(s.run_now("t"));
+    s.finished("t", runs.back());
+  }
+  const auto gone = [&](const std::string& run) {
+    const auto r = http_call(s.drove.ports()[0], "GET",
+                             "/apis/v1/tasks/epoch/instances/t-" + run + "-main");
+    return json::parse(r.body).at("status").as_string() == "FAILED";  // "No such task instance"
+  };
+  REQUIRE(eventually([&] { return gone(runs[0]) && gone(runs[1]); }, 15s));
+  CHECK_FALSE(gone(runs[2]));
+}
