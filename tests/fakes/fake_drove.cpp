@@ -17,7 +17,8 @@
 // e.g. "run=500,exit=3". Fault injection and inspection, outside /apis:
 //   POST /fake/leader?controller=<i>      make controller i (0-based) the leader
 //   POST /fake/faults?status500=<n>&delay=<ms>&drop=<n>&maintenance=<0|1>
-//   GET  /fake/launches                    {"accepted":{id:n},"requests":{id:n}}
+//   GET  /fake/launches                    {"accepted":{id:n},"requests":{id:n},
+//                                           "apiCalls":n,"statusCalls":n}
 //
 //   fake_drove [--ports N] [--port P] [--user name:password:rw|ro]...
 //              [--cores N] [--memory-mb M] [--default-script S]
@@ -199,6 +200,7 @@ class Controller {
   std::mutex mu;
   std::map<std::string, Task> tasks;  // by "<app>-<id>"
   std::map<std::string, int> accepted, requests;
+  std::uint64_t api_calls = 0, status_calls = 0;  // all /apis calls; GET instance calls
   std::map<std::string, User> users;
   std::int64_t total_cores = 64, total_memory = 256 * 1024;
   std::size_t leader = 0;
@@ -419,7 +421,10 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     json::object a, r;
     for (const auto& [k, n] : c.accepted) a[k] = n;
     for (const auto& [k, n] : c.requests) r[k] = n;
-    return reply(200, json::object{{"accepted", a}, {"requests", r}});
+    return reply(200, json::object{{"accepted", a},
+                                   {"requests", r},
+                                   {"apiCalls", c.api_calls},
+                                   {"statusCalls", c.status_calls}});
   }
   if (path.rfind("/apis/", 0) != 0) {
     Response r{http::status::not_found, 11};
@@ -427,6 +432,7 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     r.prepare_payload();
     return r;
   }
+  ++c.api_calls;
   if (c.faults.drop > 0) {
     --c.faults.drop;
     drop = true;
@@ -495,6 +501,7 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     const std::string app = m[1].str(), id = m[2].str();
     const auto it = c.tasks.find(app + "-" + id);
     if (req.method() == http::verb::get) {
+      ++c.status_calls;
       if (it == c.tasks.end()) return reply(200, failure("No such task instance " + app + "/" + id));
       const View v = view_of(it->second, Clock::now());
       if (!v.visible) return reply(200, failure("No such task instance " + app + "/" + id));
