@@ -49,6 +49,10 @@ constexpr Option kOptions[] = {
     {"drove-app-name", nullptr,
      "Drove app the tasks are created under (sourceAppName; default: $DROVE_APP_NAME)"},
     {"drove-username", nullptr, "user for Basic auth to Drove"},
+    {"drove-ca-file", nullptr,
+     "CA certificates (PEM) that https Drove endpoints are verified against (default: the "
+     "system's)"},
+    {"drove-insecure", "false", "true: do not verify Drove's TLS certificates"},
     {"drove-password", nullptr, "password for Basic auth to Drove"},
     {"drove-connect-timeout", "1 second", "time to connect to a Drove controller"},
     {"drove-operation-timeout", "5 seconds", "time for one call to a Drove controller"},
@@ -247,7 +251,9 @@ epoch::StatusOr<std::optional<Config>> load_config(
       e.erase(0, e.find_first_not_of(' '));
       e.erase(e.find_last_not_of(' ') + 1);
       if (!e.empty()) {
-        if (e.rfind("http://", 0) != 0) return bad(*s, "'" + e + "' is not an http:// URL");
+        if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) {
+          return bad(*s, "'" + e + "' is not an http:// or https:// URL");
+        }
         c.drove_endpoints.push_back(e);
       }
       pos = end + 1;
@@ -270,6 +276,10 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   if (const Source* s = get("drove-username")) c.drove_username = s->value;
   if (const Source* s = get("drove-password")) c.drove_password = s->value;
+  if (const Source* s = get("drove-ca-file")) c.drove_ca_file = s->value;
+  EPOCH_ASSIGN_OR_RETURN(const std::string insecure,
+                         one_of(*get("drove-insecure"), {"false", "true"}));
+  c.drove_insecure = insecure == "true";
   EPOCH_ASSIGN_OR_RETURN(c.drove_connect_timeout, duration(*get("drove-connect-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.drove_operation_timeout,
                          duration(*get("drove-operation-timeout"), false));

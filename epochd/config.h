@@ -40,6 +40,8 @@ struct Config {
   std::vector<std::string> drove_endpoints;
   std::string drove_app_name;  // default $DROVE_APP_NAME
   std::string drove_username, drove_password;
+  std::string drove_ca_file;
+  bool drove_insecure = false;
   std::chrono::milliseconds drove_connect_timeout = std::chrono::seconds(1);
   std::chrono::milliseconds drove_operation_timeout = std::chrono::seconds(5);
   std::chrono::milliseconds drove_poll_interval = std::chrono::seconds(3);

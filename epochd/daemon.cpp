@@ -61,6 +61,8 @@ epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c)
   o.max_attempts = c.drove_attempts;
   o.launch_give_up = c.drove_launch_give_up;
   o.cluster_op_spec = c.drove_cluster_op_spec;
+  o.tls_ca_file = c.drove_ca_file;
+  o.tls_insecure = c.drove_insecure;
   return epoch::make_drove_executor(o);
 }
 

@@ -7,8 +7,9 @@
 // of every live task in one cycle per `poll_interval`, KILL, and DELETE of
 // the task's metadata on cleanup. With several controller endpoints the
 // leader is found by ping (only the leader answers 200) and found again
-// when it changes. Basic auth when a username is set. Transport errors and
-// 5xx are retried with backoff.
+// when it changes. HTTP or HTTPS (TLS 1.2+, certificates verified against
+// a configurable CA). Basic auth when a username is set. Transport errors
+// and 5xx are retried with backoff.
 //
 // State mapping (Epoch's, with its bugs fixed): PENDING/PROVISIONING/
 // STARTING → STARTING; RUNNING/RUN_COMPLETED/DEPROVISIONING → RUNNING;
@@ -39,7 +40,7 @@
 namespace epoch {
 
 struct DroveExecutorOptions {
-  std::vector<std::string> endpoints;  // controller URLs, "http://host:port"
+  std::vector<std::string> endpoints;  // controller URLs, "http(s)://host:port"
   std::string app_name;                // Drove's sourceAppName (Epoch: DROVE_APP_NAME)
   std::string username, password;      // Basic auth when username is set
   std::chrono::milliseconds connect_timeout{1000};
@@ -55,6 +56,10 @@ struct DroveExecutorOptions {
   // ClusterOpSpec JSON sent with CREATE and KILL.
   std::string cluster_op_spec = R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})";
   int workers = 4;  // threads for create, kill and cleanup calls
+  // HTTPS endpoints: TLS 1.2 or later; the certificate is verified against
+  // this CA bundle (PEM; empty: the system's) and must name the host.
+  std::string tls_ca_file;
+  bool tls_insecure = false;  // skip verification (Epoch's `insecure`)
 };
 
 StatusOr<std::unique_ptr<Executor>> make_drove_executor(DroveExecutorOptions options);

@@ -7,7 +7,9 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -32,20 +34,21 @@ using std::chrono::milliseconds;
 struct Endpoint {
   std::string url;  // as configured, without a trailing '/'
   std::string host, port;
+  bool tls = false;
 };
 
 StatusOr<Endpoint> parse_endpoint(std::string url) {
   while (!url.empty() && url.back() == '/')
     url.pop_back();
-  if (url.rfind("http://", 0) != 0) {
-    return invalid_argument("Drove endpoint '" + url +
-                            "': expected http://host:port (https is not supported yet)");
+  const bool tls = url.rfind("https://", 0) == 0;
+  if (!tls && url.rfind("http://", 0) != 0) {
+    return invalid_argument("Drove endpoint '" + url + "': expected http(s)://host:port");
   }
-  const std::string rest = url.substr(7);
+  const std::string rest = url.substr(tls ? 8 : 7);
   if (rest.empty() || rest.find('/') != std::string::npos) {
-    return invalid_argument("Drove endpoint '" + url + "': expected http://host:port");
+    return invalid_argument("Drove endpoint '" + url + "': expected http(s)://host:port");
   }
-  Endpoint e{url, rest, "80"};
+  Endpoint e{url, rest, tls ? "443" : "80", tls};
   if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
     e.host = rest.substr(0, colon);
     e.port = rest.substr(colon + 1);
@@ -97,7 +100,7 @@ struct Reply {
 // One keep-alive connection, used by one thread at a time.
 class Connection {
  public:
-  explicit Connection(const DroveExecutorOptions& o) : options_(o) {}
+  Connection(const DroveExecutorOptions& o, asio::ssl::context& tls) : options_(o), tls_ctx_(tls) {}
 
   Reply call(const Endpoint& ep, http::verb verb, const std::string& target,
              const std::string& body) {
@@ -111,11 +114,17 @@ class Connection {
   }
 
   void close() {
+    if (tls_) {
+      beast::error_code ec;
+      beast::get_lowest_layer(*tls_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      beast::get_lowest_layer(*tls_).close();
+    }
     if (stream_) {
       beast::error_code ec;
       stream_->socket().shutdown(tcp::socket::shutdown_both, ec);
       stream_->close();
     }
+    tls_.reset();
     stream_.reset();
     connected_to_.clear();
   }
@@ -124,10 +133,15 @@ class Connection {
   Reply attempt(const Endpoint& ep, http::verb verb, const std::string& target,
                 const std::string& body) {
     Reply r;
-    reused_ = stream_ && connected_to_ == ep.url;
+    reused_ = (stream_ || tls_) && connected_to_ == ep.url;
     if (!reused_) {
       close();
-      stream_.emplace(ioc_);
+      if (ep.tls) {
+        tls_.emplace(ioc_, tls_ctx_);
+      } else {
+        stream_.emplace(ioc_);
+      }
+      beast::tcp_stream& socket = ep.tls ? beast::get_lowest_layer(*tls_) : *stream_;
       tcp::resolver resolver(ioc_);
       beast::error_code ec;
       const auto addresses = resolver.resolve(ep.host, ep.port, ec);
@@ -136,9 +150,24 @@ class Connection {
         close();
         return r;
       }
-      stream_->expires_after(options_.connect_timeout);
-      stream_->async_connect(addresses, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      socket.expires_after(options_.connect_timeout);
+      socket.async_connect(addresses, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
       run();
+      if (!ec && ep.tls) {
+        // SNI, and the certificate must name the host.
+        SSL_set_tlsext_host_name(tls_->native_handle(), ep.host.c_str());
+        if (!options_.tls_insecure) {
+          tls_->set_verify_callback(asio::ssl::host_name_verification(ep.host));
+        }
+        tls_->async_handshake(asio::ssl::stream_base::client,
+                              [&](beast::error_code e) { ec = e; });
+        run();
+        if (ec) {
+          r.error = "TLS handshake with " + ep.url + " failed: " + tls_error(ec);
+          close();
+          return r;
+        }
+      }
       if (ec) {
         r.error = "cannot connect to " + ep.url + ": " + describe(ec);
         close();
@@ -162,13 +191,20 @@ class Connection {
     req.keep_alive(true);
     req.prepare_payload();
     beast::error_code ec;
-    stream_->expires_after(options_.operation_timeout);
-    http::async_write(*stream_, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
     http::response<http::string_body> res;
-    if (!ec) {
-      http::async_read(*stream_, buffer_, res, [&](beast::error_code e, std::size_t) { ec = e; });
+    const auto exchange = [&](auto& stream) {
+      beast::get_lowest_layer(stream).expires_after(options_.operation_timeout);
+      http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
       run();
+      if (!ec) {
+        http::async_read(stream, buffer_, res, [&](beast::error_code e, std::size_t) { ec = e; });
+        run();
+      }
+    };
+    if (tls_) {
+      exchange(*tls_);
+    } else {
+      exchange(*stream_);
     }
     if (ec) {
       r.error = "no answer from " + ep.url + ": " + describe(ec);
@@ -188,14 +224,25 @@ class Connection {
     return ec == beast::error::timeout ? std::string("timed out") : ec.message();
   }
 
+  static std::string tls_error(const beast::error_code& ec) {
+    if (ec.category() == asio::error::get_ssl_category()) {
+      char buf[256];
+      ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+      return buf;
+    }
+    return describe(ec);
+  }
+
   void run() {
     ioc_.restart();
     ioc_.run();
   }
 
   const DroveExecutorOptions& options_;
+  asio::ssl::context& tls_ctx_;
   asio::io_context ioc_;
   std::optional<beast::tcp_stream> stream_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::string connected_to_;
   bool reused_ = false;
@@ -262,8 +309,9 @@ TaskUpdate map_task(const json::object& info, const std::string& task_id) {
 
 class DroveExecutor final : public Executor {
  public:
-  DroveExecutor(DroveExecutorOptions options, std::vector<Endpoint> endpoints)
-      : options_(std::move(options)), endpoints_(std::move(endpoints)) {
+  DroveExecutor(DroveExecutorOptions options, std::vector<Endpoint> endpoints,
+                std::unique_ptr<asio::ssl::context> tls)
+      : options_(std::move(options)), endpoints_(std::move(endpoints)), tls_(std::move(tls)) {
     for (int i = 0; i < options_.workers; ++i)
       workers_.emplace_back([this] { work(); });
     poller_ = std::thread([this] { poll_loop(); });
@@ -361,7 +409,7 @@ class DroveExecutor final : public Executor {
   }
 
   void work() {
-    Connection conn(options_);
+    Connection conn(options_, *tls_);
     while (true) {
       Job job;
       {
@@ -584,7 +632,7 @@ class DroveExecutor final : public Executor {
   // ---- polling ---------------------------------------------------------------------
 
   void poll_loop() {
-    Connection conn(options_);
+    Connection conn(options_, *tls_);
     auto next_leader_check = Steady::now();
     while (true) {
       std::vector<std::pair<std::string, std::uint64_t>> live;
@@ -646,6 +694,7 @@ class DroveExecutor final : public Executor {
 
   DroveExecutorOptions options_;
   std::vector<Endpoint> endpoints_;
+  std::unique_ptr<asio::ssl::context> tls_;  // TLS 1.2+, verifying peers
   json::value op_spec_ = json::parse(options_.cluster_op_spec);
 
   std::mutex leader_mu_;
@@ -690,8 +739,28 @@ StatusOr<std::unique_ptr<Executor>> make_drove_executor(DroveExecutorOptions opt
     EPOCH_ASSIGN_OR_RETURN(auto ep, parse_endpoint(e));
     endpoints.push_back(std::move(ep));
   }
+  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  if (options.tls_insecure) {
+    tls->set_verify_mode(asio::ssl::verify_none);
+  } else {
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    if (options.tls_ca_file.empty()) {
+      tls->set_default_verify_paths(ec);
+    } else {
+      tls->load_verify_file(options.tls_ca_file, ec);
+    }
+    if (ec) {
+      return invalid_argument("drove: cannot load CA certificates" +
+                              (options.tls_ca_file.empty() ? std::string()
+                                                           : " from '" + options.tls_ca_file + "'") +
+                              ": " + ec.message());
+    }
+  }
   return std::unique_ptr<Executor>(
-      std::make_unique<DroveExecutor>(std::move(options), std::move(endpoints)));
+      std::make_unique<DroveExecutor>(std::move(options), std::move(endpoints), std::move(tls)));
 }
 
 }  // namespace epoch

@@ -232,3 +232,62 @@ TEST_CASE("Drove: retention removes old runs' Drove tasks") {
   REQUIRE(eventually([&] { return gone(runs[0]) && gone(runs[1]); }, 15s));
   CHECK_FALSE(gone(runs[2]));
 }
+
+TEST_CASE("Drove over HTTPS: verified against the configured CA; an unknown CA is refused") {
+  const std::string dir = epoch::test::make_temp_dir("drove-tls");
+  const std::string make_certs =
+      "cd " + dir +
+      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1"
+      " -subj '/CN=Epoch Test CA' 2>/dev/null"
+      " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr"
+      " -subj '/CN=localhost' 2>/dev/null"
+      " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf"
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+      " -out server.pem -days 1 -extfile ext.cnf 2>/dev/null";
+  REQUIRE(std::system(make_certs.c_str()) == 0);
+  FakeDroveProcess drove(FAKE_DROVE_BINARY, 1,
+                         {"--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key"});
+  const std::string endpoint = "https://localhost:" + std::to_string(drove.ports()[0]);
+  const auto daemon = [&](const std::string& home, std::vector<std::string> extra) {
+    std::filesystem::create_directories(home);
+    std::vector<std::string> args = {"--executor", "drove", "--drove-endpoints", endpoint,
+                                     "--drove-app-name", "epoch", "--drove-poll-interval",
+                                     "200 ms", "--drove-launch-give-up", "1 second",
+                                     "--store", "memory"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args);
+  };
+  const std::string topology =
+      json::serialize(json::object{{"name", "tls"},
+                                   {"task", container("main", "run=100")},
+                                   {"trigger", {{"type", "CRON"}, {"timeSpec", "0 0 0 1 1 ? 2099"}}}});
+  const auto run_once = [&](DaemonProcess& d) {
+    REQUIRE(http_call(d.port(), "POST", "/apis/v1/topologies", topology,
+                      {{"Content-Type", "application/json"}})
+                .status == 200);
+    const auto r = http_call(d.port(), "PUT", "/apis/v1/topologies/tls/run");
+    const std::string id(json::parse(r.body).at("data").at("runId").as_string());
+    json::object run;
+    REQUIRE(eventually([&] {
+      run = json::parse(http_call(d.port(), "GET", "/apis/v1/topologies/tls/runs/" + id).body)
+                .at("data")
+                .as_object();
+      return run.at("state").as_string() != "RUNNING";
+    }));
+    return run;
+  };
+  {
+    auto trusted = daemon(dir + "/trusted", {"--drove-ca-file", dir + "/ca.pem"});
+    const auto run = run_once(*trusted);
+    CHECK(str(run.at("state")) == "COMPLETED");
+  }
+  {
+    auto untrusted = daemon(dir + "/untrusted", {});  // the system's CAs do not know ours
+    const auto run = run_once(*untrusted);
+    CHECK(str(run.at("state")) == "FAILED");
+    CHECK(str(run.at("tasks").at("main").at("errorMessage")).find("certificate verify failed") !=
+          std::string::npos);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}

@@ -22,8 +22,10 @@
 //
 //   fake_drove [--ports N] [--port P] [--user name:password:rw|ro]...
 //              [--cores N] [--memory-mb M] [--default-script S]
+//              [--tls-cert chain.pem --tls-key key.pem]   (HTTPS)
 // Prints "fake-drove listening ports=p1,p2,..." on stderr when ready.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
@@ -527,7 +529,8 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
   return r;
 }
 
-void serve(Controller& c, std::size_t index, tcp::socket socket) {
+template <typename Stream>
+void exchange(Controller& c, std::size_t index, Stream& socket) {
   beast::flat_buffer buffer;
   boost::system::error_code ec;
   while (true) {
@@ -541,6 +544,18 @@ void serve(Controller& c, std::size_t index, tcp::socket socket) {
     http::write(socket, res, ec);
     if (ec || !req.keep_alive()) break;
   }
+}
+
+void serve(Controller& c, std::size_t index, tcp::socket socket, asio::ssl::context* tls) {
+  boost::system::error_code ec;
+  if (tls != nullptr) {
+    asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls);
+    stream.handshake(asio::ssl::stream_base::server, ec);
+    if (!ec) exchange(c, index, stream);
+    stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    return;
+  }
+  exchange(c, index, socket);
   socket.shutdown(tcp::socket::shutdown_both, ec);
 }
 
@@ -550,6 +565,7 @@ int main(int argc, char** argv) {
   Controller c;
   int ports = 1;
   unsigned short first_port = 0;
+  std::string cert, key;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--ports") ports = std::stoi(value);
@@ -557,6 +573,8 @@ int main(int argc, char** argv) {
     else if (flag == "--cores") c.total_cores = std::stoll(value);
     else if (flag == "--memory-mb") c.total_memory = std::stoll(value);
     else if (flag == "--default-script") c.default_script = parse_script(value);
+    else if (flag == "--tls-cert") cert = value;
+    else if (flag == "--tls-key") key = value;
     else if (flag == "--user") {
       const auto a = value.find(':'), b = value.rfind(':');
       c.users[value.substr(0, a)] = User{value.substr(a + 1, b - a - 1), value.substr(b + 1) != "ro"};
@@ -564,6 +582,12 @@ int main(int argc, char** argv) {
       std::cerr << "fake_drove: unknown option " << flag << "\n";
       return 2;
     }
+  }
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!cert.empty()) {
+    tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->use_certificate_chain_file(cert);
+    tls->use_private_key_file(key, asio::ssl::context::pem);
   }
   asio::io_context ioc;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -577,12 +601,12 @@ int main(int argc, char** argv) {
   std::cerr << "fake-drove listening ports=" << listening << std::endl;
   std::vector<std::thread> loops;
   for (std::size_t i = 0; i < acceptors.size(); ++i) {
-    loops.emplace_back([&c, &acceptors, i] {
+    loops.emplace_back([&c, &acceptors, &tls, i] {
       while (true) {
         boost::system::error_code ec;
         tcp::socket s = acceptors[i]->accept(ec);
         if (ec) continue;
-        std::thread(serve, std::ref(c), i, std::move(s)).detach();
+        std::thread(serve, std::ref(c), i, std::move(s), tls.get()).detach();
       }
     });
   }
