@@ -434,8 +434,9 @@ class DroveExecutor final : public Executor {
 
   // ---- leader discovery ------------------------------------------------------------
 
-  // The leader's index; pings the endpoints when none is known.
-  std::optional<std::size_t> leader(Connection& c) {
+  // The leader's index; pings the endpoints when none is known (`why`
+  // then says what each answered).
+  std::optional<std::size_t> leader(Connection& c, std::string* why = nullptr) {
     if (endpoints_.size() == 1) return 0;
     {
       std::lock_guard lock(leader_mu_);
@@ -447,6 +448,10 @@ class DroveExecutor final : public Executor {
         std::lock_guard lock(leader_mu_);
         leader_ = i;
         return i;
+      }
+      if (why != nullptr) {
+        *why += (i == 0 ? "" : "; ") + endpoints_[i].url + ": " +
+                (r.status == 0 ? r.error : "[" + std::to_string(r.status) + "] " + r.message());
       }
     }
     return std::nullopt;
@@ -463,10 +468,12 @@ class DroveExecutor final : public Executor {
     Reply r;
     milliseconds backoff = options_.retry_backoff;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      const auto l = leader(c);
+      std::string why;
+      const auto l = leader(c, &why);
       if (!l) {
         r = Reply{};
-        r.error = "no Drove leader among " + std::to_string(endpoints_.size()) + " endpoints";
+        r.error = "no Drove leader among " + std::to_string(endpoints_.size()) + " endpoints (" +
+                  why + ")";
       } else {
         r = c.call(endpoints_[*l], verb, target, body);
         const bool not_leader =

@@ -45,8 +45,9 @@ struct Setup {
   std::unique_ptr<DaemonProcess> epochd;
   std::vector<std::string> args;
 
-  explicit Setup(int controllers = 1, std::vector<std::string> extra = {})
-      : drove(FAKE_DROVE_BINARY, controllers) {
+  explicit Setup(int controllers = 1, std::vector<std::string> extra = {},
+                 std::vector<std::string> fake_args = {})
+      : drove(FAKE_DROVE_BINARY, controllers, std::move(fake_args)) {
     args = {"--executor", "drove", "--drove-endpoints", drove.endpoints(), "--drove-app-name",
             "epoch", "--drove-poll-interval", "200 ms", "--drove-leader-check-interval", "200 ms",
             "--drove-attempts", "2", "--unknown-task-timeout", "3 seconds"};
@@ -110,12 +111,16 @@ TEST_CASE("Drove: create to a finished run; Drove's outcomes; composites; the lo
   s.create("bad", container("main", "run=100,exit=3"));
   s.create("pull", container("main", "pull-fail"));
   s.create("lost", container("main", "run=100,lost"));
+  json::object huge = container("main", "run=100");
+  huge["resources"] = json::array{{{"type", "CPU"}, {"count", 1000}}};
+  s.create("huge", huge);
   s.create("all", composite("ALL", {container("a", "run=100"), container("b", "run=100,exit=2"),
                                     container("c", "run=100")}));
   s.create("any", composite("ANY", {container("a", "run=100,exit=1"), container("b", "run=100"),
                                     container("c", "run=100")}));
   const std::string ok = s.run_now("ok"), bad = s.run_now("bad"), pull = s.run_now("pull"),
-                    lost = s.run_now("lost"), all = s.run_now("all"), any = s.run_now("any");
+                    lost = s.run_now("lost"), all = s.run_now("all"), any = s.run_now("any"),
+                    too_big = s.run_now("huge");
 
   auto r = s.finished("ok", ok);
   CHECK(str(r.at("state")) == "COMPLETED");
@@ -141,6 +146,16 @@ TEST_CASE("Drove: create to a finished run; Drove's outcomes; composites; the lo
   r = s.finished("lost", lost);
   CHECK(str(r.at("state")) == "FAILED");
   CHECK(str(r.at("tasks").at("main").at("errorMessage")) == "Instance lost");
+
+  // Drove's refusal, in its words, fails the task at once.
+  r = s.finished("huge", too_big);
+  CHECK(str(r.at("state")) == "FAILED");
+  const std::string refusal = str(r.at("tasks").at("main").at("errorMessage"));
+  CHECK(refusal.rfind("Drove refused the task: Cluster does not have enough CPU. Required: 1000 "
+                      "Available: ",
+                      0) == 0);
+  CHECK(refusal.substr(refusal.size() - 5) == "[400]");
+  CHECK(str(r.at("tasks").at("main").at("upstreamId")) == "UNKNOWN");
 
   r = s.finished("all", all);
   CHECK(str(r.at("state")) == "FAILED");
@@ -181,7 +196,10 @@ TEST_CASE("Drove: kill a running task; a task Drove never shows is failed after 
 }
 
 TEST_CASE("Drove: the leader controller switches mid-run; Drove fails at launch and mid-run") {
-  Setup s(2);
+  Setup s(2,
+          {"--drove-username", "admin", "--drove-password", "s3cret", "--drove-operation-timeout",
+           "1 second"},
+          {"--user", "admin:s3cret:rw"});
   s.create("t", container("main", "run=2500"));
   const std::string first = s.run_now("t");
   REQUIRE(eventually([&] { return s.task_in("t", first, "main", "RUNNING"); }, 10s));
@@ -199,8 +217,19 @@ TEST_CASE("Drove: the leader controller switches mid-run; Drove fails at launch 
   s.drove.fault("drop=6");
   r = s.finished("t", third);
   CHECK(str(r.at("state")) == "COMPLETED");
+  // Slow answers, longer than the operation timeout, while a task runs: the
+  // task shows UNKNOWN with the reason, and completes once Drove answers.
+  const std::string fourth = s.run_now("t");
+  REQUIRE(eventually([&] { return s.task_in("t", fourth, "main", "RUNNING"); }, 10s));
+  s.drove.fault("delay=1500");
+  REQUIRE(eventually([&] { return s.task_in("t", fourth, "main", "UNKNOWN"); }, 15s));
+  const std::string why = str(s.run("t", fourth).at("tasks").at("main").at("errorMessage"));
+  CHECK_MESSAGE(why.find("timed out") != std::string::npos, why);
+  s.drove.fault("delay=0");
+  r = s.finished("t", fourth);
+  CHECK(str(r.at("state")) == "COMPLETED");
   const auto accepted = s.drove.accepted();
-  for (const std::string& id : {first, second, third})
+  for (const std::string& id : {first, second, third, fourth})
     CHECK(accepted.at("t-" + id + "-main") == 1);
 }
 
@@ -290,4 +319,43 @@ TEST_CASE("Drove over HTTPS: verified against the configured CA; an unknown CA i
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("the fake controller speaks Drove: leadership, auth, validation, envelope") {
+  FakeDroveProcess drove(FAKE_DROVE_BINARY, 2, {"--user", "rw:pw:rw", "--user", "ro:pw:ro"});
+  const auto [leader, follower] = std::pair{drove.ports()[0], drove.ports()[1]};
+  const std::vector<std::pair<std::string, std::string>> rw = {{"Authorization", "Basic cnc6cHc="}};
+  const std::vector<std::pair<std::string, std::string>> ro = {{"Authorization", "Basic cm86cHc="}};
+  auto r = http_call(leader, "GET", "/apis/v1/ping", "", rw);
+  CHECK(r.body == R"({"status":"SUCCESS","data":"pong","message":"success"})");
+  r = http_call(follower, "GET", "/apis/v1/ping", "", rw);
+  CHECK(r.status == 400);
+  CHECK(r.body == R"({"status":"FAILED","message":"This node is not the leader controller"})");
+  r = http_call(leader, "GET", "/apis/v1/ping");
+  CHECK(r.status == 401);
+  CHECK(r.header("www-authenticate") == R"(Basic realm="realm")");
+  const std::string op = json::serialize(json::object{
+      {"type", "CREATE"},
+      {"spec", {{"sourceAppName", "epoch"}, {"taskId", "bad id!"}, {"resources", json::array{}}}},
+      {"opSpec", {{"timeout", "300 seconds"}, {"parallelism", 1}, {"failureStrategy", "STOP"}}}});
+  r = http_call(leader, "POST", "/apis/v1/tasks/operations", op, ro);
+  CHECK(r.status == 403);
+  r = http_call(leader, "POST", "/apis/v1/tasks/operations", op, rw);
+  CHECK(r.status == 400);
+  CHECK(r.body.find("Only characters, numbers, hyphen and underscore is allowed") !=
+        std::string::npos);
+  CHECK(r.body.find("Executable details is required") != std::string::npos);
+  CHECK(r.body.find("CPU/Memory requirements must be specified") != std::string::npos);
+  CHECK(r.body.find(R"("message":"Command validation failure")") != std::string::npos);
+  r = http_call(leader, "GET", "/apis/v1/tasks/epoch/instances/nope", "", rw);
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"status":"FAILED","message":"No such task instance epoch/nope"})");
+  r = http_call(leader, "DELETE", "/apis/v1/tasks/epoch/instances/nope", "", rw);
+  CHECK(r.body == R"({"status":"SUCCESS","data":{"deleted":true},"message":"success"})");
+  r = http_call(leader, "POST", "/apis/v1/tasks/operations",
+                R"({"type":"KILL","sourceAppName":"epoch","taskId":"nope","opSpec":{"timeout":"1 second","parallelism":1,"failureStrategy":"STOP"}})",
+                rw);
+  CHECK(r.status == 400);
+  CHECK(r.body.find("Either task does not exist or has already finished for epoch/nope") !=
+        std::string::npos);
 }
