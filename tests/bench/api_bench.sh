@@ -8,6 +8,8 @@
 #   tests/bench/api_bench.sh [seconds per wrk run, default 20]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=start_epochd.sh
+. "$here/tests/bench/start_epochd.sh"
 duration=${1:-20}
 "$here/.ci/deps"
 cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -22,15 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
-"$epochd" --port 0 --retention-runs 1100 2>epochd.err &
-pid=$!
-port=
-for _ in $(seq 400); do
-  port=$(sed -n 's/.*epochd listening.* port=\([0-9]*\).*/\1/p' epochd.err 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "epochd did not start: $(cat epochd.err)" >&2; exit 1; }
+start_epochd "$epochd" --retention-runs 1100
 base="http://127.0.0.1:$port"
 topology() { # name cron
   printf '{"name":"%s","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},"trigger":{"type":"CRON","timeSpec":"%s"}}' "$1" "$2"

@@ -11,6 +11,8 @@
 #   tests/bench/drove_bench.sh [topologies]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=start_epochd.sh
+. "$here/tests/bench/start_epochd.sh"
 n=${1:-5000}
 "$here/.ci/deps"
 cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -31,16 +33,8 @@ cd "$work"
 fpid=$!
 for _ in $(seq 100); do grep -q ports= fake.err 2>/dev/null && break; sleep 0.05; done
 fport=$(sed -n 's/.*ports=\([0-9]*\).*/\1/p' fake.err)
-"$epochd" --port 0 --executor drove --drove-endpoints "http://127.0.0.1:$fport" \
-  --drove-app-name epoch --retention-runs 5 2>epochd.err &
-pid=$!
-port=
-for _ in $(seq 400); do
-  port=$(sed -n 's/.*epochd listening.* port=\([0-9]*\).*/\1/p' epochd.err 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "epochd did not start: $(cat epochd.err)" >&2; exit 1; }
+start_epochd "$epochd" --executor drove --drove-endpoints "http://127.0.0.1:$fport" \
+  --drove-app-name epoch --retention-runs 5
 python3 - "$port" "$fport" "$pid" "$n" <<'PY'
 import http.client, json, sys, time, os
 port, fport, pid, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -172,7 +172,8 @@ TEST_CASE("three nodes: one leader, followers forward every request, 503 without
     // (Forwarded to a leader that has just lost ZooKeeper: also 503.)
     return none.status == 503 && message_of(none) == "No leader found in epoch cluster";
   }));
-  CHECK(http_call(c.port(leader), "GET", "/apis/v1/topologies/routed").status == 503);
+  CHECK(eventually(
+      [&] { return http_call(c.port(leader), "GET", "/apis/v1/topologies/routed").status == 503; }));
   // ZooKeeper back: the cluster serves again.
   c.zk.start();
   REQUIRE(eventually(

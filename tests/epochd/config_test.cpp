@@ -140,3 +140,25 @@ TEST_CASE("the advertised URL follows Epoch's HOST and PORT_<n> rule unless give
   Config given = load({"--advertised-url", "https://epoch.example.com"});
   CHECK(epochd::advertised_url(given, 8080, env.fn()) == "https://epoch.example.com");
 }
+
+TEST_CASE("Drove options: endpoints, app name from DROVE_APP_NAME, clear errors") {
+  Env env;
+  env.vars["DROVE_APP_NAME"] = "epoch-app";
+  Config c = load({"--executor", "drove", "--drove-endpoints",
+                   "http://d1:10000, https://d2:10000", "--drove-poll-interval", "500ms",
+                   "--drove-insecure", "true"},
+                  env);
+  CHECK(c.drove_endpoints == std::vector<std::string>{"http://d1:10000", "https://d2:10000"});
+  CHECK(c.drove_app_name == "epoch-app");
+  CHECK(c.drove_poll_interval == std::chrono::milliseconds(500));
+  CHECK(c.drove_insecure);
+  CHECK(load({"--executor", "drove", "--drove-endpoints", "http://d1", "--drove-app-name", "x"},
+             env)
+            .drove_app_name == "x");
+  CHECK(error({"--executor", "drove"}).find("--drove-endpoints") != std::string::npos);
+  CHECK(error({"--executor", "drove", "--drove-endpoints", "http://d1"}).find("DROVE_APP_NAME") !=
+        std::string::npos);
+  CHECK(error({"--drove-endpoints", "d1:10000"}).find("is not an http:// or https:// URL") !=
+        std::string::npos);
+  CHECK(error({"--drove-insecure", "maybe"}).find("drove-insecure") != std::string::npos);
+}

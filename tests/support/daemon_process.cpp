@@ -28,6 +28,29 @@ std::string make_temp_dir(const std::string& prefix) {
   return tmpl;
 }
 
+pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
+                    const std::string& work_dir, const std::string& out, const std::string& err) {
+  std::vector<std::string> argv_s{binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(127);
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int e = err == out ? o : open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int in = open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0) _exit(127);
+    dup2(in, 0), dup2(o, 1), dup2(e, 2);
+    std::vector<char*> argv;
+    for (auto& a : argv_s)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 DaemonProcess::DaemonProcess(std::string binary, std::string work_dir,
                              std::vector<std::string> args)
     : work_dir_(std::move(work_dir)) {
@@ -41,23 +64,7 @@ DaemonProcess::DaemonProcess(std::string binary, std::string work_dir,
   const std::string out = work_dir_ + "/epochd.out";
   const std::string err = work_dir_ + "/epochd.err";
   const std::size_t skip = log().size();
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    if (chdir(work_dir_.c_str()) != 0) _exit(127);
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (o < 0 || e < 0 || in < 0) _exit(127);
-    dup2(in, 0), dup2(o, 1), dup2(e, 2);
-    std::vector<char*> argv;
-    argv.push_back(binary.data());
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = spawn_process(binary, args, work_dir_, out, err);
   // The log is appended to across restarts: only what this process wrote
   // (after `skip`) counts.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

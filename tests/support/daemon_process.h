@@ -22,6 +22,13 @@ bool eventually(const std::function<bool()>& f,
 // A fresh empty directory under /tmp (removed by the caller if wanted).
 std::string make_temp_dir(const std::string& prefix);
 
+// Starts `binary` with `args` in `work_dir` (empty: here), standard input
+// from /dev/null, standard output and error appended to `out` and `err`
+// (which may be the same file). Returns the child's pid; throws
+// std::runtime_error when fork fails.
+pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
+                    const std::string& work_dir, const std::string& out, const std::string& err);
+
 class DaemonProcess {
  public:
   // Starts `binary` with `args` (plus --port 0 unless args name a port) in

@@ -23,21 +23,7 @@ FakeDroveProcess::FakeDroveProcess(const std::string& binary, int controllers,
     : dir_(make_temp_dir("fake-drove")) {
   args.insert(args.begin(), {"--ports", std::to_string(controllers)});
   const std::string err = dir_ + "/fake_drove.err";
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (e < 0 || in < 0) _exit(127);
-    dup2(in, 0), dup2(e, 1), dup2(e, 2);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = spawn_process(binary, args, "", err, err);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(err);

@@ -90,22 +90,14 @@ std::string ZkServer::hosts() const {
 
 void ZkServer::start() {
   if (pid_ > 0) return;
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    const int out = open((dir_ + "/zookeeper.out").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) _exit(127);
-    dup2(in, 0), dup2(out, 1), dup2(out, 2);
-    const std::string log4j = "-Dlog4j.configuration=file:" + dir_ + "/log4j.properties";
-    const std::string cfg = dir_ + "/zoo.cfg";
-    execlp("java", "java", "-Xmx512m", "-XX:+UseSerialGC",
-           log4j.c_str(), "-cp",
-           "/usr/share/java/zookeeper.jar:/usr/share/java/log4j-1.2.jar:"
-           "/usr/share/java/slf4j-log4j12.jar",
-           "org.apache.zookeeper.server.ZooKeeperServerMain", cfg.c_str(), nullptr);
-    _exit(127);
-  }
+  const std::string out = dir_ + "/zookeeper.out";
+  pid_ = spawn_process("java",
+                       {"-Xmx512m", "-XX:+UseSerialGC",
+                        "-Dlog4j.configuration=file:" + dir_ + "/log4j.properties", "-cp",
+                        "/usr/share/java/zookeeper.jar:/usr/share/java/log4j-1.2.jar:"
+                        "/usr/share/java/slf4j-log4j12.jar",
+                        "org.apache.zookeeper.server.ZooKeeperServerMain", dir_ + "/zoo.cfg"},
+                       "", out, out);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     if (four_letters(port_, "ruok") == "imok") return;
