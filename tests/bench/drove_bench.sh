@@ -31,6 +31,7 @@ trap cleanup EXIT
 cd "$work"
 "$fake" --cores 100000 --memory-mb 100000000 --default-script "appear=0,run=600000" 2>fake.err &
 fpid=$!
+disown "$fpid"  # no "Killed" report when the cleanup kills it
 for _ in $(seq 100); do grep -q ports= fake.err 2>/dev/null && break; sleep 0.05; done
 fport=$(sed -n 's/.*ports=\([0-9]*\).*/\1/p' fake.err)
 start_epochd "$epochd" --executor drove --drove-endpoints "http://127.0.0.1:$fport" \
