@@ -72,6 +72,16 @@ constexpr Option kOptions[] = {
     {"retention-interval", "5 minutes", "how often finished runs are pruned (0 seconds: never)"},
     {"unknown-task-timeout", "10 minutes",
      "a task the executor does not know is failed after this"},
+    {"auth", "none",
+     "who may call the API: none (everyone READ_WRITE; loopback only unless auth-force-none) "
+     "or basic (users below)"},
+    {"auth-users", nullptr,
+     "basic auth users, comma-separated name:password-hash:ROLE (hash from `epochd "
+     "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
+     "ADMIN"},
+    {"auth-users-file", nullptr, "a file of basic auth users, one name:password-hash:ROLE per line"},
+    {"auth-open-health", "true", "true: /healthcheck and /metrics need no credentials"},
+    {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
     {"log-format", "text", "log lines as text or json"},
     {"log-level", "info", "debug, info, warn or error"},
 };
@@ -143,7 +153,8 @@ epoch::StatusOr<std::string> one_of(const Source& s, std::initializer_list<const
 
 std::string config_help() {
   std::ostringstream out;
-  out << "usage: epochd [options]\n       epochd cron ...   (epochd cron --help)\n\n"
+  out << "usage: epochd [options]\n       epochd cron ...   (epochd cron --help)\n"
+      << "       epochd hash-password < file   (a password hash for --auth-users)\n\n"
       << describe(true);
   return out.str();
 }
@@ -304,6 +315,50 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   EPOCH_ASSIGN_OR_RETURN(c.retention_interval, duration(*get("retention-interval"), true));
   EPOCH_ASSIGN_OR_RETURN(c.unknown_task_timeout, duration(*get("unknown-task-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), {"none", "basic"}));
+  const auto add_user = [&](const Source& s, const std::string& entry) -> epoch::Status {
+    auto u = parse_user(entry);
+    if (!u.ok()) return bad(s, u.status().message());
+    if (!c.auth_users.emplace(u->first, u->second).second) {
+      return bad(s, "user '" + u->first + "' is listed twice");
+    }
+    return epoch::ok_status();
+  };
+  if (const Source* s = get("auth-users")) {
+    std::stringstream list(s->value);
+    for (std::string entry; std::getline(list, entry, ',');) {
+      entry.erase(0, entry.find_first_not_of(' '));
+      entry.erase(entry.find_last_not_of(' ') + 1);
+      if (!entry.empty()) EPOCH_RETURN_IF_ERROR(add_user(*s, entry));
+    }
+  }
+  if (const Source* s = get("auth-users-file")) {
+    std::ifstream in(s->value);
+    if (!in) return bad(*s, "cannot read '" + s->value + "'");
+    for (std::string line; std::getline(in, line);) {
+      line.erase(0, line.find_first_not_of(" \t"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (!line.empty() && line[0] != '#') EPOCH_RETURN_IF_ERROR(add_user(*s, line));
+    }
+  }
+  if (c.auth_mode == "basic" && c.auth_users.empty()) {
+    return epoch::invalid_argument(
+        "epochd: auth = basic needs users: set --auth-users or --auth-users-file");
+  }
+  EPOCH_ASSIGN_OR_RETURN(const std::string open_health,
+                         one_of(*get("auth-open-health"), {"true", "false"}));
+  c.auth_open_health = open_health == "true";
+  EPOCH_ASSIGN_OR_RETURN(const std::string force_none,
+                         one_of(*get("auth-force-none"), {"false", "true"}));
+  const bool loopback = c.listen_address == "127.0.0.1" || c.listen_address == "::1" ||
+                        c.listen_address == "localhost" ||
+                        c.listen_address.rfind("127.", 0) == 0;
+  if (c.auth_mode == "none" && !loopback && force_none != "true") {
+    return epoch::invalid_argument(
+        "epochd: auth = none lets anyone change anything, so it is only allowed on a loopback "
+        "address; listening on " +
+        c.listen_address + " needs --auth basic (or --auth-force-none true)");
+  }
   EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), {"text", "json"}));
   EPOCH_ASSIGN_OR_RETURN(c.log_level,
                          one_of(*get("log-level"), {"debug", "info", "warn", "error"}));

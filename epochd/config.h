@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "epoch/model.h"
 #include "epoch/status.h"
 
@@ -57,6 +59,10 @@ struct Config {
   std::optional<epoch::Duration> retention_max_age;
   std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
   std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
+  // Authentication
+  std::string auth_mode = "none";  // none | basic
+  std::map<std::string, AuthUser> auth_users;
+  bool auth_open_health = true;
   // Logging
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // debug | info | warn | error

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api.h"
+#include "auth.h"
 #include "epoch/clock.h"
 #include "epoch/drove_executor.h"
 #include "epoch/leader.h"
@@ -140,13 +141,21 @@ int run_daemon(const Config& config, Logger& log) {
   // it does: nothing runs the io_context until the threads below start.
   Api* api = nullptr;
   LeaderRouter* router = nullptr;
+  AuthOptions auth_options;
+  auth_options.mode = config.auth_mode;
+  auth_options.users = config.auth_users;
+  auth_options.open_health = config.auth_open_health;
+  Auth auth(auth_options);
+  if (config.auth_mode == "basic" && auth.has_plain_passwords()) {
+    log.warn("some users' passwords are plain text; store hashes from `epochd hash-password`");
+  }
   HttpServerOptions http;
   http.address = config.listen_address;
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
-  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics](HttpRequest req,
-                                                                      Responder respond) {
+  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics, &auth](HttpRequest req,
+                                                                             Responder respond) {
     if (router != nullptr) {
       // Counted here as route "forwarded"; the leader counts the request itself.
       Responder counted = [respond, &metrics, method = req.method,
@@ -155,8 +164,9 @@ int run_daemon(const Config& config, Logger& log) {
                              std::chrono::steady_clock::now() - start);
         respond(std::move(r));
       };
-      if (router->route(req, counted)) return;
+      if (router->route(req, counted)) return;  // the leader authenticates
     }
+    if (!auth.check(req, respond)) return;
     api->handle(std::move(req), std::move(respond));
   });
   if (!server.ok()) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "auth.h"
 #include "config.h"
 #include "cron_command.h"
 #include "daemon.h"
@@ -18,9 +19,30 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "cron") {
     return epochd::run_cron_command({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
   }
+  if (!args.empty() && args[0] == "hash-password") {
+    // The password is read from standard input (first line), never from argv.
+    if (args.size() > 1) {
+      std::cerr << "usage: epochd hash-password < password-file   (prints the hash for "
+                   "--auth-users)\n";
+      return 2;
+    }
+    std::string password;
+    std::getline(std::cin, password);
+    if (password.empty()) {
+      std::cerr << "epochd hash-password: empty password on standard input\n";
+      return 2;
+    }
+    auto hash = epochd::hash_password(password);
+    if (!hash.ok()) {
+      std::cerr << "epochd hash-password: " << hash.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *hash << "\n";
+    return 0;
+  }
   if (!args.empty() && !args[0].empty() && args[0][0] != '-') {
     std::cerr << "epochd: unknown command '" << args[0]
-              << "' (commands: cron; see epochd --help)\n";
+              << "' (commands: cron, hash-password; see epochd --help)\n";
     return 2;
   }
   std::string help;

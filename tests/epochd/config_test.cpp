@@ -133,7 +133,7 @@ TEST_CASE("the advertised URL follows Epoch's HOST and PORT_<n> rule unless give
   env.vars["PORT_41234"] = "31000";  // Drove maps the container port
   CHECK(epochd::advertised_url(c, 41234, env.fn()) == "http://node7.example.com:31000");
   CHECK(epochd::advertised_url(c, 5000, env.fn()) == "http://node7.example.com:5000");
-  Config all = load({"--listen", "0.0.0.0"});
+  Config all = load({"--listen", "0.0.0.0", "--auth-force-none", "true"});
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   CHECK(epochd::advertised_url(all, 8080, Env{}.fn()) == "http://" + std::string(host) + ":8080");
@@ -161,4 +161,33 @@ TEST_CASE("Drove options: endpoints, app name from DROVE_APP_NAME, clear errors"
   CHECK(error({"--drove-endpoints", "d1:10000"}).find("is not an http:// or https:// URL") !=
         std::string::npos);
   CHECK(error({"--drove-insecure", "maybe"}).find("drove-insecure") != std::string::npos);
+}
+
+TEST_CASE("auth options: basic users, roles, the loopback rule for none") {
+  Env env;
+  const std::string dir = std::filesystem::temp_directory_path() / "epochd-auth-users";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/users") << "# comment\ncarol:pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA==$"
+                                   "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=:ADMIN\n";
+  Config c = load({"--auth", "basic", "--auth-users",
+                   "alice:pw1:READ_WRITE, bob:pw2:EPOCH_EXTERNAL_READ_ONLY", "--auth-users-file",
+                   dir + "/users"});
+  CHECK(c.auth_mode == "basic");
+  REQUIRE(c.auth_users.size() == 3);
+  CHECK(c.auth_users.at("alice").role == epochd::Role::kReadWrite);
+  CHECK(c.auth_users.at("bob").role == epochd::Role::kReadOnly);
+  CHECK(c.auth_users.at("carol").role == epochd::Role::kAdmin);
+  CHECK(error({"--auth", "basic"}).find("--auth-users") != std::string::npos);
+  CHECK(error({"--auth", "basic", "--auth-users", "alice:pw:SUPERUSER"}).find("unknown role") !=
+        std::string::npos);
+  CHECK(error({"--auth", "basic", "--auth-users", "alice:pw:READ_ONLY,alice:x:ADMIN"})
+            .find("listed twice") != std::string::npos);
+  CHECK(error({"--auth", "basic", "--auth-users", "alice"}).find("name:password-or-hash:ROLE") !=
+        std::string::npos);
+  // none on all addresses only when forced.
+  CHECK(error({"--listen", "0.0.0.0"}).find("only allowed on a loopback address") !=
+        std::string::npos);
+  CHECK(load({"--listen", "0.0.0.0", "--auth", "basic", "--auth-users", "a:b:READ_ONLY"})
+            .auth_mode == "basic");
+  std::filesystem::remove_all(dir);
 }

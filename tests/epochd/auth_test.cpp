@@ -1,0 +1,177 @@
+// Authentication and authorization: password hashes, Basic credentials,
+// roles per endpoint, 401/403 in Epoch's envelope — in process, then
+// through a real epochd over HTTP (with `epochd hash-password`).
+#include "auth.h"
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "daemon_process.h"
+#include "http_client.h"
+#include "run_process.h"
+
+using namespace epochd;
+using epoch::test::http_call;
+
+namespace {
+
+std::string basic(const std::string& user, const std::string& password) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = user + ":" + password;
+  std::string out;
+  int val = 0, bits = -6;
+  for (unsigned char c : in) {
+    val = (val << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(k[(val >> bits) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out.push_back(k[((val << 8) >> (bits + 8)) & 0x3F]);
+  while (out.size() % 4)
+    out.push_back('=');
+  return "Basic " + out;
+}
+
+struct Outcome {
+  std::optional<Principal> principal;
+  std::optional<HttpResponse> response;
+};
+
+Outcome check(Auth& auth, const std::string& method, const std::string& target,
+              const std::string& authorization = "") {
+  HttpRequest req;
+  req.method = method;
+  req.target = target;
+  if (!authorization.empty()) req.headers.emplace_back("Authorization", authorization);
+  Outcome o;
+  o.principal = auth.check(req, [&](HttpResponse r) { o.response = std::move(r); });
+  return o;
+}
+
+double seconds(const std::function<void()>& f) {
+  double best = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("password hashes: salted PBKDF2-SHA256, verified; plain text still works") {
+  const auto h1 = hash_password("s3cret", 1000), h2 = hash_password("s3cret", 1000);
+  REQUIRE(h1.ok());
+  CHECK(h1->rfind("pbkdf2-sha256$1000$", 0) == 0);
+  CHECK(*h1 != *h2);  // a fresh salt each time
+  CHECK(verify_password("s3cret", *h1));
+  CHECK_FALSE(verify_password("s3cret!", *h1));
+  CHECK_FALSE(verify_password("", *h1));
+  std::string tampered = *h1;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  CHECK_FALSE(verify_password("s3cret", tampered));
+  CHECK_FALSE(verify_password("s3cret", "pbkdf2-sha256$x$$"));
+  CHECK(verify_password("plain", "plain"));
+  CHECK_FALSE(verify_password("plain", "plain2"));
+}
+
+TEST_CASE("basic auth: 401 with a challenge, 403 for a role too low, roles per endpoint") {
+  AuthOptions o;
+  o.mode = "basic";
+  o.users["reader"] = AuthUser{*hash_password("r-pw", 1000), Role::kReadOnly};
+  o.users["writer"] = AuthUser{"w-pw", Role::kReadWrite};  // plain, as Epoch's config
+  o.users["admin"] = AuthUser{*hash_password("a-pw", 1000), Role::kAdmin};
+  Auth auth(o);
+  CHECK(auth.has_plain_passwords());
+
+  auto r = check(auth, "GET", "/apis/v1/topologies");
+  REQUIRE(r.response);
+  CHECK(r.response->status == 401);
+  CHECK(r.response->headers.at(0).second == "Basic realm=\"epoch\"");
+  CHECK(boost::json::parse(r.response->body).at("status").as_string() == "FAILED");
+  CHECK(check(auth, "GET", "/apis/v1/topologies", basic("reader", "wrong")).response->status == 401);
+  CHECK(check(auth, "GET", "/apis/v1/topologies", basic("nobody", "r-pw")).response->status == 401);
+  CHECK(check(auth, "GET", "/apis/v1/topologies", "Bearer abc").response->status == 401);
+  CHECK(check(auth, "GET", "/apis/v1/topologies", "Basic !!!").response->status == 401);
+
+  r = check(auth, "GET", "/apis/v1/topologies/x/runs", basic("reader", "r-pw"));
+  REQUIRE(r.principal);
+  CHECK(r.principal->user == "reader");
+  r = check(auth, "POST", "/apis/v1/topologies", basic("reader", "r-pw"));
+  REQUIRE(r.response);
+  CHECK(r.response->status == 403);
+  CHECK(boost::json::parse(r.response->body).at("message").as_string() ==
+        "User reader (READ_ONLY) may not POST /apis/v1/topologies: READ_WRITE is needed");
+  for (const char* m : {"POST", "PUT", "DELETE"})
+    CHECK(check(auth, m, "/apis/v1/topologies/x", basic("writer", "w-pw")).principal);
+  // The audit log is for ADMIN only.
+  CHECK(check(auth, "GET", "/apis/v1/audit", basic("writer", "w-pw")).response->status == 403);
+  CHECK(check(auth, "GET", "/apis/v1/audit?limit=5", basic("admin", "a-pw")).principal);
+  // Health and metrics stay open unless configured otherwise.
+  CHECK(check(auth, "GET", "/healthcheck").principal);
+  CHECK(check(auth, "GET", "/metrics").principal);
+  o.open_health = false;
+  Auth closed(o);
+  CHECK(check(closed, "GET", "/metrics").response->status == 401);
+  // none: everyone may write.
+  Auth none(AuthOptions{});
+  CHECK(check(none, "DELETE", "/apis/v1/topologies/x").principal->role == Role::kReadWrite);
+}
+
+TEST_CASE("a login with an unknown user costs what one with a known user costs") {
+  AuthOptions o;
+  o.mode = "basic";
+  o.users["known"] = AuthUser{*hash_password("pw", 100000), Role::kReadOnly};
+  Auth auth(o);
+  // Each attempt has other credentials, so nothing is served from the cache.
+  int n = 0;
+  const double known = seconds([&] {
+    check(auth, "GET", "/apis/v1/topologies", basic("known", "bad" + std::to_string(++n)));
+  });
+  const double unknown = seconds([&] {
+    check(auth, "GET", "/apis/v1/topologies", basic("unknown", "bad" + std::to_string(++n)));
+  });
+  MESSAGE("bad password for a known user " << known * 1000 << " ms, unknown user "
+                                           << unknown * 1000 << " ms");
+  CHECK(unknown > known * 0.5);
+}
+
+TEST_CASE("epochd with basic auth over HTTP; epochd hash-password") {
+  const auto hashed = epoch::test::run_process({EPOCHD_BINARY, "hash-password"}, "w-secret\n");
+  REQUIRE(hashed.exit_code == 0);
+  const std::string hash = hashed.out.substr(0, hashed.out.find('\n'));
+  CHECK(verify_password("w-secret", hash));
+  const std::string dir = epoch::test::make_temp_dir("epochd-auth");
+  epoch::test::DaemonProcess d(
+      EPOCHD_BINARY, dir,
+      {"--store", "memory", "--auth", "basic", "--auth-users",
+       "writer:" + hash + ":READ_WRITE,reader:r-secret:READ_ONLY"});
+  CHECK(d.log().find("plain text") != std::string::npos);  // reader's password
+  const std::string body =
+      R"({"name":"t","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},)"
+      R"("trigger":{"type":"CRON","timeSpec":"0 0 0 1 1 ? 2099"}})";
+  const std::vector<std::pair<std::string, std::string>> json = {
+      {"Content-Type", "application/json"}};
+  auto r = http_call(d.port(), "POST", "/apis/v1/topologies", body, json);
+  CHECK(r.status == 401);
+  CHECK(r.header("www-authenticate") == "Basic realm=\"epoch\"");
+  auto with = [&](const std::string& user, const std::string& pw) {
+    auto h = json;
+    h.emplace_back("Authorization", basic(user, pw));
+    return h;
+  };
+  r = http_call(d.port(), "POST", "/apis/v1/topologies", body, with("reader", "r-secret"));
+  CHECK(r.status == 403);
+  r = http_call(d.port(), "POST", "/apis/v1/topologies", body, with("writer", "w-secret"));
+  CHECK(r.status == 200);
+  r = http_call(d.port(), "GET", "/apis/v1/topologies/t", "", with("reader", "r-secret"));
+  CHECK(r.status == 200);
+  CHECK(http_call(d.port(), "GET", "/healthcheck").status == 200);
+  std::filesystem::remove_all(dir);
+}
