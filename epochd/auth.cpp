@@ -216,7 +216,8 @@ std::optional<Principal> Auth::authenticate(const HttpRequest& req) {
 std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& respond) {
   const std::string path = path_of(req);
   if (options_.mode == "none") return Principal{"default-user", Role::kReadWrite};
-  if (options_.open_health && (path == "/healthcheck" || path == "/metrics")) {
+  if (options_.open_health && (path == "/healthcheck" || path == "/metrics" ||
+                               path == "/apis/housekeeping/v1/leader")) {
     return Principal{"anonymous", Role::kReadOnly};
   }
   const auto p = authenticate(req);

@@ -57,7 +57,9 @@ struct AuthUser {
 struct AuthOptions {
   std::string mode = "none";  // none | basic
   std::map<std::string, AuthUser> users;
-  bool open_health = true;  // /healthcheck and /metrics need no credentials
+  // /healthcheck, /metrics and the housekeeping leader endpoint need no
+  // credentials (load balancers and CLIs find the leader with it).
+  bool open_health = true;
   std::string realm = "epoch";
 };
 

@@ -80,7 +80,8 @@ constexpr Option kOptions[] = {
      "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
      "ADMIN"},
     {"auth-users-file", nullptr, "a file of basic auth users, one name:password-hash:ROLE per line"},
-    {"auth-open-health", "true", "true: /healthcheck and /metrics need no credentials"},
+    {"auth-open-health", "true",
+     "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
     {"log-format", "text", "log lines as text or json"},
     {"log-level", "info", "debug, info, warn or error"},

@@ -41,16 +41,16 @@ struct Cluster {
   std::string dir = epoch::test::make_temp_dir("epochd-cluster");
   std::vector<std::unique_ptr<DaemonProcess>> nodes;
 
-  explicit Cluster(int n) {
+  explicit Cluster(int n, const std::vector<std::string>& extra = {}) {
     for (int i = 0; i < n; ++i) {
       const std::string home = dir + "/node" + std::to_string(i);
       std::filesystem::create_directories(home);
-      nodes.push_back(std::make_unique<DaemonProcess>(
-          EPOCHD_BINARY, home,
-          std::vector<std::string>{"--store", "zookeeper", "--zk-connect", zk.hosts(),
-                                   "--zk-session-timeout", "2 seconds", "--zk-operation-timeout",
-                                   "1 second", "--work-dir", dir + "/tasks", "--retention-runs",
-                                   "1000", "--proxy-timeout", "5 seconds"}));
+      std::vector<std::string> args{"--store", "zookeeper", "--zk-connect", zk.hosts(),
+                                    "--zk-session-timeout", "2 seconds", "--zk-operation-timeout",
+                                    "1 second", "--work-dir", dir + "/tasks", "--retention-runs",
+                                    "1000", "--proxy-timeout", "5 seconds"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      nodes.push_back(std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args));
     }
   }
   ~Cluster() {
@@ -331,4 +331,28 @@ TEST_CASE("Epoch-Java's ZooKeeper data, written as Curator does, is served throu
   CHECK(data_of(http_call(node.port(), "GET", "/apis/v1/topologies")).as_array().size() == 1);
   std::error_code ec;
   std::filesystem::remove_all(home, ec);
+}
+
+TEST_CASE("credentials are forwarded through a follower; the leader decides") {
+  Cluster c(2, {"--auth", "basic", "--auth-users", "w:w-pw:READ_WRITE,r:r-pw:READ_ONLY"});
+  const std::size_t leader = c.wait_leader();
+  const std::size_t follower = c.follower_of(leader);
+  const std::string body =
+      R"({"name":"auth","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},)"
+      R"("trigger":{"type":"CRON","timeSpec":"0 0 0 1 1 ? 2099"}})";
+  const auto as = [](const char* basic) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"Content-Type", "application/json"}, {"Authorization", basic}};
+  };
+  const auto none = http_call(c.port(follower), "POST", "/apis/v1/topologies", body,
+                              {{"Content-Type", "application/json"}});
+  CHECK(none.status == 401);
+  CHECK(none.header("www-authenticate") == "Basic realm=\"epoch\"");
+  // r:r-pw and w:w-pw
+  CHECK(http_call(c.port(follower), "POST", "/apis/v1/topologies", body, as("Basic cjpyLXB3"))
+            .status == 403);
+  CHECK(http_call(c.port(follower), "POST", "/apis/v1/topologies", body, as("Basic dzp3LXB3"))
+            .status == 200);
+  CHECK(http_call(c.port(follower), "GET", "/apis/v1/topologies/auth", "", as("Basic cjpyLXB3"))
+            .status == 200);
 }
