@@ -1,5 +1,7 @@
 #include "auth.h"
 
+#include <ctime>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,7 +11,11 @@
 #include <cstring>
 #include <vector>
 
+#include "jwt.h"
+
 namespace epochd {
+
+thread_local std::string Auth::last_error_;
 namespace {
 
 constexpr const char* kScheme = "pbkdf2-sha256";
@@ -178,6 +184,18 @@ bool Auth::has_plain_passwords() const {
 
 std::optional<Principal> Auth::authenticate(const HttpRequest& req) {
   const std::string header(req.header("Authorization"));
+  if (options_.mode == "token") {
+    if (header.size() < 8 || header.compare(0, 7, "Bearer ") != 0) {
+      last_error_ = "a bearer token is required";
+      return std::nullopt;
+    }
+    auto p = options_.tokens->verify(header.substr(7), std::time(nullptr));
+    if (!p.ok()) {
+      last_error_ = p.status().message();
+      return std::nullopt;
+    }
+    return *p;
+  }
   if (header.size() < 7 || header.compare(0, 6, "Basic ") != 0) return std::nullopt;
   const auto now = std::chrono::steady_clock::now();
   const auto digest = sha256(header);
@@ -222,6 +240,14 @@ std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& re
   }
   const auto p = authenticate(req);
   if (!p) {
+    if (options_.mode == "token") {
+      // (last_error_ is per thread: see authenticate.)
+      HttpResponse r = failure(401, last_error_);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"" + options_.realm +
+                                                     "\", error=\"invalid_token\"");
+      respond(std::move(r));
+      return std::nullopt;
+    }
     HttpResponse r = failure(401, "Credentials are required to access this resource.");
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + options_.realm + "\"");
     respond(std::move(r));

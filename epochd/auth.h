@@ -3,7 +3,8 @@
 // Modes: `none` (everyone is READ_WRITE — refused on a non-loopback address
 // unless forced), `basic` (users from config; passwords as salted
 // PBKDF2-SHA256 hashes made by `epochd hash-password`, or plain text with a
-// warning, for Epoch config compatibility). Roles are Epoch's — READ_ONLY
+// warning, for Epoch config compatibility), `token` (JWT bearer tokens, see
+// jwt.h). Roles are Epoch's — READ_ONLY
 // may read, READ_WRITE may also change (POST/PUT/DELETE) — plus ADMIN, who
 // may also read the audit log. Epoch's role names EPOCH_EXTERNAL_READ_ONLY
 // and EPOCH_EXTERNAL_READ_WRITE are accepted.
@@ -30,6 +31,8 @@
 
 namespace epochd {
 
+class TokenVerifier;
+
 enum class Role { kReadOnly = 0, kReadWrite = 1, kAdmin = 2 };
 
 // "READ_ONLY", "READ_WRITE", "ADMIN" (and Epoch's EPOCH_EXTERNAL_* names).
@@ -55,12 +58,13 @@ struct AuthUser {
 };
 
 struct AuthOptions {
-  std::string mode = "none";  // none | basic
+  std::string mode = "none";  // none | basic | token
   std::map<std::string, AuthUser> users;
   // /healthcheck, /metrics and the housekeeping leader endpoint need no
   // credentials (load balancers and CLIs find the leader with it).
   bool open_health = true;
   std::string realm = "epoch";
+  std::shared_ptr<TokenVerifier> tokens;  // mode token
 };
 
 // "name:password-or-hash:ROLE", one per entry. Errors name the entry.
@@ -79,6 +83,9 @@ class Auth {
 
  private:
   std::optional<Principal> authenticate(const HttpRequest& req);
+
+  // Why the last authenticate() on this thread refused (token mode).
+  static thread_local std::string last_error_;
 
   AuthOptions options_;
   std::string dummy_hash_;  // verified for unknown users, so they cost the same

@@ -73,13 +73,24 @@ constexpr Option kOptions[] = {
     {"unknown-task-timeout", "10 minutes",
      "a task the executor does not know is failed after this"},
     {"auth", "none",
-     "who may call the API: none (everyone READ_WRITE; loopback only unless auth-force-none) "
-     "or basic (users below)"},
+     "who may call the API: none (everyone READ_WRITE; loopback only unless auth-force-none), "
+     "basic (users below) or token (JWT bearer tokens, token-* below)"},
     {"auth-users", nullptr,
      "basic auth users, comma-separated name:password-hash:ROLE (hash from `epochd "
      "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
      "ADMIN"},
     {"auth-users-file", nullptr, "a file of basic auth users, one name:password-hash:ROLE per line"},
+    {"token-public-keys", nullptr,
+     "auth = token: PEM public keys (RSA for RS256, EC P-256 for ES256), comma-separated"},
+    {"token-hs256-secret-file", nullptr, "auth = token: a file holding the HS256 secret (32+ bytes)"},
+    {"token-jwks", nullptr, "auth = token: a JWKS file (RSA, EC, oct keys), read again on change"},
+    {"token-issuer", nullptr, "auth = token: the required iss claim"},
+    {"token-audience", nullptr, "auth = token: the required aud claim"},
+    {"token-skew", "30 seconds", "auth = token: clock skew allowed for exp and nbf"},
+    {"token-role-claim", "role", "auth = token: the claim holding the role (a string or a list)"},
+    {"token-role-map", nullptr,
+     "auth = token: claim values mapped to roles, comma-separated value=ROLE (the role names "
+     "themselves always work)"},
     {"auth-open-health", "true",
      "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
@@ -316,7 +327,42 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   EPOCH_ASSIGN_OR_RETURN(c.retention_interval, duration(*get("retention-interval"), true));
   EPOCH_ASSIGN_OR_RETURN(c.unknown_task_timeout, duration(*get("unknown-task-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), {"none", "basic"}));
+  EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), {"none", "basic", "token"}));
+  const auto split = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');) {
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) out.push_back(item);
+    }
+    return out;
+  };
+  if (const Source* s = get("token-public-keys")) c.token.public_key_files = split(s->value);
+  if (const Source* s = get("token-hs256-secret-file")) c.token.hs256_secret_file = s->value;
+  if (const Source* s = get("token-jwks")) c.token.jwks_file = s->value;
+  if (const Source* s = get("token-issuer")) c.token.issuer = s->value;
+  if (const Source* s = get("token-audience")) c.token.audience = s->value;
+  {
+    EPOCH_ASSIGN_OR_RETURN(const auto skew, duration(*get("token-skew"), true));
+    c.token.skew = std::chrono::duration_cast<std::chrono::seconds>(skew);
+  }
+  c.token.role_claim = get("token-role-claim")->value;
+  if (const Source* s = get("token-role-map")) {
+    for (const std::string& entry : split(s->value)) {
+      const auto eq = entry.rfind('=');
+      if (eq == std::string::npos || eq == 0) return bad(*s, "'" + entry + "' is not value=ROLE");
+      auto role = parse_role(entry.substr(eq + 1));
+      if (!role.ok()) return bad(*s, role.status().message());
+      c.token.role_map[entry.substr(0, eq)] = *role;
+    }
+  }
+  if (c.auth_mode == "token" && c.token.public_key_files.empty() &&
+      c.token.hs256_secret_file.empty() && c.token.jwks_file.empty()) {
+    return epoch::invalid_argument(
+        "epochd: auth = token needs keys: set --token-public-keys, --token-hs256-secret-file "
+        "or --token-jwks");
+  }
   const auto add_user = [&](const Source& s, const std::string& entry) -> epoch::Status {
     auto u = parse_user(entry);
     if (!u.ok()) return bad(s, u.status().message());

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth.h"
+#include "jwt.h"
 #include "epoch/model.h"
 #include "epoch/status.h"
 
@@ -60,8 +61,9 @@ struct Config {
   std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
   std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
   // Authentication
-  std::string auth_mode = "none";  // none | basic
+  std::string auth_mode = "none";  // none | basic | token
   std::map<std::string, AuthUser> auth_users;
+  TokenOptions token;
   bool auth_open_health = true;
   // Logging
   std::string log_format = "text";  // text | json

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "jwt.h"
 #include "epoch/clock.h"
 #include "epoch/drove_executor.h"
 #include "epoch/leader.h"
@@ -145,6 +146,14 @@ int run_daemon(const Config& config, Logger& log) {
   auth_options.mode = config.auth_mode;
   auth_options.users = config.auth_users;
   auth_options.open_health = config.auth_open_health;
+  if (config.auth_mode == "token") {
+    auto tokens = TokenVerifier::make(config.token);
+    if (!tokens.ok()) {
+      log.error("cannot use token authentication", {{"error", tokens.status().message()}});
+      return 1;
+    }
+    auth_options.tokens = std::move(*tokens);
+  }
   Auth auth(auth_options);
   if (config.auth_mode == "basic" && auth.has_plain_passwords()) {
     log.warn("some users' passwords are plain text; store hashes from `epochd hash-password`");

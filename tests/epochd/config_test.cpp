@@ -191,3 +191,19 @@ TEST_CASE("auth options: basic users, roles, the loopback rule for none") {
             .auth_mode == "basic");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("token auth options") {
+  Config c = load({"--auth", "token", "--token-public-keys", "a.pem, b.pem", "--token-issuer",
+                   "https://idp", "--token-audience", "epoch", "--token-skew", "10 seconds",
+                   "--token-role-claim", "groups", "--token-role-map",
+                   "epoch-admins=ADMIN,epoch-ops=READ_WRITE"});
+  CHECK(c.token.public_key_files == std::vector<std::string>{"a.pem", "b.pem"});
+  CHECK(c.token.skew == std::chrono::seconds(10));
+  CHECK(c.token.role_claim == "groups");
+  CHECK(c.token.role_map.at("epoch-admins") == epochd::Role::kAdmin);
+  CHECK(error({"--auth", "token"}).find("needs keys") != std::string::npos);
+  CHECK(error({"--auth", "token", "--token-jwks", "k.json", "--token-role-map", "x=BOSS"})
+            .find("unknown role") != std::string::npos);
+  CHECK(error({"--auth", "token", "--token-jwks", "k.json", "--token-role-map", "x"})
+            .find("is not value=ROLE") != std::string::npos);
+}
