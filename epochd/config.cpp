@@ -28,6 +28,10 @@ constexpr Option kOptions[] = {
     {"advertised-url", nullptr,
      "URL other nodes reach this one at (default http://<HOST or listen address>:<PORT_<port> "
      "or port>, honouring the HOST and PORT_<n> variables like Epoch)"},
+    {"tls-cert", nullptr, "serve HTTPS (TLS 1.2+) with this PEM certificate chain (with tls-key)"},
+    {"tls-key", nullptr, "the PEM private key of tls-cert"},
+    {"tls-ca-file", nullptr,
+     "CA certificates (PEM) a follower verifies an https leader against (default: the system's)"},
     {"body-limit", "1048576", "largest request body accepted, in bytes"},
     {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
     {"io-threads", "2", "threads serving HTTP (1-64)"},
@@ -242,6 +246,12 @@ epoch::StatusOr<std::optional<Config>> load_config(
   } else {
     c.advertised_url = "http://" + c.listen_address + ":" + std::to_string(c.port);
   }
+  if (const Source* s = get("tls-cert")) c.tls_cert_file = s->value;
+  if (const Source* s = get("tls-key")) c.tls_key_file = s->value;
+  if (const Source* s = get("tls-ca-file")) c.tls_ca_file = s->value;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return epoch::invalid_argument("epochd: HTTPS needs both --tls-cert and --tls-key");
+  }
   EPOCH_ASSIGN_OR_RETURN(c.body_limit,
                          integer<std::size_t>(*get("body-limit"), 1024, std::size_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.request_timeout, duration(*get("request-timeout"), false));
@@ -425,7 +435,7 @@ std::string advertised_url(const Config& c, std::uint16_t bound_port,
   std::string port = std::to_string(bound_port);
   const std::string var = "PORT_" + port;
   if (const char* p = getenv(var.c_str()); p != nullptr && *p != '\0') port = p;
-  return "http://" + host + ":" + port;
+  return (c.tls_cert_file.empty() ? "http://" : "https://") + host + ":" + port;
 }
 
 }  // namespace epochd

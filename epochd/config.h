@@ -25,6 +25,8 @@ struct Config {
   std::uint16_t port = 8080;
   std::string advertised_url;  // default http://<listen address>:<port>
   bool advertised_explicit = false;  // set by --advertised-url (else HOST/PORT_<n> apply)
+  std::string tls_cert_file, tls_key_file;  // HTTPS when set
+  std::string tls_ca_file;                   // to verify an https leader
   std::size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   int io_threads = 2;

@@ -163,6 +163,8 @@ int run_daemon(const Config& config, Logger& log) {
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
+  http.tls_cert_file = config.tls_cert_file;
+  http.tls_key_file = config.tls_key_file;
   auto server = HttpServer::start(ioc, http, [&api, &router, &metrics, &auth](HttpRequest req,
                                                                              Responder respond) {
     if (router != nullptr) {
@@ -205,6 +207,7 @@ int run_daemon(const Config& config, Logger& log) {
     RouterOptions ro;
     ro.self_url = advertised;
     ro.response_timeout = config.proxy_timeout;
+    ro.tls_ca_file = config.tls_ca_file;
     proxy.emplace(ioc, *elector, ro);
     router = &*proxy;
   }

@@ -5,9 +5,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -28,6 +30,7 @@ using error_code = boost::system::error_code;
 struct Shared {
   Handler handler;
   HttpServerOptions options;
+  std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::atomic<bool> draining{false};
   std::mutex mu;
   std::condition_variable idle;
@@ -53,14 +56,21 @@ std::string envelope_error(std::string_view message) {
   return out;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection; Stream is a plain TCP stream or a TLS stream over one.
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
   Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(make_stream(std::move(socket), *shared)), shared_(std::move(shared)) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+                   beast::bind_front_handler(&Session::start, shared_from_this()));
   }
 
  private:
@@ -71,13 +81,36 @@ class Session : public std::enable_shared_from_this<Session> {
     http::response<http::string_body> response;
   };
 
+  static Stream make_stream(tcp::socket&& socket, Shared& shared) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return Stream(std::move(socket), *shared.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      lowest().expires_after(shared_->options.request_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this()](error_code ec) {
+                                if (ec) return self->close();  // not TLS, or refused
+                                self->do_read();
+                              });
+    } else {
+      do_read();
+    }
+  }
+
   void do_read() {
     if (reading_ || read_closed_ || queue_.size() >= shared_->options.pipeline_limit) return;
     parser_.emplace();
     parser_->body_limit(shared_->options.body_limit);
     parser_->header_limit(64 * 1024);
     reading_ = true;
-    stream_.expires_after(shared_->options.request_timeout);
+    lowest().expires_after(shared_->options.request_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
@@ -171,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void maybe_write() {
     if (writing_ || queue_.empty() || !queue_.front()->ready) return;
     writing_ = true;
-    stream_.expires_after(shared_->options.request_timeout);
+    lowest().expires_after(shared_->options.request_timeout);
     http::async_write(stream_, queue_.front()->response,
                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
@@ -203,11 +236,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<Shared> shared_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -251,7 +284,15 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
                              if (!ec) {
                                error_code ignored;
                                socket.set_option(tcp::no_delay(true), ignored);
-                               std::make_shared<Session>(std::move(socket), self->shared_)->run();
+                               if (self->shared_->tls) {
+                                 std::make_shared<Session<TlsStream>>(std::move(socket),
+                                                                      self->shared_)
+                                     ->run();
+                               } else {
+                                 std::make_shared<Session<PlainStream>>(std::move(socket),
+                                                                        self->shared_)
+                                     ->run();
+                               }
                              }
                              self->accept();
                            });
@@ -318,6 +359,25 @@ epoch::StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context&
   auto shared = std::make_shared<Shared>();
   shared->handler = std::move(handler);
   shared->options = std::move(options);
+  if (!shared->options.tls_cert_file.empty()) {
+    // TLS 1.2 and later only.
+    auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    error_code ec;
+    tls->use_certificate_chain_file(shared->options.tls_cert_file, ec);
+    if (ec) {
+      return epoch::invalid_argument("TLS certificate '" + shared->options.tls_cert_file +
+                                     "': " + ec.message());
+    }
+    tls->use_private_key_file(shared->options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return epoch::invalid_argument("TLS key '" + shared->options.tls_key_file +
+                                     "': " + ec.message());
+    }
+    shared->tls = std::move(tls);
+  }
   auto server = std::make_shared<Server>(ioc, shared);
   if (epoch::Status s = server->listen(); !s.ok()) return s;
   server->accept();

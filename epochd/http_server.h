@@ -37,12 +37,15 @@ struct HttpServerOptions {
   // takes longer to arrive gets 408).
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   std::size_t pipeline_limit = 16;
+  // HTTPS (TLS 1.2+) when set: a PEM certificate chain and its private key.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class HttpServer {
  public:
   // Binds and starts accepting. Errors: kUnavailable naming the address and
-  // the system's reason (address in use, permission denied, ...).
+  // the system's reason (address in use, permission denied, ...);
+  // kInvalidArgument for an unusable certificate or key.
   static epoch::StatusOr<std::unique_ptr<HttpServer>> start(boost::asio::io_context& ioc,
                                                             HttpServerOptions options,
                                                             Handler handler);

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 namespace epochd {
@@ -52,13 +54,21 @@ bool local_only(const HttpRequest& req) {
   return path == "/healthcheck" || path == "/metrics" || path == "/apis/housekeeping/v1/leader";
 }
 
-// One forwarded request: resolve, connect, write, read, answer.
-class Exchange : public std::enable_shared_from_this<Exchange> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One forwarded request: resolve, connect, (TLS handshake,) write, read,
+// answer.
+template <typename Stream>
+class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
+  using std::enable_shared_from_this<Exchange<Stream>>::shared_from_this;
+
  public:
-  Exchange(asio::io_context& ioc, RouterOptions options, std::string host, std::string port,
-           std::string leader, http::request<http::string_body> req, Responder respond)
+  Exchange(asio::io_context& ioc, asio::ssl::context* tls, RouterOptions options,
+           std::string host, std::string port, std::string leader,
+           http::request<http::string_body> req, Responder respond)
       : resolver_(ioc),
-        stream_(ioc),
+        stream_(make_stream(ioc, tls)),
         options_(std::move(options)),
         host_(std::move(host)),
         port_(std::move(port)),
@@ -75,11 +85,37 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
  private:
+  static Stream make_stream(asio::io_context& ioc, asio::ssl::context* tls) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return Stream(ioc, *tls);
+    } else {
+      return Stream(ioc);
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   void connect(const tcp::resolver::results_type& r) {
-    stream_.expires_after(options_.connect_timeout);
-    stream_.async_connect(r, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+    lowest().expires_after(options_.connect_timeout);
+    lowest().async_connect(r, [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
       if (ec) return self->fail("cannot connect to", ec);
-      self->stream_.expires_after(self->options_.response_timeout);
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        SSL_set_tlsext_host_name(self->stream_.native_handle(), self->host_.c_str());
+        self->stream_.set_verify_callback(asio::ssl::host_name_verification(self->host_));
+        self->stream_.async_handshake(asio::ssl::stream_base::client, [self](error_code hec) {
+          if (hec) return self->fail("TLS handshake failed with", hec);
+          self->send();
+        });
+      } else {
+        self->send();
+      }
+    });
+  }
+
+  void send() {
+    {
+      auto self = shared_from_this();
+      lowest().expires_after(options_.response_timeout);
       http::async_write(self->stream_, self->req_, [self](error_code ec2, std::size_t) {
         if (ec2) return self->fail("cannot send to", ec2);
         self->parser_.body_limit(std::uint64_t{1} << 30);
@@ -89,7 +125,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                            self->answer();
                          });
       });
-    });
+    }
   }
 
   void answer() {
@@ -103,7 +139,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     out.body = std::move(res.body());
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     respond_(std::move(out));
   }
 
@@ -114,7 +150,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   tcp::resolver resolver_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   RouterOptions options_;
   std::string host_, port_, leader_;
   http::request<http::string_body> req_;
@@ -127,8 +163,22 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 struct LeaderRouter::State {
   State(asio::io_context& i, const epoch::LeaderElector& e, RouterOptions o)
-      : ioc(i), elector(e), options(std::move(o)) {}
+      : ioc(i), elector(e), options(std::move(o)) {
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    tls.set_verify_mode(asio::ssl::verify_peer);
+    error_code ec;
+    if (options.tls_ca_file.empty()) {
+      tls.set_default_verify_paths(ec);
+    } else {
+      tls.load_verify_file(options.tls_ca_file, ec);
+    }
+    tls_error = ec ? ec.message() : "";
+  }
   asio::io_context& ioc;
+  asio::ssl::context tls{asio::ssl::context::tls_client};
+  std::string tls_error;  // the CA file could not be loaded
   const epoch::LeaderElector& elector;
   RouterOptions options;
   std::atomic<std::uint64_t> forwarded{0};
@@ -155,12 +205,18 @@ bool LeaderRouter::route(HttpRequest& req, Responder& respond) {
     return true;
   }
   const auto url = boost::urls::parse_absolute_uri(*leader);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    respond(failure(503, "The leader's address '" + *leader + "' is not a usable http:// URL"));
+  const bool https = url && url->scheme() == "https";
+  if (!url || (url->scheme() != "http" && !https) || url->host().empty()) {
+    respond(failure(503, "The leader's address '" + *leader + "' is not a usable URL"));
+    return true;
+  }
+  if (https && !state_->tls_error.empty()) {
+    respond(failure(503, "Cannot verify the leader " + *leader + ": CA certificates: " +
+                             state_->tls_error));
     return true;
   }
   const std::string host = url->host();
-  const std::string port = url->has_port() ? std::string(url->port()) : "80";
+  const std::string port = url->has_port() ? std::string(url->port()) : (https ? "443" : "80");
   http::request<http::string_body> out;
   out.method_string(req.method);
   out.target(req.target);
@@ -174,9 +230,15 @@ bool LeaderRouter::route(HttpRequest& req, Responder& respond) {
   out.body() = std::move(req.body);
   out.prepare_payload();
   ++state_->forwarded;
-  std::make_shared<Exchange>(state_->ioc, state_->options, host, port, *leader, std::move(out),
-                             std::move(respond))
-      ->run();
+  if (https) {
+    std::make_shared<Exchange<TlsStream>>(state_->ioc, &state_->tls, state_->options, host, port,
+                                          *leader, std::move(out), std::move(respond))
+        ->run();
+  } else {
+    std::make_shared<Exchange<PlainStream>>(state_->ioc, nullptr, state_->options, host, port,
+                                            *leader, std::move(out), std::move(respond))
+        ->run();
+  }
   return true;
 }
 

@@ -27,6 +27,9 @@ struct RouterOptions {
   std::string self_url;  // this node's advertised URL
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(2);
   std::chrono::milliseconds response_timeout = std::chrono::seconds(10);
+  // An https leader is verified against these CA certificates (PEM; empty:
+  // the system's) and must be named by its certificate.
+  std::string tls_ca_file;
 };
 
 class LeaderRouter {

@@ -264,16 +264,7 @@ TEST_CASE("Drove: retention removes old runs' Drove tasks") {
 
 TEST_CASE("Drove over HTTPS: verified against the configured CA; an unknown CA is refused") {
   const std::string dir = epoch::test::make_temp_dir("drove-tls");
-  const std::string make_certs =
-      "cd " + dir +
-      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1"
-      " -subj '/CN=Epoch Test CA' 2>/dev/null"
-      " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr"
-      " -subj '/CN=localhost' 2>/dev/null"
-      " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf"
-      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
-      " -out server.pem -days 1 -extfile ext.cnf 2>/dev/null";
-  REQUIRE(std::system(make_certs.c_str()) == 0);
+  epoch::test::make_test_certificates(dir);
   FakeDroveProcess drove(FAKE_DROVE_BINARY, 1,
                          {"--tls-cert", dir + "/server.pem", "--tls-key", dir + "/server.key"});
   const std::string endpoint = "https://localhost:" + std::to_string(drove.ports()[0]);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +27,19 @@ std::string make_temp_dir(const std::string& prefix) {
   std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   return tmpl;
+}
+
+void make_test_certificates(const std::string& dir) {
+  const std::string cmd =
+      "cd '" + dir +
+      "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2"
+      " -subj '/CN=Epoch Test CA' 2>/dev/null"
+      " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr"
+      " -subj '/CN=localhost' 2>/dev/null"
+      " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf"
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+      " -out server.pem -days 2 -extfile ext.cnf 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl could not make certificates");
 }
 
 pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,

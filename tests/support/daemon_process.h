@@ -29,6 +29,11 @@ std::string make_temp_dir(const std::string& prefix);
 pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
                     const std::string& work_dir, const std::string& out, const std::string& err);
 
+// Makes a test CA and a server certificate it signed, for localhost and
+// 127.0.0.1, in `dir`: ca.pem, server.pem (the chain), server.key. Uses the
+// openssl command. Throws std::runtime_error when it fails.
+void make_test_certificates(const std::string& dir);
+
 class DaemonProcess {
  public:
   // Starts `binary` with `args` (plus --port 0 unless args name a port) in
