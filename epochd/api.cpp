@@ -426,6 +426,8 @@ void Api::route(Context& c) {
     }
   } else if (c.is({"apis", "v1", "cron", "next"})) {
     if (on("GET", "/apis/v1/cron/next")) return cron_next(c);
+  } else if (c.is({"apis", "v1", "audit"})) {
+    if (on("GET", "/apis/v1/audit")) return audit_log(c);
   } else if (c.is({"healthcheck"})) {
     if (on("GET", "/healthcheck")) return healthcheck(c);
   } else if (c.is({"metrics"})) {
@@ -545,6 +547,48 @@ void Api::list_runs(Context& c) {
   }
   out += ']';
   c.respond(ok(std::move(out)));
+}
+
+// GET /apis/v1/audit?limit=&before=<id>&topologyId= : newest first.
+void Api::audit_log(Context& c) {
+  epoch::AuditQuery q;
+  if (const std::string* l = c.param("limit")) {
+    auto n = parse_int(*l);
+    if (!n || *n < 1 || *n > 1000)
+      return c.respond(
+          invalid_input("query parameter 'limit' must be an integer 1-1000, got '" + *l + "'"));
+    q.limit = static_cast<std::size_t>(*n);
+  }
+  if (const std::string* b = c.param("before")) {
+    auto n = parse_int(*b);
+    if (!n || *n < 0)
+      return c.respond(invalid_input("query parameter 'before' must be an entry id, got '" + *b +
+                                     "'"));
+    q.before_id = *n;
+  }
+  if (const std::string* t = c.param("topologyId")) q.topology_id = *t;
+  auto entries = store_.load_audit(q);
+  if (!entries.ok()) return c.respond(internal("Could not read the audit log", entries.status()));
+  json::array out;
+  for (const epoch::AuditEntry& e : *entries) {
+    const auto parsed = [](const std::string& text) -> json::value {
+      if (text.empty()) return nullptr;
+      boost::system::error_code ec;
+      json::value v = json::parse(text, ec);
+      return ec ? json::value(text) : v;
+    };
+    out.push_back(json::object{{"id", e.id},
+                               {"time", epoch::to_epoch_millis(e.time)},
+                               {"user", e.user},
+                               {"role", e.role},
+                               {"method", e.method},
+                               {"path", e.path},
+                               {"topologyId", e.topology_id},
+                               {"status", e.status},
+                               {"before", parsed(e.before)},
+                               {"after", parsed(e.after)}});
+  }
+  c.respond(ok(json::serialize(out)));
 }
 
 void Api::task_log_link(Context& c) {

@@ -50,6 +50,7 @@ class Api {
   void task_log_link(Context& c);
   void task_output(Context& c);
   void cron_next(Context& c);
+  void audit_log(Context& c);
   void healthcheck(Context& c);
 
   epoch::Scheduler& scheduler_;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api.h"
+#include "audit.h"
 #include "auth.h"
 #include "jwt.h"
 #include "epoch/clock.h"
@@ -142,6 +143,7 @@ int run_daemon(const Config& config, Logger& log) {
   // it does: nothing runs the io_context until the threads below start.
   Api* api = nullptr;
   LeaderRouter* router = nullptr;
+  AuditRecorder* audit = nullptr;
   AuthOptions auth_options;
   auth_options.mode = config.auth_mode;
   auth_options.users = config.auth_users;
@@ -165,8 +167,8 @@ int run_daemon(const Config& config, Logger& log) {
   http.request_timeout = config.request_timeout;
   http.tls_cert_file = config.tls_cert_file;
   http.tls_key_file = config.tls_key_file;
-  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics, &auth](HttpRequest req,
-                                                                             Responder respond) {
+  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics, &auth, &audit](
+                                                  HttpRequest req, Responder respond) {
     if (router != nullptr) {
       // Counted here as route "forwarded"; the leader counts the request itself.
       Responder counted = [respond, &metrics, method = req.method,
@@ -177,8 +179,10 @@ int run_daemon(const Config& config, Logger& log) {
       };
       if (router->route(req, counted)) return;  // the leader authenticates
     }
-    if (!auth.check(req, respond)) return;
-    api->handle(std::move(req), std::move(respond));
+    const auto who = auth.check(req, respond);
+    if (!who) return;
+    Responder audited = audit->wrap(req, *who, std::move(respond));
+    api->handle(std::move(req), std::move(audited));
   });
   if (!server.ok()) {
     log.error("cannot start the HTTP server", {{"error", server.status().message()}});
@@ -202,6 +206,8 @@ int run_daemon(const Config& config, Logger& log) {
   ao.default_time_zone = config.default_time_zone;
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
   api = &rest;
+  AuditRecorder recorder(scheduler, **store, *elector, log);
+  audit = &recorder;
   std::optional<LeaderRouter> proxy;
   if (zk) {
     RouterOptions ro;

@@ -57,6 +57,26 @@ struct RunRecord {
   friend bool operator==(const RunRecord&, const RunRecord&) = default;
 };
 
+// One change made through the API, for the audit log: who, when, which
+// endpoint, the topology, and its JSON before and after.
+struct AuditEntry {
+  std::int64_t id = 0;  // given by the store: increasing
+  Instant time{};
+  std::string user, role;
+  std::string method, path;
+  std::string topology_id;  // empty: none
+  int status = 0;           // the HTTP status answered
+  std::string before, after;  // EpochTopologyDetails JSON; empty: none
+  friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
+};
+
+// Which audit entries to read, newest first.
+struct AuditQuery {
+  std::size_t limit = 50;
+  std::optional<std::int64_t> before_id;  // only entries with a smaller id
+  std::string topology_id;                // empty: any
+};
+
 // Expected versions for compare-and-set.
 inline constexpr std::int64_t kMustNotExist = 0;  // create
 inline constexpr std::int64_t kAnyVersion = -1;   // unconditional
@@ -76,6 +96,7 @@ struct WriteOp {
     kPutRun,
     kDeleteRun,
     kDeleteAllRuns,
+    kAppendAudit,  // `audit`; no version
   };
   Kind kind = Kind::kPutRun;
   std::string topology_id;
@@ -83,6 +104,7 @@ struct WriteOp {
   std::optional<TopologyRecord> topology;  // kPutTopology
   std::optional<RunInfo> run;              // kPutRun
   Instant last_fire{};                     // kSetLastFire
+  std::optional<AuditEntry> audit;         // kAppendAudit
   std::int64_t expected_version = kAnyVersion;
 };
 
@@ -100,6 +122,7 @@ struct Batch {
   void delete_run(const std::string& topology_id, const std::string& run_id,
                   std::int64_t expected_version = kAnyVersion);
   void delete_all_runs(const std::string& topology_id);
+  void append_audit(AuditEntry entry);
   bool empty() const noexcept { return ops.empty(); }
 };
 
@@ -139,6 +162,8 @@ class Store {
                                                             const RunQuery& query = {});
   // Every stored run that is not terminal, across topologies.
   virtual StatusOr<std::vector<RunRecord>> load_live_runs() = 0;
+  // Audit entries matching `query`, newest first.
+  virtual StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& query) = 0;
 
   // Applies `batch` atomically, then calls `done` exactly once (possibly on
   // another thread, possibly before commit returns).
@@ -177,6 +202,9 @@ class StoreWrapper : public Store {
     return target_.load_run(topology_id, run_id);
   }
   StatusOr<std::vector<RunRecord>> load_live_runs() override { return target_.load_live_runs(); }
+  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& query) override {
+    return target_.load_audit(query);
+  }
   void commit(Batch batch, CommitCallback done) override {
     target_.commit(std::move(batch), std::move(done));
   }

@@ -54,6 +54,14 @@ void Batch::delete_run(const std::string& topology_id, const std::string& run_id
   ops.push_back(std::move(op));
 }
 
+void Batch::append_audit(AuditEntry entry) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kAppendAudit;
+  op.topology_id = entry.topology_id;
+  op.audit = std::move(entry);
+  ops.push_back(std::move(op));
+}
+
 void Batch::delete_all_runs(const std::string& topology_id) {
   WriteOp op;
   op.kind = WriteOp::Kind::kDeleteAllRuns;
@@ -123,6 +131,17 @@ class MemoryStore final : public Store {
     return out;
   }
 
+  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
+    std::lock_guard lock(mu_);
+    std::vector<AuditEntry> out;
+    for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < q.limit; ++it) {
+      if (q.before_id && it->id >= *q.before_id) continue;
+      if (!q.topology_id.empty() && it->topology_id != q.topology_id) continue;
+      out.push_back(*it);
+    }
+    return out;
+  }
+
   void commit(Batch batch, CommitCallback done) override { done(apply(batch)); }
 
   Status ping() override { return ok_status(); }
@@ -179,6 +198,10 @@ class MemoryStore final : public Store {
         versions.push_back(0);
         continue;
       }
+      if (op.kind == WriteOp::Kind::kAppendAudit) {
+        versions.push_back(0);
+        continue;
+      }
       if (op.kind == WriteOp::Kind::kDeleteAllRuns) {
         const std::string prefix = op.topology_id + "/";
         std::erase_if(overlay, [&](const auto& e) {
@@ -228,12 +251,17 @@ class MemoryStore final : public Store {
         case WriteOp::Kind::kDeleteAllRuns:
           runs_.erase(op.topology_id);
           break;
+        case WriteOp::Kind::kAppendAudit:
+          audit_.push_back(std::move(*op.audit));
+          audit_.back().id = static_cast<std::int64_t>(audit_.size());
+          break;
       }
     }
     return versions;
   }
 
   std::mutex mu_;
+  std::vector<AuditEntry> audit_;  // id = position + 1
   std::map<std::string, Stored> topologies_;
   std::map<std::string, std::map<std::string, RunRecord>> runs_;
 };

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -37,6 +38,20 @@ constexpr const char* kMigrations[] = {
     ");"
     "CREATE INDEX runs_by_updated ON runs (topology_id, updated DESC, run_id DESC);"
     "CREATE INDEX runs_live ON runs (state) WHERE state = 'RUNNING';",
+    // 1 -> 2: the audit log
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time INTEGER NOT NULL,"
+    "  user_name TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  topology_id TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  before_json TEXT NOT NULL,"
+    "  after_json TEXT NOT NULL"
+    ");"
+    "CREATE INDEX audit_by_topology ON audit (topology_id, id DESC);",
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
@@ -288,6 +303,36 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
+    ReaderLease reader = acquire_reader();
+    Stmt s(reader.db,
+           "SELECT id, time, user_name, role, method, path, topology_id, status, before_json, "
+           "after_json "
+           "FROM audit WHERE id < ? AND (? = '' OR topology_id = ?) ORDER BY id DESC LIMIT ?");
+    s.bind(1, q.before_id.value_or(std::numeric_limits<std::int64_t>::max()))
+        .bind(2, q.topology_id)
+        .bind(3, q.topology_id)
+        .bind(4, static_cast<std::int64_t>(q.limit));
+    std::vector<AuditEntry> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      AuditEntry a;
+      a.id = s.int64(0);
+      a.time = from_epoch_millis(s.int64(1));
+      a.user = s.text(2);
+      a.role = s.text(3);
+      a.method = s.text(4);
+      a.path = s.text(5);
+      a.topology_id = s.text(6);
+      a.status = static_cast<int>(s.int64(7));
+      a.before = s.text(8);
+      a.after = s.text(9);
+      out.push_back(std::move(a));
+    }
+    if (rc != SQLITE_DONE) return s.error("reading the audit log");
+    return out;
+  }
+
   void commit(Batch batch, CommitCallback done) override {
     {
       std::lock_guard lock(mu_);
@@ -440,6 +485,23 @@ class SqliteStore final : public Store {
           Stmt st(writer_, "DELETE FROM runs WHERE topology_id = ?");
           st.bind(1, op.topology_id);
           if (st.step() != SQLITE_DONE) s = st.error("deleting runs of " + op.topology_id);
+          break;
+        }
+        case WriteOp::Kind::kAppendAudit: {
+          const AuditEntry& a = *op.audit;
+          Stmt st(writer_,
+                  "INSERT INTO audit (time, user_name, role, method, path, topology_id, status, "
+                  "before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          st.bind(1, to_epoch_millis(a.time))
+              .bind(2, a.user)
+              .bind(3, a.role)
+              .bind(4, a.method)
+              .bind(5, a.path)
+              .bind(6, a.topology_id)
+              .bind(7, std::int64_t{a.status})
+              .bind(8, a.before)
+              .bind(9, a.after);
+          if (st.step() != SQLITE_DONE) s = st.error("writing an audit entry");
           break;
         }
       }

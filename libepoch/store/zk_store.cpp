@@ -2,6 +2,7 @@
 // epoch/zookeeper.h). Reads are pipelined async calls; each batch becomes
 // fenced multis built on a writer thread.
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -57,7 +58,46 @@ struct ZkOp {
   std::string path;
   std::string data;
   int version = -1;
+  int flags = 0;  // kCreate: ZOO_SEQUENCE for audit entries
 };
+
+std::string audit_json(const AuditEntry& a) {
+  return boost::json::serialize(boost::json::object{{"time", to_epoch_millis(a.time)},
+                                                    {"user", a.user},
+                                                    {"role", a.role},
+                                                    {"method", a.method},
+                                                    {"path", a.path},
+                                                    {"topologyId", a.topology_id},
+                                                    {"status", a.status},
+                                                    {"before", a.before},
+                                                    {"after", a.after}});
+}
+
+std::optional<AuditEntry> parse_audit(const std::string& text) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  const auto str = [&](const char* k) -> std::string {
+    const auto* f = o.if_contains(k);
+    return f && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  const auto num = [&](const char* k) -> std::int64_t {
+    const auto* f = o.if_contains(k);
+    return f && f->is_int64() ? f->as_int64() : 0;
+  };
+  AuditEntry a;
+  a.time = from_epoch_millis(num("time"));
+  a.user = str("user");
+  a.role = str("role");
+  a.method = str("method");
+  a.path = str("path");
+  a.topology_id = str("topologyId");
+  a.status = static_cast<int>(num("status"));
+  a.before = str("before");
+  a.after = str("after");
+  return a;
+}
 
 class ZkStore final : public Store {
  public:
@@ -188,6 +228,43 @@ class ZkStore final : public Store {
     return live;
   }
 
+  // Entries are sequential nodes /audit/a-<seq>; the sequence is the id.
+  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
+    std::vector<std::string> names;
+    const int rc = conn_->children(root_ + "/audit", names);
+    if (rc == ZNONODE) return std::vector<AuditEntry>{};
+    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + root_ + "/audit");
+    std::vector<std::pair<std::int64_t, std::string>> ids;
+    for (const std::string& n : names) {
+      std::int64_t id = 0;
+      const auto [p, ec] = std::from_chars(n.data() + std::min<std::size_t>(2, n.size()),
+                                           n.data() + n.size(), id);
+      if (ec != std::errc() || n.rfind("a-", 0) != 0) continue;
+      if (q.before_id && id >= *q.before_id) continue;
+      ids.emplace_back(id, n);
+    }
+    std::sort(ids.begin(), ids.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<AuditEntry> out;
+    for (std::size_t at = 0; at < ids.size() && out.size() < q.limit; at += 200) {
+      std::vector<std::string> paths;
+      for (std::size_t i = at; i < std::min(ids.size(), at + 200); ++i)
+        paths.push_back(root_ + "/audit/" + ids[i].second);
+      std::vector<std::optional<ZkNode>> nodes;
+      if (int r = conn_->get_many(paths, nodes); r != ZOK) {
+        return ZkConnection::to_status(r, "read " + root_ + "/audit");
+      }
+      for (std::size_t i = 0; i < nodes.size() && out.size() < q.limit; ++i) {
+        if (!nodes[i]) continue;
+        auto a = parse_audit(nodes[i]->data);
+        if (!a) return internal_error("cannot decode " + paths[i]);
+        if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
+        a->id = ids[at + i].first;
+        out.push_back(std::move(*a));
+      }
+    }
+    return out;
+  }
+
   void commit(Batch batch, CommitCallback done) override {
     {
       std::lock_guard lock(mu_);
@@ -279,7 +356,7 @@ class ZkStore final : public Store {
   // Plans the batch against what ZooKeeper holds, then sends it.
   CommitResult apply(const Batch& batch) {
     if (!roots_ready_) {
-      for (const char* dir : {"/topologies", "/runs", "/fires"}) {
+      for (const char* dir : {"/topologies", "/runs", "/fires", "/audit"}) {
         if (int rc = conn_->ensure_path(root_ + dir); rc != ZOK) {
           return ZkConnection::to_status(rc, "create " + root_ + dir);
         }
@@ -316,6 +393,7 @@ class ZkStore final : public Store {
     std::vector<std::string> list_dirs;
     bool list_live = false;  // the index entries of deleted topologies
     for (const WriteOp& op : batch.ops) {
+      if (op.kind == WriteOp::Kind::kAppendAudit) continue;  // no path of its own
       EPOCH_RETURN_IF_ERROR(check_name("topology id", op.topology_id));
       const std::string tp = topology_path(op.topology_id);
       switch (op.kind) {
@@ -343,6 +421,8 @@ class ZkStore final : public Store {
           if (!fresh && !known_.count(lp)) lookup.insert(lp);
           break;
         }
+        case WriteOp::Kind::kAppendAudit:
+          break;
         case WriteOp::Kind::kDeleteAllRuns:
           lookup.insert(runs_dir(op.topology_id));
           list_dirs.push_back(runs_dir(op.topology_id));
@@ -481,6 +561,17 @@ class ZkStore final : public Store {
           versions.push_back(0);
           break;
         }
+        case WriteOp::Kind::kAppendAudit: {
+          std::string data = audit_json(*op.audit);
+          if (data.size() > options_.max_record_bytes) {
+            return invalid_argument("an audit entry would be " + std::to_string(data.size()) +
+                                    " bytes; the ZooKeeper store keeps records under " +
+                                    std::to_string(options_.max_record_bytes) + " bytes");
+          }
+          ops.push_back({ZkOp::Type::kCreate, root_ + "/audit/a-", std::move(data), 0, ZOO_SEQUENCE});
+          versions.push_back(0);
+          break;
+        }
         case WriteOp::Kind::kDeleteAllRuns: {
           const std::string dir = runs_dir(op.topology_id);
           const std::string prefix = dir + "/";
@@ -559,7 +650,8 @@ class ZkStore final : public Store {
             std::string& buf = created[i - begin];
             buf.assign(op.path.size() + 16, '\0');
             zoo_create_op_init(z, op.path.c_str(), op.data.data(), static_cast<int>(op.data.size()),
-                               &ZOO_OPEN_ACL_UNSAFE, 0, buf.data(), static_cast<int>(buf.size()));
+                               &ZOO_OPEN_ACL_UNSAFE, op.flags, buf.data(),
+                               static_cast<int>(buf.size()));
             break;
           }
           case ZkOp::Type::kSet:

@@ -151,7 +151,7 @@ TEST_CASE("epochd with basic auth over HTTP; epochd hash-password") {
   epoch::test::DaemonProcess d(
       EPOCHD_BINARY, dir,
       {"--store", "memory", "--auth", "basic", "--auth-users",
-       "writer:" + hash + ":READ_WRITE,reader:r-secret:READ_ONLY"});
+       "writer:" + hash + ":READ_WRITE,reader:r-secret:READ_ONLY,boss:b-secret:ADMIN"});
   CHECK(d.log().find("plain text") != std::string::npos);  // reader's password
   const std::string body =
       R"({"name":"t","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},)"
@@ -173,5 +173,49 @@ TEST_CASE("epochd with basic auth over HTTP; epochd hash-password") {
   r = http_call(d.port(), "GET", "/apis/v1/topologies/t", "", with("reader", "r-secret"));
   CHECK(r.status == 200);
   CHECK(http_call(d.port(), "GET", "/healthcheck").status == 200);
+
+  // Every change is in the audit log, which only ADMIN reads.
+  REQUIRE(http_call(d.port(), "PUT", "/apis/v1/topologies/t/pause", "", with("writer", "w-secret"))
+              .status == 200);
+  REQUIRE(http_call(d.port(), "DELETE", "/apis/v1/topologies/t", "", with("boss", "b-secret"))
+              .status == 200);
+  // Refused and failed requests change nothing and are not audited.
+  CHECK(http_call(d.port(), "PUT", "/apis/v1/topologies/t/pause", "", with("reader", "r-secret"))
+            .status == 403);
+  CHECK(http_call(d.port(), "GET", "/apis/v1/audit", "", with("writer", "w-secret")).status ==
+        403);
+  boost::json::array log;
+  REQUIRE(epoch::test::eventually([&] {
+    r = http_call(d.port(), "GET", "/apis/v1/audit", "", with("boss", "b-secret"));
+    if (r.status != 200) return false;
+    log = boost::json::parse(r.body).at("data").as_array();
+    return log.size() == 3;
+  }));
+  const auto& del = log[0].as_object();
+  CHECK(del.at("user").as_string() == "boss");
+  CHECK(del.at("role").as_string() == "ADMIN");
+  CHECK(del.at("method").as_string() == "DELETE");
+  CHECK(del.at("topologyId").as_string() == "t");
+  CHECK(del.at("before").at("state").as_string() == "PAUSED");
+  CHECK(del.at("after").is_null());
+  const auto& pause = log[1].as_object();
+  CHECK(pause.at("user").as_string() == "writer");
+  CHECK(pause.at("path").as_string() == "/apis/v1/topologies/t/pause");
+  CHECK(pause.at("before").at("state").as_string() == "ACTIVE");
+  CHECK(pause.at("after").at("state").as_string() == "PAUSED");
+  const auto& create = log[2].as_object();
+  CHECK(create.at("method").as_string() == "POST");
+  CHECK(create.at("topologyId").as_string() == "t");
+  CHECK(create.at("before").is_null());
+  CHECK(create.at("after").at("topology").at("name").as_string() == "t");
+  // Paging: older than the newest, one at a time.
+  r = http_call(d.port(), "GET",
+                "/apis/v1/audit?limit=1&before=" + std::to_string(del.at("id").as_int64()), "",
+                with("boss", "b-secret"));
+  const auto page = boost::json::parse(r.body).at("data").as_array();
+  REQUIRE(page.size() == 1);
+  CHECK(page[0].at("method").as_string() == "PUT");
+  CHECK(http_call(d.port(), "GET", "/apis/v1/audit?limit=0", "", with("boss", "b-secret")).status ==
+        400);
   std::filesystem::remove_all(dir);
 }

@@ -142,6 +142,38 @@ inline void check_contract(Store& store, bool exact_messages = true) {
   REQUIRE(commit(store, std::move(del)).ok());
   CHECK(store.load_topologies()->empty());
   CHECK(store.ping().ok());
+  // The audit log: appended through batches, read newest first, paged.
+  for (int i = 0; i < 5; ++i) {
+    AuditEntry e;
+    e.time = from_epoch_millis(1000 + i);
+    e.user = "alice";
+    e.role = "READ_WRITE";
+    e.method = "PUT";
+    e.path = "/apis/v1/topologies/t" + std::to_string(i % 2) + "/pause";
+    e.topology_id = "t" + std::to_string(i % 2);
+    e.status = 200;
+    e.before = i == 0 ? "" : R"({"id":"x","state":"ACTIVE"})";
+    e.after = R"({"id":"x","state":"PAUSED"})";
+    Batch entry;
+    entry.append_audit(e);
+    REQUIRE(commit(store, std::move(entry)).ok());
+  }
+  auto audit = store.load_audit(AuditQuery{3, std::nullopt, ""});
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 3);
+  CHECK(audit->front().time == from_epoch_millis(1004));
+  CHECK(audit->front().id > (*audit)[1].id);
+  CHECK(audit->front().after == R"({"id":"x","state":"PAUSED"})");
+  CHECK(audit->front().user == "alice");
+  CHECK(audit->front().status == 200);
+  const auto older = store.load_audit(AuditQuery{10, audit->back().id, ""});
+  REQUIRE(older->size() == 2);
+  CHECK(older->back().time == from_epoch_millis(1000));
+  CHECK(older->back().before.empty());
+  const auto of_t1 = store.load_audit(AuditQuery{10, std::nullopt, "t1"});
+  REQUIRE(of_t1->size() == 2);
+  for (const AuditEntry& e : *of_t1)
+    CHECK(e.topology_id == "t1");
 }
 
 }  // namespace epoch::test
