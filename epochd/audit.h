@@ -24,7 +24,8 @@ class AuditRecorder {
   AuditRecorder(epoch::Scheduler& scheduler, epoch::Store& store,
                 const epoch::LeaderElector& elector, Logger& log);
 
-  // For a change (POST/PUT/DELETE under /apis/), returns a responder that
+  // For a change (any POST/PUT/DELETE: Epoch's API and the UI's), returns a
+  // responder that
   // records the change once it succeeded, then answers; other requests get
   // `respond` back unchanged. Call before the API handles `req`.
   Responder wrap(const HttpRequest& req, const Principal& who, Responder respond);

@@ -219,3 +219,122 @@ TEST_CASE("epochd with basic auth over HTTP; epochd hash-password") {
         400);
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+
+struct Endpoint {
+  const char* method;
+  const char* path;
+  bool change;
+};
+
+// Every endpoint of Epoch's API (epoch-reference.md §1.2) and ours.
+const Endpoint kEndpoints[] = {
+    {"POST", "/apis/v1/topologies", true},
+    {"PUT", "/apis/v1/topologies", true},
+    {"PUT", "/apis/v1/topologies/t", true},
+    {"GET", "/apis/v1/topologies", false},
+    {"GET", "/apis/v1/topologies/t", false},
+    {"PUT", "/apis/v1/topologies/t/run", true},
+    {"PUT", "/apis/v1/topologies/t/pause", true},
+    {"PUT", "/apis/v1/topologies/t/unpause", true},
+    {"DELETE", "/apis/v1/topologies/t", true},
+    {"GET", "/apis/v1/topologies/t/runs", false},
+    {"GET", "/apis/v1/topologies/t/runs/r", false},
+    {"POST", "/apis/v1/topologies/t/runs/r/tasks/k/kill", true},
+    {"GET", "/apis/v1/topologies/t/runs/r/tasks/k/log", false},
+    {"GET", "/apis/v1/topologies/t/runs/r/tasks/k/output", false},
+    {"POST", "/topologies/create", true},
+    {"PUT", "/topologies/t/update", true},
+    {"POST", "/apis/ui/topologies/create", true},
+    {"PUT", "/apis/ui/topologies/t/update", true},
+    {"GET", "/apis/v1/cron/next?expr=x", false},
+};
+
+}  // namespace
+
+TEST_CASE("each role against each endpoint") {
+  AuthOptions o;
+  o.mode = "basic";
+  o.users["reader"] = AuthUser{"r", Role::kReadOnly};
+  o.users["writer"] = AuthUser{"w", Role::kReadWrite};
+  o.users["admin"] = AuthUser{"a", Role::kAdmin};
+  Auth auth(o);
+  for (const Endpoint& e : kEndpoints) {
+    INFO(e.method << " " << e.path);
+    const auto reader = check(auth, e.method, e.path, basic("reader", "r"));
+    CHECK(reader.principal.has_value() == !e.change);
+    if (e.change) CHECK(reader.response->status == 403);
+    CHECK(check(auth, e.method, e.path, basic("writer", "w")).principal);
+    CHECK(check(auth, e.method, e.path, basic("admin", "a")).principal);
+    CHECK(check(auth, e.method, e.path).response->status == 401);
+  }
+  CHECK_FALSE(check(auth, "GET", "/apis/v1/audit", basic("reader", "r")).principal);
+  CHECK_FALSE(check(auth, "GET", "/apis/v1/audit", basic("writer", "w")).principal);
+  CHECK(check(auth, "GET", "/apis/v1/audit", basic("admin", "a")).principal);
+}
+
+TEST_CASE("every kind of change is audited, through Epoch's paths and the UI's") {
+  const std::string dir = epoch::test::make_temp_dir("epochd-audit");
+  epoch::test::DaemonProcess d(EPOCHD_BINARY, dir,
+                               {"--store", "sqlite", "--auth", "basic", "--auth-users",
+                                "admin:a:ADMIN"});
+  const std::vector<std::pair<std::string, std::string>> as_admin = {
+      {"Content-Type", "application/json"}, {"Authorization", basic("admin", "a")}};
+  const auto call = [&](const std::string& method, const std::string& path,
+                        const std::string& body = "") {
+    const auto r = http_call(d.port(), method, path, body, as_admin);
+    INFO(method << " " << path << " -> " << r.body);
+    REQUIRE(r.status == 200);
+    return boost::json::parse(r.body);
+  };
+  const std::string full =
+      R"({"name":"t","task":{"type":"PROCESS","taskName":"k","command":"/bin/sleep","args":["30"]},)"
+      R"("trigger":{"type":"CRON","timeSpec":"0 0 0 1 1 ? 2099"}})";
+  call("POST", "/apis/v1/topologies", full);
+  call("PUT", "/apis/v1/topologies", full);
+  const std::string run = std::string(call("PUT", "/apis/v1/topologies/t/run").at("data").at("runId").as_string());
+  REQUIRE(epoch::test::eventually([&] {
+    return call("GET", "/apis/v1/topologies/t/runs/" + run).at("data").at("tasks").at("k").at("state") ==
+           "RUNNING";
+  }));
+  call("POST", "/apis/v1/topologies/t/runs/" + run + "/tasks/k/kill");
+  call("PUT", "/apis/v1/topologies/t/pause");
+  call("PUT", "/apis/v1/topologies/t/unpause");
+  call("DELETE", "/apis/v1/topologies/t?killRunning=true");
+  const std::string simple =
+      R"({"name":"u","cron":"0 0 6 * * ?","docker":"busybox","cpus":1,"memory":128,"notifyEmail":"ops@example.com"})";
+  call("POST", "/topologies/create", simple);
+  call("PUT", "/topologies/u/update",
+       R"({"cron":"0 0 7 * * ?","docker":"busybox","cpus":1,"memory":128,"notifyEmail":"ops@example.com"})");
+  call("PUT", "/apis/v1/topologies/u",
+       R"({"cron":"0 0 8 * * ?","docker":"busybox","cpus":1,"memory":128,"notifyEmail":"ops@example.com"})");
+  const std::vector<std::string> expected = {
+      "POST /apis/v1/topologies",
+      "PUT /apis/v1/topologies",
+      "PUT /apis/v1/topologies/t/run",
+      "POST /apis/v1/topologies/t/runs/" + run + "/tasks/k/kill",
+      "PUT /apis/v1/topologies/t/pause",
+      "PUT /apis/v1/topologies/t/unpause",
+      "DELETE /apis/v1/topologies/t?killRunning=true",
+      "POST /topologies/create",
+      "PUT /topologies/u/update",
+      "PUT /apis/v1/topologies/u"};
+  boost::json::array log;
+  REQUIRE(epoch::test::eventually([&] {
+    log = call("GET", "/apis/v1/audit?limit=100").at("data").as_array();
+    return log.size() == expected.size();
+  }));
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& e = log[expected.size() - 1 - i].as_object();
+    CHECK(std::string(e.at("method").as_string()) + " " + std::string(e.at("path").as_string()) ==
+          expected[i]);
+    CHECK(e.at("user").as_string() == "admin");
+    CHECK(e.at("topologyId").as_string() == (i < 7 ? "t" : "u"));
+  }
+  // The UI's edits show the cron before and after.
+  const auto& edit = log[1].as_object();
+  CHECK(edit.at("before").at("topology").at("trigger").at("timeSpec").as_string() == "0 0 6 * * ?");
+  CHECK(edit.at("after").at("topology").at("trigger").at("timeSpec").as_string() == "0 0 7 * * ?");
+  std::filesystem::remove_all(dir);
+}
