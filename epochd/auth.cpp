@@ -58,17 +58,6 @@ bool pbkdf2(const std::string& password, const std::vector<unsigned char>& salt,
                            static_cast<int>(n), out) == 1;
 }
 
-HttpResponse failure(int status, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = R"({"status":"FAILED","data":null,"message":")";
-  for (char c : message) {
-    if (c == '"' || c == '\\') r.body += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) r.body += c;
-  }
-  r.body += "\"}";
-  return r;
-}
 
 std::string path_of(const HttpRequest& req) {
   return req.target.substr(0, req.target.find('?'));
@@ -242,20 +231,20 @@ std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& re
   if (!p) {
     if (options_.mode == "token") {
       // (last_error_ is per thread: see authenticate.)
-      HttpResponse r = failure(401, last_error_);
+      HttpResponse r = failure_response(401, last_error_);
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"" + options_.realm +
                                                      "\", error=\"invalid_token\"");
       respond(std::move(r));
       return std::nullopt;
     }
-    HttpResponse r = failure(401, "Credentials are required to access this resource.");
+    HttpResponse r = failure_response(401, "Credentials are required to access this resource.");
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + options_.realm + "\"");
     respond(std::move(r));
     return std::nullopt;
   }
   const Role need = required_role(req);
   if (static_cast<int>(p->role) < static_cast<int>(need)) {
-    respond(failure(403, "User " + p->user + " (" + to_string(p->role) + ") may not " +
+    respond(failure_response(403, "User " + p->user + " (" + to_string(p->role) + ") may not " +
                              req.method + " " + path + ": " + to_string(need) + " is needed"));
     return std::nullopt;
   }

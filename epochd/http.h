@@ -28,6 +28,19 @@ struct HttpResponse {
   std::string body;
 };
 
+// A failure in Epoch's envelope: {"status":"FAILED","data":null,"message":…}.
+inline HttpResponse failure_response(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = R"({"status":"FAILED","data":null,"message":")";
+  for (char c : message) {
+    if (c == '"' || c == '\\') r.body += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) r.body += c;
+  }
+  r.body += "\"}";
+  return r;
+}
+
 // Sends the response; callable once, from any thread.
 using Responder = std::function<void(HttpResponse)>;
 

@@ -37,17 +37,6 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
-HttpResponse failure(int status, std::string_view message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = R"({"status":"FAILED","data":null,"message":")";
-  for (char c : message) {
-    if (c == '"' || c == '\\') r.body += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) r.body += c;
-  }
-  r.body += "\"}";
-  return r;
-}
 
 bool local_only(const HttpRequest& req) {
   const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
@@ -145,7 +134,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   void fail(const char* what, const error_code& ec) {
     const bool timeout = ec == beast::error::timeout;
-    respond_(failure(502, std::string("Leader ") + leader_ + ": " + what + " the leader (" +
+    respond_(failure_response(502, std::string("Leader ") + leader_ + ": " + what + " the leader (" +
                               (timeout ? "timed out" : ec.message()) + ")"));
   }
 
@@ -195,23 +184,23 @@ std::uint64_t LeaderRouter::forwarded() const {
 bool LeaderRouter::route(HttpRequest& req, Responder& respond) {
   if (local_only(req) || state_->elector.is_leader()) return false;
   if (!req.header(kForwardedBy).empty()) {
-    respond(failure(503, "Not the leader, and the request was already forwarded by " +
+    respond(failure_response(503, "Not the leader, and the request was already forwarded by " +
                              std::string(req.header(kForwardedBy)) + "; try again"));
     return true;
   }
   const auto leader = state_->elector.leader();
   if (!leader || *leader == state_->options.self_url) {
-    respond(failure(503, "No leader found in epoch cluster"));
+    respond(failure_response(503, "No leader found in epoch cluster"));
     return true;
   }
   const auto url = boost::urls::parse_absolute_uri(*leader);
   const bool https = url && url->scheme() == "https";
   if (!url || (url->scheme() != "http" && !https) || url->host().empty()) {
-    respond(failure(503, "The leader's address '" + *leader + "' is not a usable URL"));
+    respond(failure_response(503, "The leader's address '" + *leader + "' is not a usable URL"));
     return true;
   }
   if (https && !state_->tls_error.empty()) {
-    respond(failure(503, "Cannot verify the leader " + *leader + ": CA certificates: " +
+    respond(failure_response(503, "Cannot verify the leader " + *leader + ": CA certificates: " +
                              state_->tls_error));
     return true;
   }
