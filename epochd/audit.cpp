@@ -25,8 +25,8 @@ std::string audited_topology(const HttpRequest& req) {
 }
 
 AuditRecorder::AuditRecorder(epoch::Scheduler& scheduler, epoch::Store& store,
-                             const epoch::LeaderElector& elector, Logger& log)
-    : scheduler_(scheduler), store_(store), elector_(elector), log_(log) {}
+                             const epoch::LeaderElector& elector, Logger& log, std::int64_t keep)
+    : scheduler_(scheduler), store_(store), elector_(elector), log_(log), keep_(keep) {}
 
 // The topology's details JSON now, if the engine answers at once (it does
 // from its published views on the leader); "" when there is none.
@@ -60,7 +60,7 @@ Responder AuditRecorder::wrap(const HttpRequest& req, const Principal& who, Resp
               .count());
       entry->after = topology_json(entry->topology_id);
       epoch::Batch batch;
-      batch.append_audit(*entry);
+      batch.append_audit(*entry, keep_);
       batch.fence = elector_.fencing_token();
       store_.commit(std::move(batch), [this, entry](epoch::CommitResult c) {
         if (c.ok()) return;

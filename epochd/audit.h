@@ -21,8 +21,9 @@ namespace epochd {
 
 class AuditRecorder {
  public:
+  // The log keeps its newest `keep` entries (0: all).
   AuditRecorder(epoch::Scheduler& scheduler, epoch::Store& store,
-                const epoch::LeaderElector& elector, Logger& log);
+                const epoch::LeaderElector& elector, Logger& log, std::int64_t keep = 0);
 
   // For a change (any POST/PUT/DELETE: Epoch's API and the UI's), returns a
   // responder that
@@ -39,6 +40,7 @@ class AuditRecorder {
   epoch::Store& store_;
   const epoch::LeaderElector& elector_;
   Logger& log_;
+  std::int64_t keep_;
   std::atomic<std::uint64_t> failures_{0};
 };
 

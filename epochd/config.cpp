@@ -95,6 +95,7 @@ constexpr Option kOptions[] = {
     {"token-role-map", nullptr,
      "auth = token: claim values mapped to roles, comma-separated value=ROLE (the role names "
      "themselves always work)"},
+    {"audit-retention", "100000", "audit log entries kept (the newest; 0: all)"},
     {"auth-open-health", "true",
      "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
@@ -402,6 +403,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     return epoch::invalid_argument(
         "epochd: auth = basic needs users: set --auth-users or --auth-users-file");
   }
+  EPOCH_ASSIGN_OR_RETURN(c.audit_retention,
+                         integer<std::int64_t>(*get("audit-retention"), 0, 1000000000));
   EPOCH_ASSIGN_OR_RETURN(const std::string open_health,
                          one_of(*get("auth-open-health"), {"true", "false"}));
   c.auth_open_health = open_health == "true";

@@ -67,6 +67,7 @@ struct Config {
   std::map<std::string, AuthUser> auth_users;
   TokenOptions token;
   bool auth_open_health = true;
+  std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
   // Logging
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // debug | info | warn | error

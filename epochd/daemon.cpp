@@ -206,7 +206,7 @@ int run_daemon(const Config& config, Logger& log) {
   ao.default_time_zone = config.default_time_zone;
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
   api = &rest;
-  AuditRecorder recorder(scheduler, **store, *elector, log);
+  AuditRecorder recorder(scheduler, **store, *elector, log, config.audit_retention);
   audit = &recorder;
   std::optional<LeaderRouter> proxy;
   if (zk) {

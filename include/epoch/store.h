@@ -105,6 +105,7 @@ struct WriteOp {
   std::optional<RunInfo> run;              // kPutRun
   Instant last_fire{};                     // kSetLastFire
   std::optional<AuditEntry> audit;         // kAppendAudit
+  std::int64_t audit_keep = 0;             // kAppendAudit: keep the newest N entries (0: all)
   std::int64_t expected_version = kAnyVersion;
 };
 
@@ -122,7 +123,9 @@ struct Batch {
   void delete_run(const std::string& topology_id, const std::string& run_id,
                   std::int64_t expected_version = kAnyVersion);
   void delete_all_runs(const std::string& topology_id);
-  void append_audit(AuditEntry entry);
+  // Appends to the audit log, which then keeps its newest `keep` entries
+  // (0: all).
+  void append_audit(AuditEntry entry, std::int64_t keep = 0);
   bool empty() const noexcept { return ops.empty(); }
 };
 

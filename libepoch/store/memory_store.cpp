@@ -1,5 +1,6 @@
 // MemoryStore: the Store seam in memory, with versions and atomic batches.
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -54,11 +55,12 @@ void Batch::delete_run(const std::string& topology_id, const std::string& run_id
   ops.push_back(std::move(op));
 }
 
-void Batch::append_audit(AuditEntry entry) {
+void Batch::append_audit(AuditEntry entry, std::int64_t keep) {
   WriteOp op;
   op.kind = WriteOp::Kind::kAppendAudit;
   op.topology_id = entry.topology_id;
   op.audit = std::move(entry);
+  op.audit_keep = keep;
   ops.push_back(std::move(op));
 }
 
@@ -253,7 +255,9 @@ class MemoryStore final : public Store {
           break;
         case WriteOp::Kind::kAppendAudit:
           audit_.push_back(std::move(*op.audit));
-          audit_.back().id = static_cast<std::int64_t>(audit_.size());
+          audit_.back().id = ++audit_id_;
+          while (op.audit_keep > 0 && static_cast<std::int64_t>(audit_.size()) > op.audit_keep)
+            audit_.pop_front();
           break;
       }
     }
@@ -261,7 +265,8 @@ class MemoryStore final : public Store {
   }
 
   std::mutex mu_;
-  std::vector<AuditEntry> audit_;  // id = position + 1
+  std::deque<AuditEntry> audit_;  // oldest first
+  std::int64_t audit_id_ = 0;
   std::map<std::string, Stored> topologies_;
   std::map<std::string, std::map<std::string, RunRecord>> runs_;
 };

@@ -501,7 +501,13 @@ class SqliteStore final : public Store {
               .bind(7, std::int64_t{a.status})
               .bind(8, a.before)
               .bind(9, a.after);
-          if (st.step() != SQLITE_DONE) s = st.error("writing an audit entry");
+          if (st.step() != SQLITE_DONE) {
+            s = st.error("writing an audit entry");
+          } else if (op.audit_keep > 0) {
+            Stmt prune(writer_, "DELETE FROM audit WHERE id <= ? - ?");
+            prune.bind(1, sqlite3_last_insert_rowid(writer_.get())).bind(2, op.audit_keep);
+            if (prune.step() != SQLITE_DONE) s = prune.error("pruning the audit log");
+          }
           break;
         }
       }

@@ -569,6 +569,7 @@ class ZkStore final : public Store {
                                     std::to_string(options_.max_record_bytes) + " bytes");
           }
           ops.push_back({ZkOp::Type::kCreate, root_ + "/audit/a-", std::move(data), 0, ZOO_SEQUENCE});
+          if (op.audit_keep > 0) audit_keep_ = op.audit_keep;
           versions.push_back(0);
           break;
         }
@@ -600,7 +601,9 @@ class ZkStore final : public Store {
         }
       }
     }
-    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence));
+    std::vector<std::string> created;
+    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence, &created));
+    prune_audit(created);
     if (!index_ready_) {
       index_ready_ = true;
       std::lock_guard lock(mu_);
@@ -618,7 +621,38 @@ class ZkStore final : public Store {
 
   // Sends the ops as multis of at most max_multi_bytes, each starting with
   // the fence check.
-  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence) {
+  // Deletes the audit entries that fell out of the newest audit_keep_ (best
+  // effort: the sequence numbers are consecutive per parent, so the entry
+  // `keep` places back is known without listing).
+  void prune_audit(const std::vector<std::string>& created) {
+    if (audit_keep_ <= 0) return;
+    const std::string prefix = root_ + "/audit/a-";
+    for (const std::string& path : created) {
+      if (path.compare(0, prefix.size(), prefix) != 0) continue;
+      std::int64_t seq = 0;
+      const auto [p, ec] = std::from_chars(path.data() + prefix.size(), path.data() + path.size(), seq);
+      if (ec != std::errc() || seq < audit_keep_) continue;
+      if (!audit_swept_) {
+        // The first time: everything older than the newest audit_keep_.
+        std::vector<std::string> names;
+        if (conn_->children(root_ + "/audit", names) != ZOK) continue;
+        for (const std::string& n : names) {
+          std::int64_t s = -1;
+          std::from_chars(n.data() + std::min<std::size_t>(2, n.size()), n.data() + n.size(), s);
+          if (n.rfind("a-", 0) == 0 && s >= 0 && s <= seq - audit_keep_)
+            conn_->remove(root_ + "/audit/" + n);
+        }
+        audit_swept_ = true;
+        continue;
+      }
+      char name[24];
+      std::snprintf(name, sizeof name, "%010lld", static_cast<long long>(seq - audit_keep_));
+      conn_->remove(prefix + name);  // ZNONODE: already gone
+    }
+  }
+
+  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence,
+              std::vector<std::string>* created_paths = nullptr) {
     std::size_t begin = 0;
     std::size_t part = 0;
     while (begin < ops.size()) {
@@ -685,6 +719,12 @@ class ZkStore final : public Store {
         }
         return ZkConnection::to_status(rc, "commit" + where);
       }
+      if (created_paths != nullptr) {
+        for (std::size_t i = begin; i < end; ++i) {
+          if (ops[i].type == ZkOp::Type::kCreate && ops[i].flags != 0)
+            created_paths->push_back(created[i - begin].c_str());
+        }
+      }
       begin = end;
       ++part;
     }
@@ -698,6 +738,8 @@ class ZkStore final : public Store {
   std::unordered_set<std::string> known_;
   bool roots_ready_ = false;
   bool index_ready_ = false;  // the live-run index exists
+  std::int64_t audit_keep_ = 0;  // the newest audit entries kept (0: all)
+  bool audit_swept_ = false;     // older entries were swept once
   // Guarded by mu_: live runs a full scan found, to be indexed.
   std::vector<std::string> unindexed_;
   std::mutex mu_;

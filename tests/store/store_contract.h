@@ -174,6 +174,16 @@ inline void check_contract(Store& store, bool exact_messages = true) {
   REQUIRE(of_t1->size() == 2);
   for (const AuditEntry& e : *of_t1)
     CHECK(e.topology_id == "t1");
+  // Retention: an append can keep only the newest entries.
+  AuditEntry last = audit->front();
+  last.time = from_epoch_millis(2000);
+  Batch trim;
+  trim.append_audit(last, 3);
+  REQUIRE(commit(store, std::move(trim)).ok());
+  const auto kept = store.load_audit(AuditQuery{100, std::nullopt, ""});
+  REQUIRE(kept->size() == 3);
+  CHECK(kept->front().time == from_epoch_millis(2000));
+  CHECK(kept->back().time == from_epoch_millis(1003));
 }
 
 }  // namespace epoch::test
