@@ -99,6 +99,16 @@ constexpr Option kOptions[] = {
     {"auth-open-health", "true",
      "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
+    {"webhook-urls", nullptr, "URLs that get run notifications as signed JSON POSTs, comma-separated"},
+    {"webhook-secret-file", nullptr,
+     "a file with the HMAC-SHA256 key for the X-Epoch-Signature header"},
+    {"webhook-events", "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
+     "which run events are sent"},
+    {"webhook-running-longer-than", "0 seconds",
+     "send RUN_RUNNING_LONG for runs still going after this long (0: never)"},
+    {"webhook-timeout", "5 seconds", "time allowed for one webhook delivery"},
+    {"webhook-attempts", "5", "tries per webhook delivery (exponential backoff from 500 ms)"},
+    {"webhook-ca-file", nullptr, "CA certificates (PEM) for https webhook URLs"},
     {"log-format", "text", "log lines as text or json"},
     {"log-level", "info", "debug, info, warn or error"},
 };
@@ -419,6 +429,43 @@ epoch::StatusOr<std::optional<Config>> load_config(
         "address; listening on " +
         c.listen_address + " needs --auth basic (or --auth-force-none true)");
   }
+  if (const Source* s = get("webhook-urls")) {
+    std::stringstream in(s->value);
+    for (std::string u; std::getline(in, u, ',');) {
+      u.erase(0, u.find_first_not_of(' '));
+      u.erase(u.find_last_not_of(' ') + 1);
+      if (u.empty()) continue;
+      if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+        return bad(*s, "'" + u + "' is not an http:// or https:// URL");
+      c.webhook.urls.push_back(u);
+    }
+  }
+  if (const Source* s = get("webhook-secret-file")) {
+    std::ifstream in(s->value, std::ios::binary);
+    if (!in) return bad(*s, "cannot read '" + s->value + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    c.webhook.secret = text.str();
+    while (!c.webhook.secret.empty() &&
+           (c.webhook.secret.back() == '\n' || c.webhook.secret.back() == '\r'))
+      c.webhook.secret.pop_back();
+    if (c.webhook.secret.empty()) return bad(*s, "the secret is empty");
+  }
+  {
+    const Source& s = *get("webhook-events");
+    c.webhook.events.clear();
+    std::stringstream in(s.value);
+    for (std::string e; std::getline(in, e, ',');) {
+      e.erase(0, e.find_first_not_of(' '));
+      e.erase(e.find_last_not_of(' ') + 1);
+      if (!e.empty()) c.webhook.events.insert(e);
+    }
+  }
+  EPOCH_ASSIGN_OR_RETURN(c.webhook.running_longer_than,
+                         duration(*get("webhook-running-longer-than"), true));
+  EPOCH_ASSIGN_OR_RETURN(c.webhook.timeout, duration(*get("webhook-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.webhook.max_attempts, integer<int>(*get("webhook-attempts"), 1, 100));
+  if (const Source* s = get("webhook-ca-file")) c.webhook.ca_file = s->value;
   EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), {"text", "json"}));
   EPOCH_ASSIGN_OR_RETURN(c.log_level,
                          one_of(*get("log-level"), {"debug", "info", "warn", "error"}));

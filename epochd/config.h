@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "jwt.h"
 #include "epoch/model.h"
+#include "epoch/webhook_sink.h"
 #include "epoch/status.h"
 
 namespace epochd {
@@ -68,6 +69,8 @@ struct Config {
   TokenOptions token;
   bool auth_open_health = true;
   std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
+  // Notifications
+  epoch::WebhookOptions webhook;
   // Logging
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // debug | info | warn | error

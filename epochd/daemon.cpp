@@ -133,6 +133,21 @@ int run_daemon(const Config& config, Logger& log) {
   epoch::FanoutSink events;
   events.add(metrics.sink());
   events.add(*event_log);
+  std::unique_ptr<epoch::EventSink> webhooks;
+  if (!config.webhook.urls.empty()) {
+    epoch::WebhookOptions wo = config.webhook;
+    wo.on_result = [&metrics, &log](const std::string& url, bool delivered, const std::string& why) {
+      metrics.notification(delivered);
+      if (!delivered) log.warn("webhook notification failed", {{"url", url}, {"error", why}});
+    };
+    auto sink = epoch::make_webhook_sink(std::move(wo));
+    if (!sink.ok()) {
+      log.error("cannot send webhooks", {{"error", sink.status().message()}});
+      return 1;
+    }
+    webhooks = std::move(*sink);
+    events.add(*webhooks);
+  }
   auto clock = epoch::make_system_clock();
 
   asio::io_context ioc(config.io_threads);

@@ -98,6 +98,11 @@ void Metrics::executor_call(std::string_view op, std::chrono::nanoseconds took, 
   exec_duration_[labels].observe(std::chrono::duration<double>(took).count());
 }
 
+void Metrics::notification(bool delivered) {
+  std::lock_guard lock(mu_);
+  ++(delivered ? notify_ok_ : notify_failed_);
+}
+
 void Metrics::fire_lateness(std::chrono::nanoseconds late) {
   std::lock_guard lock(mu_);
   lateness_.observe(std::chrono::duration<double>(late).count());
@@ -133,6 +138,10 @@ std::string Metrics::render(const epoch::SchedulerStats& stats) const {
          std::to_string(missed_));
   scalar(out, "epoch_fires_skipped_total", "counter", "Fires recorded as SKIPPED",
          std::to_string(skipped_));
+  scalar(out, "epoch_notifications_delivered_total", "counter", "Webhook notifications delivered",
+         std::to_string(notify_ok_));
+  scalar(out, "epoch_notifications_failed_total", "counter",
+         "Webhook notifications given up after the last attempt", std::to_string(notify_failed_));
   out.append(
       "# HELP epoch_fire_lateness_seconds Time from a scheduled run's nominal instant to its "
       "first launch\n# TYPE epoch_fire_lateness_seconds histogram\n");

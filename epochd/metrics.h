@@ -5,6 +5,7 @@
 //   epoch_http_request_duration_seconds                histogram
 //   epoch_runs_total{state,type}                       counter: runs entering each state
 //   epoch_fires_missed_total, epoch_fires_skipped_total counters
+//   epoch_notifications_delivered_total, epoch_notifications_failed_total  counters
 //   epoch_fire_lateness_seconds                        histogram: first launch of a scheduled
 //                                                      run after its nominal instant
 //   epoch_executor_calls_total{op}, epoch_executor_errors_total{op}, counters
@@ -54,6 +55,8 @@ class Metrics {
                     std::chrono::nanoseconds took);
   void executor_call(std::string_view op, std::chrono::nanoseconds took, bool error);
   void fire_lateness(std::chrono::nanoseconds late);
+  // A webhook notification delivered, or given up.
+  void notification(bool delivered);
 
   // Derives the run counters from engine events.
   epoch::EventSink& sink();
@@ -70,6 +73,7 @@ class Metrics {
   Histogram http_duration_;
   std::map<std::string, std::uint64_t> runs_;  // labels -> count
   std::uint64_t missed_ = 0, skipped_ = 0;
+  std::uint64_t notify_ok_ = 0, notify_failed_ = 0;
   Histogram lateness_;
   std::map<std::string, std::uint64_t> exec_calls_, exec_errors_;
   std::map<std::string, Histogram> exec_duration_;
