@@ -194,7 +194,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (!self.leader_) return done(self.not_leader());
       const auto it = self.topologies_.find(id);
       if (it == self.topologies_.end()) return done(not_found("No such topology: " + id));
-      done(self.view(*it->second));
+      done(self.published(*it->second)->view());
     });
   }
   void get_run(std::string tid, std::string rid, Callback<RunInfo> done) {
@@ -241,7 +241,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       std::vector<TopologyView> out;
       out.reserve(self.topologies_.size());
       for (const auto& [id, t] : self.topologies_)
-        out.push_back(self.view(*t));
+        out.push_back(self.published(*t)->view());
       done(std::move(out));
     });
   }
@@ -356,16 +356,23 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     return r;
   }
 
-  TopologyView view(const Topo& t) const {
-    TopologyView v;
-    v.details = details_of(t);
-    v.next_fire = t.next_fire;
-    v.last_fire = t.last_fire;
+  // What readers see of `t` now (published, or built on the strand while
+  // nothing is published yet).
+  std::shared_ptr<const Published> published(const Topo& t) const {
+    auto p = std::make_shared<Published>();
+    p->id = t.id;
+    p->spec = t.spec;
+    p->state = t.state;
+    p->created = t.created;
+    p->updated = t.updated;
+    p->next_fire = t.next_fire;
+    p->last_fire = t.last_fire;
+    p->live_runs.reserve(t.live.size());
     for (std::uint64_t h : t.live) {
-      if (const auto it = runs_.find(h); it != runs_.end())
-        v.live_runs.push_back(it->second.rec.run.run_id);
+      if (const auto r = runs_.find(h); r != runs_.end())
+        p->live_runs.push_back(r->second.rec.run.run_id);
     }
-    return v;
+    return p;
   }
 
   // Parses the trigger of `t.spec` into t.cron / t.zone / t.at_time.
@@ -520,20 +527,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       Topo& t = *it->second;
       if (!t.view_dirty) continue;  // listed twice (deleted and created again)
       t.view_dirty = false;
-      auto p = std::make_shared<Published>();
-      p->id = t.id;
-      p->spec = t.spec;
-      p->state = t.state;
-      p->created = t.created;
-      p->updated = t.updated;
-      p->next_fire = t.next_fire;
-      p->last_fire = t.last_fire;
-      p->live_runs.reserve(t.live.size());
-      for (std::uint64_t h : t.live) {
-        if (const auto r = runs_.find(h); r != runs_.end())
-          p->live_runs.push_back(r->second.rec.run.run_id);
-      }
-      changes.emplace_back(std::move(id), std::move(p));
+      changes.emplace_back(std::move(id), published(t));
     }
     view_dirty_.clear();
     std::unique_lock lock(views_mu_);
