@@ -6,6 +6,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "epoch/time_zone.h"
@@ -167,6 +168,29 @@ epoch::StatusOr<std::chrono::milliseconds> duration(const Source& s, bool allow_
   return d->to_millis();
 }
 
+// Comma-separated items, trimmed of spaces; empty items dropped.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// A list of http:// or https:// URLs.
+epoch::StatusOr<std::vector<std::string>> url_list(const Source& s) {
+  std::vector<std::string> urls = split_list(s.value);
+  for (const std::string& u : urls) {
+    if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+      return bad(s, "'" + u + "' is not an http:// or https:// URL");
+    }
+  }
+  return urls;
+}
+
 epoch::StatusOr<std::string> one_of(const Source& s, std::initializer_list<const char*> allowed) {
   std::string list;
   for (const char* a : allowed) {
@@ -288,20 +312,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
   c.local_work_dir = get("work-dir")->value;
   if (const Source* s = get("drove-endpoints")) {
-    std::size_t pos = 0;
-    while (pos <= s->value.size()) {
-      const std::size_t end = std::min(s->value.find(',', pos), s->value.size());
-      std::string e = s->value.substr(pos, end - pos);
-      e.erase(0, e.find_first_not_of(' '));
-      e.erase(e.find_last_not_of(' ') + 1);
-      if (!e.empty()) {
-        if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) {
-          return bad(*s, "'" + e + "' is not an http:// or https:// URL");
-        }
-        c.drove_endpoints.push_back(e);
-      }
-      pos = end + 1;
-    }
+    EPOCH_ASSIGN_OR_RETURN(c.drove_endpoints, url_list(*s));
   }
   if (c.executor == "drove" && c.drove_endpoints.empty()) {
     return epoch::invalid_argument(
@@ -349,17 +360,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.retention_interval, duration(*get("retention-interval"), true));
   EPOCH_ASSIGN_OR_RETURN(c.unknown_task_timeout, duration(*get("unknown-task-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), {"none", "basic", "token"}));
-  const auto split = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    for (std::string item; std::getline(in, item, ',');) {
-      item.erase(0, item.find_first_not_of(' '));
-      item.erase(item.find_last_not_of(' ') + 1);
-      if (!item.empty()) out.push_back(item);
-    }
-    return out;
-  };
-  if (const Source* s = get("token-public-keys")) c.token.public_key_files = split(s->value);
+  if (const Source* s = get("token-public-keys")) c.token.public_key_files = split_list(s->value);
   if (const Source* s = get("token-hs256-secret-file")) c.token.hs256_secret_file = s->value;
   if (const Source* s = get("token-jwks")) c.token.jwks_file = s->value;
   if (const Source* s = get("token-issuer")) c.token.issuer = s->value;
@@ -370,7 +371,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   c.token.role_claim = get("token-role-claim")->value;
   if (const Source* s = get("token-role-map")) {
-    for (const std::string& entry : split(s->value)) {
+    for (const std::string& entry : split_list(s->value)) {
       const auto eq = entry.rfind('=');
       if (eq == std::string::npos || eq == 0) return bad(*s, "'" + entry + "' is not value=ROLE");
       auto role = parse_role(entry.substr(eq + 1));
@@ -393,12 +394,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     return epoch::ok_status();
   };
   if (const Source* s = get("auth-users")) {
-    std::stringstream list(s->value);
-    for (std::string entry; std::getline(list, entry, ',');) {
-      entry.erase(0, entry.find_first_not_of(' '));
-      entry.erase(entry.find_last_not_of(' ') + 1);
-      if (!entry.empty()) EPOCH_RETURN_IF_ERROR(add_user(*s, entry));
-    }
+    for (const std::string& entry : split_list(s->value))
+      EPOCH_RETURN_IF_ERROR(add_user(*s, entry));
   }
   if (const Source* s = get("auth-users-file")) {
     std::ifstream in(s->value);
@@ -430,15 +427,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
         c.listen_address + " needs --auth basic (or --auth-force-none true)");
   }
   if (const Source* s = get("webhook-urls")) {
-    std::stringstream in(s->value);
-    for (std::string u; std::getline(in, u, ',');) {
-      u.erase(0, u.find_first_not_of(' '));
-      u.erase(u.find_last_not_of(' ') + 1);
-      if (u.empty()) continue;
-      if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
-        return bad(*s, "'" + u + "' is not an http:// or https:// URL");
-      c.webhook.urls.push_back(u);
-    }
+    EPOCH_ASSIGN_OR_RETURN(c.webhook.urls, url_list(*s));
   }
   if (const Source* s = get("webhook-secret-file")) {
     std::ifstream in(s->value, std::ios::binary);
@@ -452,14 +441,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     if (c.webhook.secret.empty()) return bad(*s, "the secret is empty");
   }
   {
-    const Source& s = *get("webhook-events");
-    c.webhook.events.clear();
-    std::stringstream in(s.value);
-    for (std::string e; std::getline(in, e, ',');) {
-      e.erase(0, e.find_first_not_of(' '));
-      e.erase(e.find_last_not_of(' ') + 1);
-      if (!e.empty()) c.webhook.events.insert(e);
-    }
+    const std::vector<std::string> events = split_list(get("webhook-events")->value);
+    c.webhook.events = std::set<std::string>(events.begin(), events.end());
   }
   EPOCH_ASSIGN_OR_RETURN(c.webhook.running_longer_than,
                          duration(*get("webhook-running-longer-than"), true));
