@@ -23,27 +23,6 @@ constexpr std::size_t kSaltBytes = 16, kHashBytes = 32;
 constexpr std::chrono::minutes kCacheIdle{30};
 constexpr std::size_t kCacheSize = 500;
 
-std::string base64(const unsigned char* data, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                  static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(std::max(len, 0)));
-  return out;
-}
-
-std::optional<std::vector<unsigned char>> unbase64(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(3 * text.size() / 4);
-  const int len = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-  if (len < 0) return std::nullopt;
-  std::size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(len) - pad);
-  return out;
-}
-
 std::array<unsigned char, 32> sha256(const std::string& s) {
   std::array<unsigned char, 32> d{};
   unsigned int n = 0;
@@ -64,6 +43,27 @@ std::string path_of(const HttpRequest& req) {
 }
 
 }  // namespace
+
+std::string base64(const unsigned char* data, std::size_t n) {
+  std::string out(4 * ((n + 2) / 3), '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
+                                  static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(std::max(len, 0)));
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> unbase64(const std::string& text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::vector<unsigned char> out(3 * text.size() / 4);
+  const int len = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+  if (len < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (text.back() == '=') ++pad;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(len) - pad);
+  return out;
+}
 
 epoch::StatusOr<Role> parse_role(const std::string& text) {
   if (text == "READ_ONLY" || text == "EPOCH_EXTERNAL_READ_ONLY") return Role::kReadOnly;

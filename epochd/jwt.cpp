@@ -25,6 +25,7 @@ namespace {
 
 enum class Alg { kRs256, kEs256, kHs256 };
 
+// base64url (RFC 7515: '-' '_' and no padding) through the standard decoder.
 std::optional<std::string> base64url(const std::string& in) {
   std::string s = in;
   for (char& c : s) {
@@ -32,18 +33,12 @@ std::optional<std::string> base64url(const std::string& in) {
     else if (c == '_') c = '/';
     else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return std::nullopt;
   }
+  if (s.empty()) return std::string();
   while (s.size() % 4 != 0)
     s.push_back('=');
-  std::string out(3 * s.size() / 4, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t pad = 0;
-  for (auto it = s.rbegin(); it != s.rend() && *it == '='; ++it)
-    ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
+  const auto bytes = unbase64(s);
+  if (!bytes) return std::nullopt;
+  return std::string(bytes->begin(), bytes->end());
 }
 
 std::optional<std::string> read_file(const std::string& path) {
