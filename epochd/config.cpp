@@ -67,7 +67,8 @@ constexpr Option kOptions[] = {
     {"drove-attempts", "3", "tries per Drove call on transport errors and 5xx"},
     {"drove-launch-give-up", "60 seconds",
      "a task Drove has not accepted (unreachable, 5xx) after this long is failed"},
-    {"drove-cluster-op-spec", R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})",
+    {"drove-cluster-op-spec",
+     R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})",
      "ClusterOpSpec JSON sent with CREATE and KILL"},
     {"docker-cli", "docker", "docker-compatible CLI for container tasks (executor = local)"},
     {"kill-grace", "10 seconds", "time between SIGTERM and SIGKILL when killing a local task"},
@@ -84,10 +85,12 @@ constexpr Option kOptions[] = {
      "basic auth users, comma-separated name:password-hash:ROLE (hash from `epochd "
      "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
      "ADMIN"},
-    {"auth-users-file", nullptr, "a file of basic auth users, one name:password-hash:ROLE per line"},
+    {"auth-users-file", nullptr,
+     "a file of basic auth users, one name:password-hash:ROLE per line"},
     {"token-public-keys", nullptr,
      "auth = token: PEM public keys (RSA for RS256, EC P-256 for ES256), comma-separated"},
-    {"token-hs256-secret-file", nullptr, "auth = token: a file holding the HS256 secret (32+ bytes)"},
+    {"token-hs256-secret-file", nullptr,
+     "auth = token: a file holding the HS256 secret (32+ bytes)"},
     {"token-jwks", nullptr, "auth = token: a JWKS file (RSA, EC, oct keys), read again on change"},
     {"token-issuer", nullptr, "auth = token: the required iss claim"},
     {"token-audience", nullptr, "auth = token: the required aud claim"},
@@ -100,16 +103,37 @@ constexpr Option kOptions[] = {
     {"auth-open-health", "true",
      "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
-    {"webhook-urls", nullptr, "URLs that get run notifications as signed JSON POSTs, comma-separated"},
+    {"webhook-urls", nullptr,
+     "URLs that get run notifications as signed JSON POSTs, comma-separated"},
     {"webhook-secret-file", nullptr,
      "a file with the HMAC-SHA256 key for the X-Epoch-Signature header"},
-    {"webhook-events", "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
+    {"webhook-events",
+     "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
      "which run events are sent"},
-    {"webhook-running-longer-than", "0 seconds",
-     "send RUN_RUNNING_LONG for runs still going after this long (0: never)"},
+    {"notify-running-longer-than", "0 seconds",
+     "RUN_RUNNING_LONG (webhooks; mail when a topology selects it) for runs still going after "
+     "this long (0: never)"},
     {"webhook-timeout", "5 seconds", "time allowed for one webhook delivery"},
     {"webhook-attempts", "5", "tries per webhook delivery (exponential backoff from 500 ms)"},
     {"webhook-ca-file", nullptr, "CA certificates (PEM) for https webhook URLs"},
+    {"mail-smtp-server", nullptr,
+     "SMTP server for run e-mails (Epoch's notify.smtpServer); unset: no mail"},
+    {"mail-smtp-port", "587", "SMTP port"},
+    {"mail-smtp-security", "starttls",
+     "starttls (required, as Epoch's tls: true), tls (implicit TLS, smtps, port 465) or none"},
+    {"mail-smtp-username", nullptr, "SMTP AUTH user"},
+    {"mail-smtp-password", nullptr,
+     "SMTP AUTH password (better: EPOCH_MAIL_SMTP_PASSWORD or the file)"},
+    {"mail-smtp-password-file", nullptr, "a file holding the SMTP AUTH password"},
+    {"mail-from", nullptr, "the sender address (Epoch's fromAddress); required with a server"},
+    {"mail-from-name", nullptr, "the sender's display name (default: the address)"},
+    {"mail-default-recipients", nullptr,
+     "recipients for topologies without MAIL emails (Epoch's defaultEmails), comma-separated"},
+    {"mail-disable-for-successful-runs", "false",
+     "true: no mail for SUCCESSFUL runs (instant runs' COMPLETED still mailed, as Epoch)"},
+    {"mail-timeout", "30 seconds", "time allowed for sending one mail"},
+    {"mail-attempts", "3", "tries per mail (exponential backoff from 5 s)"},
+    {"mail-ca-file", nullptr, "CA certificates (PEM) for the SMTP server's TLS certificate"},
     {"log-format", "text", "log lines as text or json"},
     {"log-level", "info", "debug, info, warn or error"},
 };
@@ -189,6 +213,19 @@ epoch::StatusOr<std::vector<std::string>> url_list(const Source& s) {
     }
   }
   return urls;
+}
+
+// The first line of the file `s` names (a secret: key, password).
+epoch::StatusOr<std::string> secret_file(const Source& s) {
+  std::ifstream in(s.value, std::ios::binary);
+  if (!in) return bad(s, "cannot read '" + s.value + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+    secret.pop_back();
+  if (secret.empty()) return bad(s, "the file '" + s.value + "' is empty");
+  return secret;
 }
 
 epoch::StatusOr<std::string> one_of(const Source& s, std::initializer_list<const char*> allowed) {
@@ -418,8 +455,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(const std::string force_none,
                          one_of(*get("auth-force-none"), {"false", "true"}));
   const bool loopback = c.listen_address == "127.0.0.1" || c.listen_address == "::1" ||
-                        c.listen_address == "localhost" ||
-                        c.listen_address.rfind("127.", 0) == 0;
+                        c.listen_address == "localhost" || c.listen_address.rfind("127.", 0) == 0;
   if (c.auth_mode == "none" && !loopback && force_none != "true") {
     return epoch::invalid_argument(
         "epochd: auth = none lets anyone change anything, so it is only allowed on a loopback "
@@ -430,25 +466,47 @@ epoch::StatusOr<std::optional<Config>> load_config(
     EPOCH_ASSIGN_OR_RETURN(c.webhook.urls, url_list(*s));
   }
   if (const Source* s = get("webhook-secret-file")) {
-    std::ifstream in(s->value, std::ios::binary);
-    if (!in) return bad(*s, "cannot read '" + s->value + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    c.webhook.secret = text.str();
-    while (!c.webhook.secret.empty() &&
-           (c.webhook.secret.back() == '\n' || c.webhook.secret.back() == '\r'))
-      c.webhook.secret.pop_back();
-    if (c.webhook.secret.empty()) return bad(*s, "the secret is empty");
+    EPOCH_ASSIGN_OR_RETURN(c.webhook.secret, secret_file(*s));
   }
   {
     const std::vector<std::string> events = split_list(get("webhook-events")->value);
     c.webhook.events = std::set<std::string>(events.begin(), events.end());
   }
   EPOCH_ASSIGN_OR_RETURN(c.webhook.running_longer_than,
-                         duration(*get("webhook-running-longer-than"), true));
+                         duration(*get("notify-running-longer-than"), true));
   EPOCH_ASSIGN_OR_RETURN(c.webhook.timeout, duration(*get("webhook-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.webhook.max_attempts, integer<int>(*get("webhook-attempts"), 1, 100));
   if (const Source* s = get("webhook-ca-file")) c.webhook.ca_file = s->value;
+  if (const Source* s = get("mail-smtp-server")) {
+    epoch::MailOptions m;
+    m.server = s->value;
+    EPOCH_ASSIGN_OR_RETURN(m.port, integer<int>(*get("mail-smtp-port"), 1, 65535));
+    EPOCH_ASSIGN_OR_RETURN(const std::string security,
+                           one_of(*get("mail-smtp-security"), {"starttls", "tls", "none"}));
+    m.security = security == "tls"    ? epoch::MailOptions::Security::kImplicitTls
+                 : security == "none" ? epoch::MailOptions::Security::kNone
+                                      : epoch::MailOptions::Security::kStartTls;
+    if (const Source* u = get("mail-smtp-username")) m.username = u->value;
+    if (const Source* p = get("mail-smtp-password")) m.password = p->value;
+    if (const Source* p = get("mail-smtp-password-file")) {
+      EPOCH_ASSIGN_OR_RETURN(m.password, secret_file(*p));
+    }
+    const Source* from = get("mail-from");
+    if (from == nullptr) return bad(*s, "a mail server needs --mail-from (the sender address)");
+    m.from_address = from->value;
+    if (const Source* n = get("mail-from-name")) m.from_name = n->value;
+    if (const Source* r = get("mail-default-recipients")) {
+      m.default_recipients = split_list(r->value);
+    }
+    EPOCH_ASSIGN_OR_RETURN(const std::string no_success,
+                           one_of(*get("mail-disable-for-successful-runs"), {"false", "true"}));
+    m.disable_for_successful_runs = no_success == "true";
+    m.running_longer_than = c.webhook.running_longer_than;
+    EPOCH_ASSIGN_OR_RETURN(m.timeout, duration(*get("mail-timeout"), false));
+    EPOCH_ASSIGN_OR_RETURN(m.max_attempts, integer<int>(*get("mail-attempts"), 1, 100));
+    if (const Source* ca = get("mail-ca-file")) m.ca_file = ca->value;
+    c.mail = std::move(m);
+  }
   EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), {"text", "json"}));
   EPOCH_ASSIGN_OR_RETURN(c.log_level,
                          one_of(*get("log-level"), {"debug", "info", "warn", "error"}));

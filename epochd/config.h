@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "jwt.h"
 #include "epoch/model.h"
+#include "epoch/mail_sink.h"
 #include "epoch/webhook_sink.h"
 #include "epoch/status.h"
 
@@ -71,6 +72,7 @@ struct Config {
   std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
   // Notifications
   epoch::WebhookOptions webhook;
+  std::optional<epoch::MailOptions> mail;  // set: e-mails go out
   // Logging
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // debug | info | warn | error

@@ -1,10 +1,10 @@
 #include "daemon.h"
 
+#include <unistd.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <future>
 #include <optional>
@@ -13,7 +13,6 @@
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
-#include "jwt.h"
 #include "epoch/clock.h"
 #include "epoch/drove_executor.h"
 #include "epoch/leader.h"
@@ -22,6 +21,7 @@
 #include "epoch/sqlite_store.h"
 #include "epoch/zookeeper.h"
 #include "http_server.h"
+#include "jwt.h"
 #include "leader_router.h"
 #include "metrics.h"
 
@@ -133,20 +133,32 @@ int run_daemon(const Config& config, Logger& log) {
   epoch::FanoutSink events;
   events.add(metrics.sink());
   events.add(*event_log);
-  std::unique_ptr<epoch::EventSink> webhooks;
-  if (!config.webhook.urls.empty()) {
-    epoch::WebhookOptions wo = config.webhook;
-    wo.on_result = [&metrics, &log](const std::string& url, bool delivered, const std::string& why) {
-      metrics.notification(delivered);
-      if (!delivered) log.warn("webhook notification failed", {{"url", url}, {"error", why}});
+  // Webhooks always: topologies may name their own URLs.
+  epoch::WebhookOptions wo = config.webhook;
+  wo.on_result = [&metrics, &log](const std::string& url, bool delivered, const std::string& why) {
+    metrics.notification("webhook", delivered);
+    if (!delivered) log.warn("webhook notification failed", {{"url", url}, {"error", why}});
+  };
+  auto webhooks = epoch::make_webhook_sink(std::move(wo));
+  if (!webhooks.ok()) {
+    log.error("cannot send webhooks", {{"error", webhooks.status().message()}});
+    return 1;
+  }
+  events.add(**webhooks);
+  std::unique_ptr<epoch::EventSink> mail;
+  if (config.mail) {
+    epoch::MailOptions mo = *config.mail;
+    mo.on_result = [&metrics, &log](const std::string& to, bool delivered, const std::string& why) {
+      metrics.notification("mail", delivered);
+      if (!delivered) log.warn("mail notification failed", {{"to", to}, {"error", why}});
     };
-    auto sink = epoch::make_webhook_sink(std::move(wo));
+    auto sink = epoch::make_mail_sink(std::move(mo));
     if (!sink.ok()) {
-      log.error("cannot send webhooks", {{"error", sink.status().message()}});
+      log.error("cannot send mail", {{"error", sink.status().message()}});
       return 1;
     }
-    webhooks = std::move(*sink);
-    events.add(*webhooks);
+    mail = std::move(*sink);
+    events.add(*mail);
   }
   auto clock = epoch::make_system_clock();
 
@@ -182,23 +194,23 @@ int run_daemon(const Config& config, Logger& log) {
   http.request_timeout = config.request_timeout;
   http.tls_cert_file = config.tls_cert_file;
   http.tls_key_file = config.tls_key_file;
-  auto server = HttpServer::start(ioc, http, [&api, &router, &metrics, &auth, &audit](
-                                                  HttpRequest req, Responder respond) {
-    if (router != nullptr) {
-      // Counted here as route "forwarded"; the leader counts the request itself.
-      Responder counted = [respond, &metrics, method = req.method,
-                           start = std::chrono::steady_clock::now()](HttpResponse r) {
-        metrics.http_request("forwarded", method, r.status,
-                             std::chrono::steady_clock::now() - start);
-        respond(std::move(r));
-      };
-      if (router->route(req, counted)) return;  // the leader authenticates
-    }
-    const auto who = auth.check(req, respond);
-    if (!who) return;
-    Responder audited = audit->wrap(req, *who, std::move(respond));
-    api->handle(std::move(req), std::move(audited));
-  });
+  auto server = HttpServer::start(
+      ioc, http, [&api, &router, &metrics, &auth, &audit](HttpRequest req, Responder respond) {
+        if (router != nullptr) {
+          // Counted here as route "forwarded"; the leader counts the request itself.
+          Responder counted = [respond, &metrics, method = req.method,
+                               start = std::chrono::steady_clock::now()](HttpResponse r) {
+            metrics.http_request("forwarded", method, r.status,
+                                 std::chrono::steady_clock::now() - start);
+            respond(std::move(r));
+          };
+          if (router->route(req, counted)) return;  // the leader authenticates
+        }
+        const auto who = auth.check(req, respond);
+        if (!who) return;
+        Responder audited = audit->wrap(req, *who, std::move(respond));
+        api->handle(std::move(req), std::move(audited));
+      });
   if (!server.ok()) {
     log.error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;
@@ -206,8 +218,8 @@ int run_daemon(const Config& config, Logger& log) {
   const std::uint16_t port = (*server)->port();
   const std::string advertised = advertised_url(config, port, &std::getenv);
   auto elector = std::make_unique<LoggingElector>(
-      zk ? epoch::make_zk_elector(zk, advertised) : epoch::make_standalone_elector(advertised),
-      log, advertised);
+      zk ? epoch::make_zk_elector(zk, advertised) : epoch::make_standalone_elector(advertised), log,
+      advertised);
 
   epoch::SchedulerOptions so;
   so.default_time_zone = config.default_time_zone;
@@ -248,10 +260,10 @@ int run_daemon(const Config& config, Logger& log) {
            {{"address", config.listen_address},
             {"port", std::to_string(port)},
             {"url", advertised},
-            {"store", config.store == "sqlite"      ? "sqlite:" + config.sqlite_path
-                      : config.store == "zookeeper" ? "zookeeper:" + config.zk_connect + "/" +
-                                                          config.zk_namespace
-                                                    : config.store},
+            {"store", config.store == "sqlite" ? "sqlite:" + config.sqlite_path
+                      : config.store == "zookeeper"
+                          ? "zookeeper:" + config.zk_connect + "/" + config.zk_namespace
+                          : config.store},
             {"executor", config.executor}});
 
   const int sig = stop_signal.get_future().get();

@@ -98,9 +98,10 @@ void Metrics::executor_call(std::string_view op, std::chrono::nanoseconds took, 
   exec_duration_[labels].observe(std::chrono::duration<double>(took).count());
 }
 
-void Metrics::notification(bool delivered) {
+void Metrics::notification(std::string_view channel, bool delivered) {
+  const std::string labels = "channel=\"" + std::string(channel) + "\"";
   std::lock_guard lock(mu_);
-  ++(delivered ? notify_ok_ : notify_failed_);
+  ++(delivered ? notify_ok_ : notify_failed_)[labels];
 }
 
 void Metrics::fire_lateness(std::chrono::nanoseconds late) {
@@ -138,10 +139,11 @@ std::string Metrics::render(const epoch::SchedulerStats& stats) const {
          std::to_string(missed_));
   scalar(out, "epoch_fires_skipped_total", "counter", "Fires recorded as SKIPPED",
          std::to_string(skipped_));
-  scalar(out, "epoch_notifications_delivered_total", "counter", "Webhook notifications delivered",
-         std::to_string(notify_ok_));
-  scalar(out, "epoch_notifications_failed_total", "counter",
-         "Webhook notifications given up after the last attempt", std::to_string(notify_failed_));
+  counter_family(out, "epoch_notifications_delivered_total",
+                 "Notifications delivered, by channel (webhook, mail)", notify_ok_);
+  counter_family(out, "epoch_notifications_failed_total",
+                 "Notifications given up after the last attempt (or refused: queue full)",
+                 notify_failed_);
   out.append(
       "# HELP epoch_fire_lateness_seconds Time from a scheduled run's nominal instant to its "
       "first launch\n# TYPE epoch_fire_lateness_seconds histogram\n");

@@ -55,8 +55,8 @@ class Metrics {
                     std::chrono::nanoseconds took);
   void executor_call(std::string_view op, std::chrono::nanoseconds took, bool error);
   void fire_lateness(std::chrono::nanoseconds late);
-  // A webhook notification delivered, or given up.
-  void notification(bool delivered);
+  // A notification (channel "webhook" or "mail") delivered, or given up.
+  void notification(std::string_view channel, bool delivered);
 
   // Derives the run counters from engine events.
   epoch::EventSink& sink();
@@ -73,7 +73,7 @@ class Metrics {
   Histogram http_duration_;
   std::map<std::string, std::uint64_t> runs_;  // labels -> count
   std::uint64_t missed_ = 0, skipped_ = 0;
-  std::uint64_t notify_ok_ = 0, notify_failed_ = 0;
+  std::map<std::string, std::uint64_t> notify_ok_, notify_failed_;  // by channel label
   Histogram lateness_;
   std::map<std::string, std::uint64_t> exec_calls_, exec_errors_;
   std::map<std::string, Histogram> exec_duration_;

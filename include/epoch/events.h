@@ -48,6 +48,10 @@ struct Event {
   std::string task_name;
   std::optional<TaskState> task_state;
   std::string message;  // reason, error message
+  // Run events only: the topology as the run uses it, and the run record as
+  // stored (tasks, their ids and errors) — what notifiers put in messages.
+  std::shared_ptr<const Topology> topology;
+  std::shared_ptr<const RunInfo> run;
 };
 
 // "TOPOLOGY_CREATED", "RUN_STATE_CHANGED", ...

@@ -196,14 +196,35 @@ struct AtTrigger {
 
 using Trigger = std::variant<CronTrigger, AtTrigger>;
 
+// Extension, on either notification type: webhooks of this topology, and
+// which run events notify at all. Event names: RUN_SUCCEEDED, RUN_FAILED,
+// RUN_TIMED_OUT, RUN_MISSED, RUN_SKIPPED, RUN_RUNNING_LONG. Without `events`,
+// mail goes out as Epoch's (succeeded, failed, timed out) and the topology's
+// webhooks get the server's webhook event selection. Globally configured
+// webhooks always follow the server's selection.
+struct NotifyRouting {
+  std::vector<std::string> webhooks;               // http(s) URLs, at most 10
+  std::optional<std::vector<std::string>> events;  // JSON "events"
+  friend bool operator==(const NotifyRouting&, const NotifyRouting&) = default;
+};
+
+// The run event names NotifyRouting::events accepts, in a stable order.
+const std::vector<std::string>& notify_event_names();
+
 struct MailNotification {
   std::vector<std::string> emails;
+  NotifyRouting routing;  // extension
   friend bool operator==(const MailNotification&, const MailNotification&) = default;
 };
 struct BlackholeNotification {
+  NotifyRouting routing;  // extension
   friend bool operator==(const BlackholeNotification&, const BlackholeNotification&) = default;
 };
 using Notification = std::variant<MailNotification, BlackholeNotification>;
+
+inline const NotifyRouting& routing_of(const Notification& n) {
+  return std::visit([](const auto& v) -> const NotifyRouting& { return v.routing; }, n);
+}
 
 // ---- policies (extension) ---------------------------------------------------
 

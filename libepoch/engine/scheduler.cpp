@@ -471,15 +471,17 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     pending_events_.push_back(std::move(e));
   }
 
-  void emit_run(const RunInfo& r, const std::string& message = {}) {
+  void emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec) {
     Event e;
+    e.topology = std::move(spec);
+    e.run = std::make_shared<const RunInfo>(r);
     e.type = Event::Type::kRunStateChanged;
     e.topology_id = r.topology_id;
     e.run_id = r.run_id;
     e.run_type = r.run_type;
     e.run_state = r.state;
     e.scheduled_time = r.scheduled_time;
-    e.message = !message.empty() ? message : r.reason.value_or("");
+    e.message = r.reason.value_or("");
     emit(std::move(e));
   }
 
@@ -1035,7 +1037,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
                         state, now());
     r.reason = reason;
     write_new_run(r);
-    emit_run(r);
+    emit_run(r, t.spec);
   }
 
   // ---- runs --------------------------------------------------------------------------
@@ -1053,7 +1055,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     pending_index_["r/" + run.rec.run.topology_id + "/" + run.rec.run.run_id] = pending_.ops.size();
     pending_.put_run(run.rec.run, kMustNotExist);
     run.rec.version = 1;
-    emit_run(run.rec.run);
+    emit_run(run.rec.run, run.spec);
     const std::uint64_t h = run.handle;
     if (!hold) {
       after([this, h] {
@@ -1278,7 +1280,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       r.rec.run.reason = !r.replaced_by.empty() ? "replaced by run " + r.replaced_by : why;
     }
     touch(r);
-    emit_run(r.rec.run);
+    emit_run(r.rec.run, r.spec);
     const std::uint64_t h = r.handle;
     run_index_.erase(run_key(r.rec.run.topology_id, r.rec.run.run_id));
     if (t != nullptr) {

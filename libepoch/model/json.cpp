@@ -304,12 +304,17 @@ Trigger decode_trigger(const json::value& v, const std::string& path) {
 Notification decode_notify(const json::value& v, const std::string& path) {
   const json::object& o = as_object(v, path);
   const std::string type = type_of(o, path);
+  NotifyRouting routing;
+  if (const auto* f = field(o, "webhooks"))
+    routing.webhooks = as_string_list(*f, path + ".webhooks");
+  if (const auto* f = field(o, "events")) routing.events = as_string_list(*f, path + ".events");
   if (type == "MAIL") {
     MailNotification m;
     if (const auto* f = field(o, "emails")) m.emails = as_string_list(*f, path + ".emails");
+    m.routing = std::move(routing);
     return m;
   }
-  if (type == "BLACKHOLE") return BlackholeNotification{};
+  if (type == "BLACKHOLE") return BlackholeNotification{std::move(routing)};
   fail(path + ".type", "unknown notification type '" + type + "' (expected MAIL, BLACKHOLE)");
 }
 
@@ -546,11 +551,16 @@ json::object encode_topology(const Topology& t) {
     o["trigger"] = {{"type", "AT"}, {"time", to_epoch_millis(std::get<AtTrigger>(t.trigger).time)}};
   }
   if (t.notify) {
+    json::object n;
     if (const auto* m = std::get_if<MailNotification>(&*t.notify)) {
-      o["notify"] = {{"type", "MAIL"}, {"emails", encode_strings(m->emails)}};
+      n = {{"type", "MAIL"}, {"emails", encode_strings(m->emails)}};
     } else {
-      o["notify"] = {{"type", "BLACKHOLE"}};
+      n = {{"type", "BLACKHOLE"}};
     }
+    const NotifyRouting& r = routing_of(*t.notify);
+    if (!r.webhooks.empty()) n["webhooks"] = encode_strings(r.webhooks);
+    if (r.events) n["events"] = encode_strings(*r.events);
+    o["notify"] = std::move(n);
   }
   if (t.policies) o["policies"] = encode_policies(*t.policies);
   return o;

@@ -357,6 +357,13 @@ Topology to_topology(const SimpleTopologyRequest& r, const std::string& name) {
   return t;
 }
 
+const std::vector<std::string>& notify_event_names() {
+  static const std::vector<std::string> names = {"RUN_SUCCEEDED", "RUN_FAILED",
+                                                 "RUN_TIMED_OUT", "RUN_MISSED",
+                                                 "RUN_SKIPPED",   "RUN_RUNNING_LONG"};
+  return names;
+}
+
 Status validate(const Topology& t) {
   std::vector<std::string> errors;
   if (t.name.empty()) {
@@ -379,6 +386,29 @@ Status validate(const Topology& t) {
     }
   }
   if (t.notify) {
+    const NotifyRouting& routing = routing_of(*t.notify);
+    if (routing.webhooks.size() > 10) errors.push_back("notify.webhooks: at most 10 URLs");
+    for (std::size_t i = 0; i < routing.webhooks.size(); ++i) {
+      const std::string& u = routing.webhooks[i];
+      const bool scheme = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
+      const std::size_t host = u.find("://") + 3;
+      if (!scheme || u.size() <= host || u.size() > 2048 ||
+          u.find_first_of(" \t\r\n") != std::string::npos) {
+        errors.push_back("notify.webhooks[" + std::to_string(i) + "]: '" + u +
+                         "' is not an http:// or https:// URL");
+      }
+    }
+    if (routing.events) {
+      const auto& known = notify_event_names();
+      for (std::size_t i = 0; i < routing.events->size(); ++i) {
+        const std::string& e = (*routing.events)[i];
+        if (std::find(known.begin(), known.end(), e) == known.end()) {
+          errors.push_back("notify.events[" + std::to_string(i) + "]: '" + e +
+                           "' is unknown (RUN_SUCCEEDED, RUN_FAILED, RUN_TIMED_OUT, RUN_MISSED, "
+                           "RUN_SKIPPED, RUN_RUNNING_LONG)");
+        }
+      }
+    }
     if (const auto* mail = std::get_if<MailNotification>(&*t.notify)) {
       if (mail->emails.empty()) errors.push_back("notify.emails: must not be empty");
       for (std::size_t i = 0; i < mail->emails.size(); ++i) {

@@ -4,12 +4,12 @@
 #include <openssl/hmac.h>
 
 #include <boost/json.hpp>
-#include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include "notify_common.h"
 
 namespace epoch {
 namespace {
@@ -17,8 +17,11 @@ namespace {
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Deliveries waiting for one URL beyond this are refused ("queue full").
+constexpr std::size_t kMaxQueuedPerUrl = 10000;
+
 struct Delivery {
-  std::string id, event, body;
+  std::string url, id, event, body;
 };
 
 std::string hex_hmac(const std::string& key, const std::string& body) {
@@ -35,157 +38,194 @@ std::string hex_hmac(const std::string& key, const std::string& body) {
   return out;
 }
 
-size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+size_t discard(char*, size_t size, size_t n, void*) {
+  return size * n;
+}
 
-// One URL: a queue and the thread that empties it, in order.
-class Target {
+// Every delivery goes through one thread driving libcurl's multi interface:
+// each URL has a queue with at most one transfer in flight (so a URL sees
+// events in the order they happened), all URLs proceed concurrently (a
+// hanging receiver holds only its own queue), and retries wait on timers,
+// not on a thread.
+class Dispatcher {
  public:
-  Target(std::string url, const WebhookOptions& o) : url_(std::move(url)), options_(o) {
+  explicit Dispatcher(const WebhookOptions& o) : options_(o), multi_(curl_multi_init()) {
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 256L);
     thread_ = std::thread([this] { loop(); });
   }
-  ~Target() {
+  ~Dispatcher() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
-      abort_ = true;  // a transfer in progress stops at its next progress call
     }
-    cv_.notify_all();
+    curl_multi_wakeup(multi_);
     thread_.join();
+    curl_multi_cleanup(multi_);
   }
+
   void push(Delivery d) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back(std::move(d));
+      incoming_.push_back(std::move(d));
     }
-    cv_.notify_one();
+    curl_multi_wakeup(multi_);
   }
 
  private:
-  // One attempt: "" when delivered, else why not.
-  std::string post(CURL* curl, const Delivery& d) {
-    curl_easy_reset(curl);
+  struct Queue {
+    std::string url;
+    std::deque<Delivery> items;
+    CURL* easy = nullptr;  // the transfer in flight, for items.front()
     curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, ("X-Epoch-Event: " + d.event).c_str());
-    headers = curl_slist_append(headers, ("X-Epoch-Delivery: " + d.id).c_str());
+    int attempt = 0;
+    Steady::time_point not_before{};
+  };
+
+  void start(Queue& q) {
+    const Delivery& d = q.items.front();
+    ++q.attempt;
+    q.easy = curl_easy_init();
+    CURL* c = q.easy;
+    q.headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    q.headers = curl_slist_append(q.headers, ("X-Epoch-Event: " + d.event).c_str());
+    q.headers = curl_slist_append(q.headers, ("X-Epoch-Delivery: " + d.id).c_str());
     if (!options_.secret.empty()) {
-      headers = curl_slist_append(
-          headers, ("X-Epoch-Signature: sha256=" + hex_hmac(options_.secret, d.body)).c_str());
+      q.headers = curl_slist_append(
+          q.headers, ("X-Epoch-Signature: sha256=" + hex_hmac(options_.secret, d.body)).c_str());
     }
-    curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, d.body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(d.body.size()));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &discard);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
-                     +[](void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-                       return static_cast<Target*>(self)->abort_.load() ? 1 : 0;
-                     });
-    curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-    if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-    const CURLcode rc = curl_easy_perform(curl);
+    curl_easy_setopt(c, CURLOPT_URL, q.url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, q.headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, d.body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(d.body.size()));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, &q);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_multi_add_handle(multi_, c);
+  }
+
+  void release(Queue& q) {
+    curl_multi_remove_handle(multi_, q.easy);
+    curl_easy_cleanup(q.easy);
+    curl_slist_free_all(q.headers);
+    q.easy = nullptr;
+    q.headers = nullptr;
+  }
+
+  void finished(Queue& q, CURLcode rc) {
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) return curl_easy_strerror(rc);
-    if (status < 200 || status >= 300) return "HTTP " + std::to_string(status);
-    return "";
+    curl_easy_getinfo(q.easy, CURLINFO_RESPONSE_CODE, &status);
+    release(q);
+    std::string why;
+    if (rc != CURLE_OK) {
+      why = curl_easy_strerror(rc);
+    } else if (status < 200 || status >= 300) {
+      why = "HTTP " + std::to_string(status);
+    }
+    if (!why.empty() && q.attempt < options_.max_attempts) {
+      q.not_before = Steady::now() + options_.initial_backoff * (1 << std::min(q.attempt - 1, 16));
+      return;
+    }
+    q.items.pop_front();
+    q.attempt = 0;
+    if (options_.on_result) options_.on_result(q.url, why.empty(), why);
   }
 
   void loop() {
-    CURL* curl = curl_easy_init();
     while (true) {
-      Delivery d;
+      std::deque<Delivery> fresh;
       {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        std::lock_guard lock(mu_);
         if (stopping_) break;
-        d = std::move(queue_.front());
-        queue_.pop_front();
+        fresh.swap(incoming_);
       }
-      std::string why;
-      milliseconds backoff = options_.initial_backoff;
-      for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        why = post(curl, d);
-        if (why.empty() || attempt == options_.max_attempts) break;
-        std::unique_lock lock(mu_);
-        if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) break;
-        backoff *= 2;
+      for (Delivery& d : fresh) {
+        Queue& q = queues_[d.url];
+        if (q.url.empty()) q.url = d.url;
+        if (q.items.size() >= kMaxQueuedPerUrl) {
+          if (options_.on_result) options_.on_result(d.url, false, "delivery queue full");
+          continue;
+        }
+        q.items.push_back(std::move(d));
       }
-      if (options_.on_result) options_.on_result(url_, why.empty(), why);
+      const auto now = Steady::now();
+      auto wake = now + milliseconds(1000);
+      for (auto it = queues_.begin(); it != queues_.end();) {
+        Queue& q = it->second;
+        if (q.easy == nullptr && q.items.empty()) {
+          it = queues_.erase(it);
+          continue;
+        }
+        if (q.easy == nullptr) {
+          if (q.not_before <= now) {
+            start(q);
+          } else {
+            wake = std::min(wake, q.not_before);
+          }
+        }
+        ++it;
+      }
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        Queue* q = nullptr;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &q);
+        finished(*q, m->data.result);
+        wake = Steady::now();  // the next of that queue may go at once
+      }
+      const auto wait = std::chrono::duration_cast<milliseconds>(wake - Steady::now()).count();
+      if (wait > 0) curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait), nullptr);
     }
-    curl_easy_cleanup(curl);
+    for (auto& [url, q] : queues_) {
+      if (q.easy != nullptr) release(q);
+    }
   }
 
-  std::string url_;
   const WebhookOptions& options_;
+  CURLM* multi_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Delivery> queue_;
+  std::deque<Delivery> incoming_;
   bool stopping_ = false;
-  std::atomic<bool> abort_{false};
+  std::map<std::string, Queue> queues_;  // loop thread only; nodes are stable
   std::thread thread_;
 };
 
 class WebhookSink final : public EventSink {
  public:
-  explicit WebhookSink(WebhookOptions options) : options_(std::move(options)) {
-    for (const std::string& u : options_.urls)
-      targets_.push_back(std::make_unique<Target>(u, options_));
-    if (options_.running_longer_than.count() > 0) watcher_ = std::thread([this] { watch(); });
-  }
-  ~WebhookSink() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (watcher_.joinable()) watcher_.join();
-    targets_.clear();
-  }
+  explicit WebhookSink(WebhookOptions options)
+      : options_(std::move(options)),
+        dispatcher_(options_),
+        watcher_(options_.running_longer_than, [this](Event e) { send("RUN_RUNNING_LONG", e); }) {}
 
   void on_event(const Event& e) override {
-    if (e.type != Event::Type::kRunStateChanged || !e.run_state) return;
-    const std::string key = e.topology_id + "/" + e.run_id;
-    std::string name;
-    switch (*e.run_state) {
-      case RunState::kRunning:
-        if (options_.running_longer_than.count() > 0) {
-          std::lock_guard lock(mu_);
-          running_[key] = {Steady::now() + options_.running_longer_than, e};
-          cv_.notify_all();
-        }
-        return;
-      case RunState::kSuccessful:
-      case RunState::kCompleted:
-        name = "RUN_SUCCEEDED";
-        break;
-      case RunState::kFailed:
-        name = e.message.find("timed out") != std::string::npos ? "RUN_TIMED_OUT" : "RUN_FAILED";
-        break;
-      case RunState::kMissed:
-        name = "RUN_MISSED";
-        break;
-      case RunState::kSkipped:
-        name = "RUN_SKIPPED";
-        break;
-    }
-    {
-      std::lock_guard lock(mu_);
-      running_.erase(key);
-    }
-    send(name, e);
+    watcher_.on_event(e);
+    const std::string name = notify::event_name(e);
+    if (!name.empty()) send(name, e);
   }
 
  private:
   void send(const std::string& name, const Event& e) {
-    if (!options_.events.count(name)) return;
+    std::vector<std::string> urls;
+    if (options_.events.count(name)) urls = options_.urls;
+    if (e.topology && e.topology->notify) {
+      const NotifyRouting& r = routing_of(*e.topology->notify);
+      const bool wanted =
+          r.events ? notify::contains(*r.events, name) : options_.events.count(name) > 0;
+      if (wanted) {
+        for (const std::string& u : r.webhooks) {
+          if (!notify::contains(urls, u)) urls.push_back(u);
+        }
+      }
+    }
+    if (urls.empty()) return;
     boost::json::object o;
-    o["id"] = e.topology_id + "/" + e.run_id + "/" + name;
+    const std::string id = e.topology_id + "/" + e.run_id + "/" + name;
+    o["id"] = id;
     o["event"] = name;
     o["topologyId"] = e.topology_id;
     o["runId"] = e.run_id;
@@ -198,56 +238,30 @@ class WebhookSink final : public EventSink {
       o["scheduledTime"] = nullptr;
     }
     o["time"] = to_epoch_millis(e.time);
-    const Delivery d{std::string(o["id"].as_string()), name, boost::json::serialize(o)};
-    for (auto& t : targets_)
-      t->push(d);
-  }
-
-  // Sends RUN_RUNNING_LONG for runs still going at their deadline.
-  void watch() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      auto next = Steady::now() + std::chrono::hours(1);
-      std::vector<Event> due;
-      for (auto it = running_.begin(); it != running_.end();) {
-        if (it->second.first <= Steady::now()) {
-          due.push_back(it->second.second);
-          it = running_.erase(it);
-        } else {
-          next = std::min(next, it->second.first);
-          ++it;
-        }
+    if (e.run) {
+      boost::json::object tasks;
+      for (const auto& [task, info] : e.run->tasks) {
+        tasks[task] = {{"taskId", info.task_id},
+                       {"state", to_string(info.state)},
+                       {"errorMessage", info.error_message}};
       }
-      if (!due.empty()) {
-        lock.unlock();
-        for (Event& e : due) {
-          e.message = "still running after " +
-                      std::to_string(options_.running_longer_than.count()) + " ms";
-          send("RUN_RUNNING_LONG", e);
-        }
-        lock.lock();
-        continue;
-      }
-      cv_.wait_until(lock, next);
+      o["tasks"] = std::move(tasks);
     }
+    const std::string body = boost::json::serialize(o);
+    for (std::string& u : urls)
+      dispatcher_.push(Delivery{std::move(u), id, name, body});
   }
 
   WebhookOptions options_;
-  std::vector<std::unique_ptr<Target>> targets_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::pair<Steady::time_point, Event>> running_;
-  bool stopping_ = false;
-  std::thread watcher_;
+  Dispatcher dispatcher_;
+  notify::LongRunWatcher watcher_;  // last: stops first, before what it sends to
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<EventSink>> make_webhook_sink(WebhookOptions options) {
-  static const std::set<std::string> known = {"RUN_SUCCEEDED", "RUN_FAILED",  "RUN_TIMED_OUT",
-                                              "RUN_MISSED",    "RUN_SKIPPED", "RUN_RUNNING_LONG"};
   for (const std::string& e : options.events) {
-    if (!known.count(e)) {
+    if (!notify::contains(notify_event_names(), e)) {
       return invalid_argument("webhook event '" + e +
                               "' is unknown (RUN_SUCCEEDED, RUN_FAILED, RUN_TIMED_OUT, "
                               "RUN_MISSED, RUN_SKIPPED, RUN_RUNNING_LONG)");
@@ -259,8 +273,7 @@ StatusOr<std::unique_ptr<EventSink>> make_webhook_sink(WebhookOptions options) {
     }
   }
   if (options.max_attempts < 1) return invalid_argument("webhook attempts must be at least 1");
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  notify::init_curl();
   return std::unique_ptr<EventSink>(std::make_unique<WebhookSink>(std::move(options)));
 }
 

@@ -66,7 +66,7 @@ TEST_CASE("a composite, a process task, AT trigger, policies and extensions roun
       {"type":"COMPOSITE","tasks":[{"type":"PROCESS","taskName":"load","command":"true","args":[],"env":{}}],"compositionType":"ANY"}],
       "compositionType":"ALL"},
     "trigger":{"type":"AT","time":1767225600000},
-    "notify":{"type":"BLACKHOLE"},
+    "notify":{"type":"BLACKHOLE","webhooks":["https://hooks.example.com/epoch"],"events":["RUN_FAILED","RUN_MISSED"]},
     "policies":{"overlap":{"mode":"ALLOW","maxConcurrent":3},
                 "catchUp":{"mode":"ALL","window":"2 hours","maxRuns":5},
                 "retry":{"maxAttempts":3,"initialBackoff":"5 seconds","maxBackoff":"1 minutes","multiplier":2.0,"jitter":0.1,"on":["FAILED","TIMED_OUT"]},
@@ -80,6 +80,17 @@ TEST_CASE("a composite, a process task, AT trigger, policies and extensions roun
   CHECK(epoch::task_name(*epoch::leaf_tasks(t->task)[1]) == "load");
   CHECK(t->policies->overlap->mode == epoch::OverlapMode::kAllow);
   CHECK(t->policies->catch_up->window.to_millis() == std::chrono::hours(2));
+  const epoch::NotifyRouting& routing = epoch::routing_of(*t->notify);
+  CHECK(routing.webhooks == std::vector<std::string>{"https://hooks.example.com/epoch"});
+  CHECK(*routing.events == std::vector<std::string>{"RUN_FAILED", "RUN_MISSED"});
+  // Bad routing is refused with the path of each mistake.
+  epoch::Topology bad = *t;
+  bad.notify =
+      epoch::MailNotification{{"a@example.com"}, {{"mailto:x", "http://"}, {{"RUN_NOPE"}}}};
+  const std::string why = epoch::validate(bad).message();
+  CHECK(why.find("notify.webhooks[0]: 'mailto:x'") != std::string::npos);
+  CHECK(why.find("notify.webhooks[1]") != std::string::npos);
+  CHECK(why.find("notify.events[0]: 'RUN_NOPE' is unknown") != std::string::npos);
 }
 
 TEST_CASE(

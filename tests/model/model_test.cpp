@@ -73,7 +73,7 @@ TEST_CASE("validation lists every broken rule with its place") {
   c.task_name = "box";
   comp.tasks.push_back({c});
   t.task.spec = comp;
-  t.notify = epoch::MailNotification{{"ok@example.com", "not-an-email"}};
+  t.notify = epoch::MailNotification{{"ok@example.com", "not-an-email"}, {}};
   epoch::Policies p;
   p.retry = epoch::RetryPolicy{};
   p.retry->max_attempts = 0;
