@@ -143,6 +143,23 @@ epoch::StatusOr<std::pair<std::string, AuthUser>> parse_user(const std::string& 
   return std::pair{entry.substr(0, first), u};
 }
 
+HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
+  const auto quoted = [](std::string_view v) {
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+    return out + "\"";
+  };
+  HttpResponse r;
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.body = R"({"status":"SUCCESS","data":{"user":)" + quoted(who.user) +
+           R"(,"role":)" + quoted(to_string(who.role)) + R"(,"authMode":)" + quoted(auth_mode) +
+           R"(},"message":"success"})";
+  return r;
+}
+
 Role required_role(const HttpRequest& req) {
   const std::string path = path_of(req);
   if (path.rfind("/apis/v1/audit", 0) == 0) return Role::kAdmin;

@@ -103,6 +103,10 @@ class Auth {
   std::unordered_map<std::string, Cached> cache_;  // SHA-256 of the header -> principal
 };
 
+// GET /apis/v1/whoami: {"status":"SUCCESS","data":{"user","role","authMode"}}
+// — what the UI shows and which controls it offers.
+HttpResponse whoami(const Principal& who, const std::string& auth_mode);
+
 // The role a request needs: READ_ONLY for reads, READ_WRITE for changes,
 // ADMIN for the audit log.
 Role required_role(const HttpRequest& req);

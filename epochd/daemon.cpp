@@ -24,6 +24,7 @@
 #include "jwt.h"
 #include "leader_router.h"
 #include "metrics.h"
+#include "ui.h"
 
 namespace epochd {
 
@@ -195,7 +196,19 @@ int run_daemon(const Config& config, Logger& log) {
   http.tls_cert_file = config.tls_cert_file;
   http.tls_key_file = config.tls_key_file;
   auto server = HttpServer::start(
-      ioc, http, [&api, &router, &metrics, &auth, &audit](HttpRequest req, Responder respond) {
+      ioc, http,
+      [&api, &router, &metrics, &auth, &audit, token_mode = config.auth_mode == "token",
+       auth_mode = config.auth_mode](HttpRequest req, Responder respond) {
+        // The UI's static files hold no data: any node serves them to anyone.
+        // Its page needs a reader, except in token mode (the app asks for
+        // the token; a browser sends none when it navigates).
+        const UiRoute ui = ui_route(req);
+        if (ui == UiRoute::kAsset || (ui == UiRoute::kPage && token_mode)) {
+          const auto start = std::chrono::steady_clock::now();
+          HttpResponse r = serve_ui(req);
+          metrics.http_request("ui", req.method, r.status, std::chrono::steady_clock::now() - start);
+          return respond(std::move(r));
+        }
         if (router != nullptr) {
           // Counted here as route "forwarded"; the leader counts the request itself.
           Responder counted = [respond, &metrics, method = req.method,
@@ -208,6 +221,11 @@ int run_daemon(const Config& config, Logger& log) {
         }
         const auto who = auth.check(req, respond);
         if (!who) return;
+        if (ui == UiRoute::kPage) return respond(serve_ui(req));
+        if (req.method == "GET" && (req.target == "/apis/v1/whoami" ||
+                                    req.target.rfind("/apis/v1/whoami?", 0) == 0)) {
+          return respond(whoami(*who, auth_mode));
+        }
         Responder audited = audit->wrap(req, *who, std::move(respond));
         api->handle(std::move(req), std::move(audited));
       });

@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=start_epochd.sh
 . "$here/tests/bench/start_epochd.sh"
 n=${1:-5000}
-"$here/.ci/deps"
+"$here/.ci/deps" --test
 cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DEPOCH_BUILD_TESTS=ON -DEPOCH_BUILD_BENCH=OFF -DEPOCH_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$here/build/release" --target epochd fake_drove >/dev/null
