@@ -32,7 +32,8 @@ using epoch::StatusOr;
 namespace {
 
 std::string quote(std::string_view s) {
-  return json::serialize(json::string_view(s.data(), s.size()));
+  const std::string safe = utf8_safe(s);  // ids and values from the URL may be any bytes
+  return json::serialize(json::string_view(safe.data(), safe.size()));
 }
 
 HttpResponse envelope(int http, bool success, std::string_view message,
@@ -230,10 +231,10 @@ void Api::handle(HttpRequest request, Responder respond) {
                                     "' is not a valid path: " + url.error().message()));
   }
   for (auto seg : url->segments())
-    c->path.push_back(seg);
+    c->path.push_back(utf8_safe(seg));  // URL bytes may be anything; JSON needs UTF-8
   if (!c->path.empty() && c->path.back().empty()) c->path.pop_back();  // trailing '/'
   for (auto p : url->params())
-    c->params.emplace(p.key, p.value);
+    c->params.emplace(utf8_safe(p.key), utf8_safe(p.value));
   route(*c);
 }
 
@@ -562,8 +563,8 @@ void Api::audit_log(Context& c) {
   if (const std::string* b = c.param("before")) {
     auto n = parse_int(*b);
     if (!n || *n < 0)
-      return c.respond(invalid_input("query parameter 'before' must be an entry id, got '" + *b +
-                                     "'"));
+      return c.respond(
+          invalid_input("query parameter 'before' must be an entry id, got '" + *b + "'"));
     q.before_id = *n;
   }
   if (const std::string* t = c.param("topologyId")) q.topology_id = *t;

@@ -1,7 +1,5 @@
 #include "auth.h"
 
-#include <ctime>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "jwt.h"
@@ -37,7 +36,6 @@ bool pbkdf2(const std::string& password, const std::vector<unsigned char>& salt,
                            static_cast<int>(n), out) == 1;
 }
 
-
 std::string path_of(const HttpRequest& req) {
   return req.target.substr(0, req.target.find('?'));
 }
@@ -46,8 +44,8 @@ std::string path_of(const HttpRequest& req) {
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                  static_cast<int>(n));
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(std::max(len, 0)));
   return out;
 }
@@ -154,8 +152,8 @@ HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
   };
   HttpResponse r;
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.body = R"({"status":"SUCCESS","data":{"user":)" + quoted(who.user) +
-           R"(,"role":)" + quoted(to_string(who.role)) + R"(,"authMode":)" + quoted(auth_mode) +
+  r.body = R"({"status":"SUCCESS","data":{"user":)" + quoted(who.user) + R"(,"role":)" +
+           quoted(to_string(who.role)) + R"(,"authMode":)" + quoted(auth_mode) +
            R"(},"message":"success"})";
   return r;
 }
@@ -163,7 +161,8 @@ HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
 Role required_role(const HttpRequest& req) {
   const std::string path = path_of(req);
   if (path.rfind("/apis/v1/audit", 0) == 0) return Role::kAdmin;
-  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") return Role::kReadOnly;
+  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS")
+    return Role::kReadOnly;
   return Role::kReadWrite;
 }
 
@@ -240,8 +239,8 @@ std::optional<Principal> Auth::authenticate(const HttpRequest& req) {
 std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& respond) {
   const std::string path = path_of(req);
   if (options_.mode == "none") return Principal{"default-user", Role::kReadWrite};
-  if (options_.open_health && (path == "/healthcheck" || path == "/metrics" ||
-                               path == "/apis/housekeeping/v1/leader")) {
+  if (options_.open_health &&
+      (path == "/healthcheck" || path == "/metrics" || path == "/apis/housekeeping/v1/leader")) {
     return Principal{"anonymous", Role::kReadOnly};
   }
   const auto p = authenticate(req);
@@ -249,8 +248,8 @@ std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& re
     if (options_.mode == "token") {
       // (last_error_ is per thread: see authenticate.)
       HttpResponse r = failure_response(401, last_error_);
-      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"" + options_.realm +
-                                                     "\", error=\"invalid_token\"");
+      r.headers.emplace_back("WWW-Authenticate",
+                             "Bearer realm=\"" + options_.realm + "\", error=\"invalid_token\"");
       respond(std::move(r));
       return std::nullopt;
     }
@@ -262,7 +261,8 @@ std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& re
   const Role need = required_role(req);
   if (static_cast<int>(p->role) < static_cast<int>(need)) {
     respond(failure_response(403, "User " + p->user + " (" + to_string(p->role) + ") may not " +
-                             req.method + " " + path + ": " + to_string(need) + " is needed"));
+                                      req.method + " " + path + ": " + to_string(need) +
+                                      " is needed"));
     return std::nullopt;
   }
   return p;

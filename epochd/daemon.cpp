@@ -20,11 +20,11 @@
 #include "epoch/scheduler.h"
 #include "epoch/sqlite_store.h"
 #include "epoch/zookeeper.h"
+#include "front_door.h"
 #include "http_server.h"
 #include "jwt.h"
 #include "leader_router.h"
 #include "metrics.h"
-#include "ui.h"
 
 namespace epochd {
 
@@ -169,9 +169,9 @@ int run_daemon(const Config& config, Logger& log) {
   // The elector needs the advertised URL, which needs the bound port, so
   // the server is bound before the API exists. No request is handled before
   // it does: nothing runs the io_context until the threads below start.
-  Api* api = nullptr;
-  LeaderRouter* router = nullptr;
-  AuditRecorder* audit = nullptr;
+  FrontDoor door;
+  door.metrics = &metrics;
+  door.auth_mode = config.auth_mode;
   AuthOptions auth_options;
   auth_options.mode = config.auth_mode;
   auth_options.users = config.auth_users;
@@ -195,40 +195,10 @@ int run_daemon(const Config& config, Logger& log) {
   http.request_timeout = config.request_timeout;
   http.tls_cert_file = config.tls_cert_file;
   http.tls_key_file = config.tls_key_file;
-  auto server = HttpServer::start(
-      ioc, http,
-      [&api, &router, &metrics, &auth, &audit, token_mode = config.auth_mode == "token",
-       auth_mode = config.auth_mode](HttpRequest req, Responder respond) {
-        // The UI's static files hold no data: any node serves them to anyone.
-        // Its page needs a reader, except in token mode (the app asks for
-        // the token; a browser sends none when it navigates).
-        const UiRoute ui = ui_route(req);
-        if (ui == UiRoute::kAsset || (ui == UiRoute::kPage && token_mode)) {
-          const auto start = std::chrono::steady_clock::now();
-          HttpResponse r = serve_ui(req);
-          metrics.http_request("ui", req.method, r.status, std::chrono::steady_clock::now() - start);
-          return respond(std::move(r));
-        }
-        if (router != nullptr) {
-          // Counted here as route "forwarded"; the leader counts the request itself.
-          Responder counted = [respond, &metrics, method = req.method,
-                               start = std::chrono::steady_clock::now()](HttpResponse r) {
-            metrics.http_request("forwarded", method, r.status,
-                                 std::chrono::steady_clock::now() - start);
-            respond(std::move(r));
-          };
-          if (router->route(req, counted)) return;  // the leader authenticates
-        }
-        const auto who = auth.check(req, respond);
-        if (!who) return;
-        if (ui == UiRoute::kPage) return respond(serve_ui(req));
-        if (req.method == "GET" && (req.target == "/apis/v1/whoami" ||
-                                    req.target.rfind("/apis/v1/whoami?", 0) == 0)) {
-          return respond(whoami(*who, auth_mode));
-        }
-        Responder audited = audit->wrap(req, *who, std::move(respond));
-        api->handle(std::move(req), std::move(audited));
-      });
+  door.auth = &auth;
+  auto server = HttpServer::start(ioc, http, [&door](HttpRequest req, Responder respond) {
+    door.handle(std::move(req), std::move(respond));
+  });
   if (!server.ok()) {
     log.error("cannot start the HTTP server", {{"error", server.status().message()}});
     return 1;
@@ -250,9 +220,9 @@ int run_daemon(const Config& config, Logger& log) {
   ao.advertised_url = advertised;
   ao.default_time_zone = config.default_time_zone;
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
-  api = &rest;
+  door.api = &rest;
   AuditRecorder recorder(scheduler, **store, *elector, log, config.audit_retention);
-  audit = &recorder;
+  door.audit = &recorder;
   std::optional<LeaderRouter> proxy;
   if (zk) {
     RouterOptions ro;
@@ -260,7 +230,7 @@ int run_daemon(const Config& config, Logger& log) {
     ro.response_timeout = config.proxy_timeout;
     ro.tls_ca_file = config.tls_ca_file;
     proxy.emplace(ioc, *elector, ro);
-    router = &*proxy;
+    door.router = &*proxy;
   }
 
   std::promise<int> stop_signal;

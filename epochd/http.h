@@ -3,6 +3,7 @@
 // tests call without sockets. No Beast here: only http_server.cpp sees it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -28,11 +29,48 @@ struct HttpResponse {
   std::string body;
 };
 
+// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so
+// that what came from a URL (ids, query values) can go into JSON.
+inline std::string utf8_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = c < 0x80         ? 1
+                      : (c >> 5) == 6  ? 2
+                      : (c >> 4) == 14 ? 3
+                      : (c >> 3) == 30 ? 4
+                                       : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // No overlong forms, surrogates, or code points past U+10FFFF.
+      std::uint32_t cp = c & (0x7F >> len);
+      for (std::size_t k = 1; k < len; ++k)
+        cp = (cp << 6) | (p[i + k] & 0x3F);
+      static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 // A failure in Epoch's envelope: {"status":"FAILED","data":null,"message":…}.
-inline HttpResponse failure_response(int status, std::string_view message) {
+inline HttpResponse failure_response(int status, std::string_view raw_message) {
   HttpResponse r;
   r.status = status;
   r.body = R"({"status":"FAILED","data":null,"message":")";
+  const std::string message = utf8_safe(raw_message);
   for (char c : message) {
     if (c == '"' || c == '\\') r.body += '\\';
     if (static_cast<unsigned char>(c) >= 0x20) r.body += c;

@@ -13,6 +13,7 @@
 // the earliest entry. Entries are invalidated lazily by generation numbers.
 #include "epoch/scheduler.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -309,6 +310,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::optional<Instant> unknown_since;
     bool timed_out = false;
     bool killed = false;
+    bool kill_when_started = false;  // replaced while its launch was in flight
     std::uint64_t timer_gen = 0;
     // A launch built ahead of its time (prepare_ahead), so that the launch
     // itself allocates nothing.
@@ -321,6 +323,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     RunRecord rec;
     std::shared_ptr<const Topology> spec;
     std::map<std::string, TaskCtl> ctl;
+    bool recovered = false;  // loaded from the store by this term, not created by it
     std::string replaced_by;
     bool waiting = false;  // stored, but held back by the overlap policy
   };
@@ -783,6 +786,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       }
       Topo& t = *it->second;
       Run& r = add_run(&t, std::move(rec), t.spec);
+      r.recovered = true;
       if (r.rec.run.run_type == RunType::kScheduled) {
         r.waiting = true;
         t.waiting.push_back(r.handle);
@@ -1154,6 +1158,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     ctl.unknown_since.reset();
     if (!is_terminal(u.state)) {
+      if (ctl.kill_when_started && u.state != TaskState::kPending) {
+        ctl.kill_when_started = false;
+        const std::string id = ti.task_id;
+        after([this, id] { executor_.kill(id, [](Status) {}); });
+      }
       if (ti.state == u.state && ti.upstream_id == u.upstream_id) return;
       ti.state = u.state;
       if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
@@ -1255,29 +1264,65 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   void replace_run(Run& r, const std::string& by) {
     r.replaced_by = by;
+    bool in_flight = false;  // a launch issued, not yet reported on
     for (auto& [name, ti] : r.rec.run.tasks) {
-      if (!is_terminal(ti.state) && ti.state != TaskState::kPending) {
-        const std::string id = ti.task_id;
-        after([this, id] { executor_.kill(id, [](Status) {}); });
+      if (is_terminal(ti.state)) continue;
+      TaskCtl& ctl = r.ctl[name];
+      if (ti.state == TaskState::kPending) {
+        // Its create may still reach the executor: kill it once it reports.
+        if (ctl.launched_attempt == ti.attempt) {
+          in_flight = true;
+          ctl.kill_when_started = true;
+        }
+        continue;
       }
+      const std::string id = ti.task_id;
+      after([this, id] { executor_.kill(id, [](Status) {}); });
     }
-    // A run waiting for a retry has no live task: end it now.
+    if (in_flight) return;  // the run ends when its task does
+    // A run waiting for a retry or for its first launch has no live task:
+    // end it now.
     const engine::TreeStep step = engine::evaluate(r.spec->task, r.rec.run.tasks);
     if (step.kind == engine::TreeStep::Kind::kLaunch) {
+      // Created in this term and nothing of it ever launched: the fire was
+      // skipped, not failed, and no launch belongs to it. (A recovered run
+      // may have been launched by the previous leader: it fails as
+      // replaced, and its task is killed in case it exists.)
+      const bool never_started =
+          !r.recovered &&
+          std::all_of(r.rec.run.tasks.begin(), r.rec.run.tasks.end(), [](const auto& kv) {
+            return kv.second.state == TaskState::kPending && !kv.second.started &&
+                   kv.second.attempt == 1;
+          });
+      if (never_started) {
+        finish_run(r, TaskState::kCancelled, "replaced by run " + by + " before it started",
+                   RunState::kSkipped);
+        return;
+      }
+      if (r.recovered) {
+        for (const auto& [name, ti] : r.rec.run.tasks) {
+          if (ti.state != TaskState::kPending) continue;
+          const std::string id = ti.task_id;
+          after([this, id] { executor_.kill(id, [](Status) {}); });
+        }
+      }
       finish_run(r, TaskState::kCancelled, "replaced by run " + by);
     }
   }
 
-  void finish_run(Run& r, TaskState result, const std::string& why) {
+  // Ends a run: its state follows `result` (or is `state` when given).
+  void finish_run(Run& r, TaskState result, const std::string& why,
+                  std::optional<RunState> state = std::nullopt) {
     const Topo* t = nullptr;
     if (const auto it = topologies_.find(r.rec.run.topology_id); it != topologies_.end()) {
       t = it->second.get();
     }
     const bool at = r.spec && std::holds_alternative<AtTrigger>(r.spec->trigger);
-    r.rec.run.state = engine::final_run_state(r.rec.run.run_type, at, result);
+    r.rec.run.state = state ? *state : engine::final_run_state(r.rec.run.run_type, at, result);
     r.rec.run.message = run_message(r.rec.run.state);
     if (result != TaskState::kCompleted) {
-      r.rec.run.reason = !r.replaced_by.empty() ? "replaced by run " + r.replaced_by : why;
+      r.rec.run.reason =
+          !r.replaced_by.empty() && !state ? "replaced by run " + r.replaced_by : why;
     }
     touch(r);
     emit_run(r.rec.run, r.spec);

@@ -98,3 +98,19 @@ TEST_CASE("errors without sockets: status codes and Epoch's messages") {
   CHECK(refused.status == 503);
   CHECK(a.call("GET", "/healthcheck").status == 503);
 }
+
+TEST_CASE("bytes that are not UTF-8 in a URL come back as valid JSON (found by the HTTP fuzzer)") {
+  ApiHarness a;
+  for (const char* target : {"/apis/v1/topologies/%FF%FE", "/apis/v1/%C0%AF/x",
+                             "/apis/v1/topologies/x/runs?state=%ED%A0%80",
+                             "/apis/v1/\xd1\x88\x97\x8e"
+                             "ami"}) {
+    const epochd::HttpResponse r = a.call("GET", target);
+    boost::system::error_code ec;
+    const json::value v = json::parse(r.body, ec);
+    CHECK_MESSAGE(!ec, target << ": " << r.body);
+    if (!ec) CHECK(v.at("status") == "FAILED");
+  }
+  CHECK(epochd::utf8_safe("ok \xc3\xa9 \xff \xed\xa0\x80 \xf0\x9f\x98\x80") ==
+        "ok \xc3\xa9 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80");
+}
