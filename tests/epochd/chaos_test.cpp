@@ -98,18 +98,10 @@ struct Chaos {
   std::uint16_t port(std::size_t i) const { return nodes[i]->port(); }
 
   std::optional<std::size_t> leader() const {
-    std::optional<std::string> agreed;
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      const auto r = http_call(port(i), "GET", "/apis/housekeeping/v1/leader", "", {}, 2s);
-      if (r.status != 200) return std::nullopt;
-      const std::string url(json::parse(r.body).at("leader").as_string());
-      if (agreed && *agreed != url) return std::nullopt;
-      agreed = url;
-    }
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      if (agreed == "http://127.0.0.1:" + std::to_string(port(i))) return i;
-    }
-    return std::nullopt;
+    std::vector<std::uint16_t> ports;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      ports.push_back(port(i));
+    return epoch::test::agreed_leader(ports);
   }
   std::size_t wait_leader() const {
     std::optional<std::size_t> l;

@@ -45,10 +45,20 @@ struct Cluster {
     for (int i = 0; i < n; ++i) {
       const std::string home = dir + "/node" + std::to_string(i);
       std::filesystem::create_directories(home);
-      std::vector<std::string> args{"--store", "zookeeper", "--zk-connect", zk.hosts(),
-                                    "--zk-session-timeout", "2 seconds", "--zk-operation-timeout",
-                                    "1 second", "--work-dir", dir + "/tasks", "--retention-runs",
-                                    "1000", "--proxy-timeout", "5 seconds"};
+      std::vector<std::string> args{"--store",
+                                    "zookeeper",
+                                    "--zk-connect",
+                                    zk.hosts(),
+                                    "--zk-session-timeout",
+                                    "2 seconds",
+                                    "--zk-operation-timeout",
+                                    "1 second",
+                                    "--work-dir",
+                                    dir + "/tasks",
+                                    "--retention-runs",
+                                    "1000",
+                                    "--proxy-timeout",
+                                    "5 seconds"};
       args.insert(args.end(), extra.begin(), extra.end());
       nodes.push_back(std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args));
     }
@@ -67,19 +77,15 @@ struct Cluster {
 
   // The node every live node names as leader, if they agree and it is live.
   std::optional<std::size_t> leader() const {
-    std::optional<std::string> agreed;
+    std::vector<std::uint16_t> ports;
+    std::vector<std::size_t> index;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       if (!alive(i)) continue;
-      const auto r = http_call(port(i), "GET", "/apis/housekeeping/v1/leader", "", {}, 2s);
-      if (r.status != 200) return std::nullopt;
-      const std::string url(json::parse(r.body).at("leader").as_string());
-      if (agreed && *agreed != url) return std::nullopt;
-      agreed = url;
+      ports.push_back(port(i));
+      index.push_back(i);
     }
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      if (alive(i) && agreed == "http://127.0.0.1:" + std::to_string(port(i))) return i;
-    }
-    return std::nullopt;
+    const auto l = epoch::test::agreed_leader(ports);
+    return l ? std::optional<std::size_t>(index[*l]) : std::nullopt;
   }
 
   std::size_t wait_leader() const {
@@ -138,9 +144,9 @@ TEST_CASE("three nodes: one leader, followers forward every request, 503 without
   const auto created = http_call(c.port(f1), "POST", "/apis/v1/topologies", body,
                                  {{"Content-Type", "application/json"}});
   CHECK(data_of(created).at("id").as_string() == "routed");
-  CHECK(data_of(http_call(c.port(f2), "GET", "/apis/v1/topologies/routed"))
-            .at("state")
-            .as_string() == "ACTIVE");
+  CHECK(
+      data_of(http_call(c.port(f2), "GET", "/apis/v1/topologies/routed")).at("state").as_string() ==
+      "ACTIVE");
   const auto paused = http_call(c.port(f2), "PUT", "/apis/v1/topologies/routed/pause");
   CHECK(data_of(paused).at("state").as_string() == "PAUSED");
   CHECK(data_of(http_call(c.port(leader), "GET", "/apis/v1/topologies/routed"))
@@ -172,13 +178,14 @@ TEST_CASE("three nodes: one leader, followers forward every request, 503 without
     // (Forwarded to a leader that has just lost ZooKeeper: also 503.)
     return none.status == 503 && message_of(none) == "No leader found in epoch cluster";
   }));
-  CHECK(eventually(
-      [&] { return http_call(c.port(leader), "GET", "/apis/v1/topologies/routed").status == 503; }));
+  CHECK(eventually([&] {
+    return http_call(c.port(leader), "GET", "/apis/v1/topologies/routed").status == 503;
+  }));
   // ZooKeeper back: the cluster serves again.
   c.zk.start();
   REQUIRE(eventually(
-      [&] { return http_call(c.port(f2), "GET", "/apis/v1/topologies/routed").status == 200; },
-      30s, 100ms));
+      [&] { return http_call(c.port(f2), "GET", "/apis/v1/topologies/routed").status == 200; }, 30s,
+      100ms));
 }
 
 TEST_CASE("failover while topologies fire every 2 s: one launch or one recorded miss per fire") {
@@ -238,9 +245,9 @@ TEST_CASE("failover while topologies fire every 2 s: one launch or one recorded 
   REQUIRE(eventually(
       [&] {
         for (int i = 0; i < 4; ++i) {
-          const auto r = http_call(c.port(leader), "GET",
-                                   "/apis/v1/topologies/f" + std::to_string(i) +
-                                       "/runs?state=RUNNING");
+          const auto r =
+              http_call(c.port(leader), "GET",
+                        "/apis/v1/topologies/f" + std::to_string(i) + "/runs?state=RUNNING");
           if (r.status != 200 || !json::parse(r.body).at("data").as_array().empty()) return false;
         }
         return true;
@@ -255,8 +262,8 @@ TEST_CASE("failover while topologies fire every 2 s: one launch or one recorded 
   int fires = 0, missed = 0, skipped = 0, instant = 0;
   for (int i = 0; i < 4; ++i) {
     const std::string id = "f" + std::to_string(i);
-    const json::value runs = data_of(http_call(c.port(leader), "GET",
-                                               "/apis/v1/topologies/" + id + "/runs"));
+    const json::value runs =
+        data_of(http_call(c.port(leader), "GET", "/apis/v1/topologies/" + id + "/runs"));
     std::set<std::int64_t> nominal;
     for (const auto& v : runs.as_array()) {
       const auto& r = v.as_object();
@@ -299,16 +306,17 @@ TEST_CASE("Epoch-Java's ZooKeeper data, written as Curator does, is served throu
   REQUIRE(eventually([&] { return epoch::zk_connected(*conn); }));
   const std::string details = epoch::test::epoch_details_json("ACTIVE");
   const std::string run = epoch::test::epoch_run_json("SUCCESSFUL", "COMPLETED");
-  for (const char* p : {"/legacy", "/legacy/topologies", "/legacy/runs", "/legacy/runs/daily-report"})
+  for (const char* p :
+       {"/legacy", "/legacy/topologies", "/legacy/runs", "/legacy/runs/daily-report"})
     REQUIRE(conn->create(p, "", ZOO_CONTAINER) == ZOK);
   REQUIRE(conn->create("/legacy/topologies/daily-report", details, 0) == ZOK);
   REQUIRE(conn->create("/legacy/runs/daily-report/ESR-2024-10-18-06-00-00-000", run, 0) == ZOK);
 
   const std::string home = epoch::test::make_temp_dir("epochd-legacy");
-  DaemonProcess node(EPOCHD_BINARY, home,
-                     {"--store", "zookeeper", "--zk-connect", zk.hosts(), "--zk-namespace",
-                      "legacy", "--zk-session-timeout", "2 seconds", "--work-dir",
-                      home + "/tasks"});
+  DaemonProcess node(
+      EPOCHD_BINARY, home,
+      {"--store", "zookeeper", "--zk-connect", zk.hosts(), "--zk-namespace", "legacy",
+       "--zk-session-timeout", "2 seconds", "--work-dir", home + "/tasks"});
   epoch::test::HttpResult got;
   REQUIRE(eventually([&] {
     got = http_call(node.port(), "GET", "/apis/v1/topologies/daily-report");
@@ -341,8 +349,8 @@ TEST_CASE("credentials are forwarded through a follower; the leader decides") {
       R"({"name":"auth","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},)"
       R"("trigger":{"type":"CRON","timeSpec":"0 0 0 1 1 ? 2099"}})";
   const auto as = [](const char* basic) {
-    return std::vector<std::pair<std::string, std::string>>{
-        {"Content-Type", "application/json"}, {"Authorization", basic}};
+    return std::vector<std::pair<std::string, std::string>>{{"Content-Type", "application/json"},
+                                                            {"Authorization", basic}};
   };
   const auto none = http_call(c.port(follower), "POST", "/apis/v1/topologies", body,
                               {{"Content-Type", "application/json"}});

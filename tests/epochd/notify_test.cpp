@@ -28,32 +28,45 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Receiver {
-  std::string dir;
+// A test server in Python (tests/epochd/<script>) that writes its port to
+// <dir>/<name>-port and logs what it receives as JSON lines in
+// <dir>/<name>.jsonl; killed when this goes.
+struct PythonServer {
+  std::string dir, name;
   pid_t pid = -1;
   std::uint16_t port = 0;
-  Receiver(const std::string& d, int fail_first, bool hang) : dir(d) {
-    std::vector<std::string> args = {EPOCH_SOURCE_DIR "/tests/epochd/webhook_receiver.py",
-                                     dir + "/port", dir + "/hooks.jsonl",
-                                     std::to_string(fail_first)};
-    if (hang) args.push_back("hang");
-    pid = epoch::test::spawn_process("python3", args, "", dir + "/receiver.out",
-                                     dir + "/receiver.out");
-    REQUIRE(eventually([&] { return std::filesystem::exists(dir + "/port"); }, 10s));
-    std::ifstream(dir + "/port") >> port;
+  PythonServer(const std::string& d, const std::string& n, const std::string& script,
+               std::vector<std::string> extra)
+      : dir(d), name(n) {
+    std::vector<std::string> args = {EPOCH_SOURCE_DIR "/tests/epochd/" + script,
+                                     dir + "/" + name + "-port", dir + "/" + name + ".jsonl"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::string out = dir + "/" + name + ".out";
+    pid = epoch::test::spawn_process("python3", args, "", out, out);
+    REQUIRE(eventually([&] { return std::filesystem::exists(dir + "/" + name + "-port"); }, 10s));
+    std::ifstream(dir + "/" + name + "-port") >> port;
   }
-  ~Receiver() {
+  ~PythonServer() {
     ::kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
   }
-  std::vector<json::object> hooks() const {
+  std::vector<json::object> logged() const {
     std::vector<json::object> out;
-    std::ifstream in(dir + "/hooks.jsonl");
+    std::ifstream in(dir + "/" + name + ".jsonl");
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) out.push_back(json::parse(line).as_object());
     return out;
   }
+};
+
+// webhook_receiver.py: answers 500 to the first `fail_first` POSTs, or hangs.
+struct Receiver : PythonServer {
+  Receiver(const std::string& d, int fail_first, bool hang)
+      : PythonServer(d, "hooks", "webhook_receiver.py",
+                     hang ? std::vector<std::string>{std::to_string(fail_first), "hang"}
+                          : std::vector<std::string>{std::to_string(fail_first)}) {}
+  std::vector<json::object> hooks() const { return logged(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
 };
 
@@ -80,31 +93,14 @@ std::string topology(const std::string& name, const std::string& script, const s
          (notify.empty() ? "" : R"(,"notify":)" + notify) + "}";
 }
 
-struct SmtpSink {
-  std::string dir;
-  pid_t pid = -1;
-  std::uint16_t port = 0;
-  SmtpSink(const std::string& d, int fail_first, const std::vector<std::string>& extra) : dir(d) {
-    std::vector<std::string> args = {EPOCH_SOURCE_DIR "/tests/epochd/smtp_sink.py",
-                                     dir + "/smtp-port", dir + "/mails.jsonl",
-                                     std::to_string(fail_first)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid = epoch::test::spawn_process("python3", args, "", dir + "/smtp.out", dir + "/smtp.out");
-    REQUIRE(eventually([&] { return std::filesystem::exists(dir + "/smtp-port"); }, 10s));
-    std::ifstream(dir + "/smtp-port") >> port;
-  }
-  ~SmtpSink() {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-  }
-  std::vector<json::object> mails() const {
-    std::vector<json::object> out;
-    std::ifstream in(dir + "/mails.jsonl");
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(json::parse(line).as_object());
-    return out;
-  }
+// smtp_sink.py: refuses the first `fail_first` mails with 451.
+struct SmtpSink : PythonServer {
+  SmtpSink(const std::string& d, int fail_first, std::vector<std::string> extra)
+      : PythonServer(d, "mails", "smtp_sink.py", [&] {
+          extra.insert(extra.begin(), std::to_string(fail_first));
+          return extra;
+        }()) {}
+  std::vector<json::object> mails() const { return logged(); }
 };
 
 // The value of header `name` in a mail's text ("" when absent).

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <cctype>
 
 namespace epoch::test {
@@ -77,6 +78,26 @@ std::string raw_exchange(std::uint16_t port, const std::string& raw,
     if (ec) break;
   }
   return out;
+}
+
+std::optional<std::size_t> agreed_leader(const std::vector<std::uint16_t>& ports) {
+  std::optional<std::string> agreed;
+  for (const std::uint16_t port : ports) {
+    const auto r =
+        http_call(port, "GET", "/apis/housekeeping/v1/leader", "", {}, std::chrono::seconds(2));
+    if (r.status != 200) return std::nullopt;
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(r.body, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("leader") || !v.at("leader").is_string())
+      return std::nullopt;
+    const std::string url(v.at("leader").as_string());
+    if (agreed && *agreed != url) return std::nullopt;
+    agreed = url;
+  }
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    if (agreed == "http://127.0.0.1:" + std::to_string(ports[i])) return i;
+  }
+  return std::nullopt;
 }
 
 }  // namespace epoch::test

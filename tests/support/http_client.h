@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,5 +36,10 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
 // server closes or `timeout` passes.
 std::string raw_exchange(std::uint16_t port, const std::string& raw,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// The index in `ports` of the node every listed node names as the cluster's
+// leader (GET /apis/housekeeping/v1/leader, URL http://127.0.0.1:<port>),
+// when they all answer, agree, and it is one of them.
+std::optional<std::size_t> agreed_leader(const std::vector<std::uint16_t>& ports);
 
 }  // namespace epoch::test
