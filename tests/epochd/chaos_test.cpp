@@ -203,16 +203,26 @@ TEST_CASE(
                              "/apis/v1/topologies/c" + std::to_string(i) + "/pause", "", {}, 10s);
     REQUIRE_MESSAGE(r.status == 200, r.body);
   }
-  REQUIRE(eventually(
+  std::vector<std::string> unfinished;
+  const bool settled = eventually(
       [&] {
+        unfinished.clear();
         for (int i = 0; i < topologies; ++i) {
-          for (const auto& v : c.runs(leader, "c" + std::to_string(i))) {
-            if (v.at("state").as_string() == "RUNNING") return false;
-          }
+          const auto r = http_call(c.port(leader), "GET",
+                                   "/apis/v1/topologies/c" + std::to_string(i) +
+                                       "/runs?state=RUNNING",
+                                   "", {}, 10s);
+          if (r.status != 200) return false;
+          const json::value body = json::parse(r.body);  // (not a temporary: the loop keeps it)
+          for (const auto& v : body.at("data").as_array())
+            unfinished.push_back(json::serialize(v));
         }
-        return true;
+        return unfinished.empty();
       },
-      60s, 500ms));
+      120s, 1000ms);
+  for (const std::string& u : unfinished)
+    MESSAGE("still running: " << u);
+  REQUIRE_MESSAGE(settled, unfinished.size() << " runs did not finish");
 
   // The invariants.
   const auto accepted = c.drove.accepted();
