@@ -213,17 +213,20 @@ const std::vector<std::string>& notify_event_names();
 
 struct MailNotification {
   std::vector<std::string> emails;
-  NotifyRouting routing;  // extension
+  Boxed<NotifyRouting> routing;  // extension; boxed: most topologies have none
   friend bool operator==(const MailNotification&, const MailNotification&) = default;
 };
 struct BlackholeNotification {
-  NotifyRouting routing;  // extension
+  Boxed<NotifyRouting> routing;  // extension
   friend bool operator==(const BlackholeNotification&, const BlackholeNotification&) = default;
 };
 using Notification = std::variant<MailNotification, BlackholeNotification>;
 
+// The notification's routing, or an empty one (no webhooks, no selection).
 inline const NotifyRouting& routing_of(const Notification& n) {
-  return std::visit([](const auto& v) -> const NotifyRouting& { return v.routing; }, n);
+  static const NotifyRouting none;
+  return std::visit(
+      [](const auto& v) -> const NotifyRouting& { return v.routing ? *v.routing : none; }, n);
 }
 
 // ---- policies (extension) ---------------------------------------------------

@@ -308,13 +308,16 @@ Notification decode_notify(const json::value& v, const std::string& path) {
   if (const auto* f = field(o, "webhooks"))
     routing.webhooks = as_string_list(*f, path + ".webhooks");
   if (const auto* f = field(o, "events")) routing.events = as_string_list(*f, path + ".events");
+  // Only a routing that says something is kept (and written back).
+  Boxed<NotifyRouting> boxed;
+  if (!routing.webhooks.empty() || routing.events) boxed = std::move(routing);
   if (type == "MAIL") {
     MailNotification m;
     if (const auto* f = field(o, "emails")) m.emails = as_string_list(*f, path + ".emails");
-    m.routing = std::move(routing);
+    m.routing = std::move(boxed);
     return m;
   }
-  if (type == "BLACKHOLE") return BlackholeNotification{std::move(routing)};
+  if (type == "BLACKHOLE") return BlackholeNotification{std::move(boxed)};
   fail(path + ".type", "unknown notification type '" + type + "' (expected MAIL, BLACKHOLE)");
 }
 

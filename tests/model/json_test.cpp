@@ -86,7 +86,8 @@ TEST_CASE("a composite, a process task, AT trigger, policies and extensions roun
   // Bad routing is refused with the path of each mistake.
   epoch::Topology bad = *t;
   bad.notify =
-      epoch::MailNotification{{"a@example.com"}, {{"mailto:x", "http://"}, {{"RUN_NOPE"}}}};
+      epoch::MailNotification{{"a@example.com"},
+                              epoch::NotifyRouting{{"mailto:x", "http://"}, {{"RUN_NOPE"}}}};
   const std::string why = epoch::validate(bad).message();
   CHECK(why.find("notify.webhooks[0]: 'mailto:x'") != std::string::npos);
   CHECK(why.find("notify.webhooks[1]") != std::string::npos);

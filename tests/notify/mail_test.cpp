@@ -52,7 +52,7 @@ MailOptions options() {
 
 epoch::MailNotification mail_to(std::vector<std::string> to, std::vector<std::string> events = {}) {
   epoch::MailNotification m{std::move(to), {}};
-  if (!events.empty()) m.routing.events = std::move(events);
+  if (!events.empty()) m.routing = epoch::NotifyRouting{{}, std::move(events)};
   return m;
 }
 
