@@ -12,10 +12,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/bench/start_epochd.sh"
 duration=${1:-20}
 "$here/.ci/deps" --test
-cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DEPOCH_BUILD_TESTS=OFF -DEPOCH_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$here/build/release" --target epochd >/dev/null
-epochd="$here/build/release/epochd/epochd"
+bench_build epochd
+epochd="$bench_build/epochd/epochd"
 
 work=$(mktemp -d /tmp/epoch-api-bench-XXXXXX)
 cleanup() {

@@ -15,11 +15,9 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/bench/start_epochd.sh"
 n=${1:-5000}
 "$here/.ci/deps" --test
-cmake -S "$here" -B "$here/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DEPOCH_BUILD_TESTS=ON -DEPOCH_BUILD_BENCH=OFF -DEPOCH_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$here/build/release" --target epochd fake_drove >/dev/null
-epochd="$here/build/release/epochd/epochd"
-fake="$here/build/release/tests/fakes/fake_drove"
+bench_build epochd fake_drove
+epochd="$bench_build/epochd/epochd"
+fake="$bench_build/tests/fakes/fake_drove"
 
 work=$(mktemp -d /tmp/epoch-drove-bench-XXXXXX)
 cleanup() {

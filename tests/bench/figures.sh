@@ -16,12 +16,10 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 "$here/.ci/deps" --test
-build="$here/build/figures"
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEPOCH_BUILD_TESTS=ON \
-    -DEPOCH_BUILD_BENCH=ON -DEPOCH_BUILD_EXAMPLES=OFF >/dev/null
-fi
-cmake --build "$build" --target cron_bench scheduler_bench zk_bench epochd fake_drove >/dev/null
+# shellcheck source=start_epochd.sh
+. "$here/tests/bench/start_epochd.sh"
+bench_build cron_bench scheduler_bench zk_bench epochd fake_drove
+build=$bench_build
 out=$(mktemp -d /tmp/epoch-figures-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 

@@ -1,6 +1,24 @@
-# Sourced by the benchmark scripts: start_epochd <binary> [args...] starts
-# epochd on a free port in the current directory (stderr in epochd.err) and
-# sets $pid and $port, or exits when it does not start.
+# Sourced by the benchmark scripts.
+#
+# bench_build <targets...>: builds the targets in the benchmarks' own Release
+# tree, build/figures (tests and benchmarks on, so every bench target and the
+# fake Drove exist), configured once; sets $bench_build to its path. One tree
+# for every script: none reconfigures another's (or `.ci/epoch run`'s
+# build/release) back and forth.
+bench_build() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  bench_build="$root/build/figures"
+  if [ ! -f "$bench_build/build.ninja" ]; then
+    cmake -S "$root" -B "$bench_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEPOCH_BUILD_TESTS=ON \
+      -DEPOCH_BUILD_BENCH=ON -DEPOCH_BUILD_EXAMPLES=OFF >/dev/null
+  fi
+  cmake --build "$bench_build" --target "$@" >/dev/null
+}
+
+# start_epochd <binary> [args...] starts epochd on a free port in the current
+# directory (stderr in epochd.err) and sets $pid and $port, or exits when it
+# does not start.
 start_epochd() {
   local binary=$1
   shift
