@@ -1160,8 +1160,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (!is_terminal(u.state)) {
       if (ctl.kill_when_started && u.state != TaskState::kPending) {
         ctl.kill_when_started = false;
-        const std::string id = ti.task_id;
-        after([this, id] { executor_.kill(id, [](Status) {}); });
+        kill_soon(ti.task_id);
       }
       if (ti.state == u.state && ti.upstream_id == u.upstream_id) return;
       ti.state = u.state;
@@ -1237,8 +1236,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       case DueKind::kTaskTimeout:
         if (!is_terminal(ti.state) && ti.state != TaskState::kPending) {
           ctl.timed_out = true;
-          const std::string task_id = ti.task_id;
-          after([this, task_id] { executor_.kill(task_id, [](Status) {}); });
+          kill_soon(ti.task_id);
         }
         break;
       case DueKind::kUnknownTimeout:
@@ -1262,6 +1260,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     write_run(r);
   }
 
+  // Asks the executor to kill `task_id` once the strand is free; the
+  // outcome arrives as a task update.
+  void kill_soon(const std::string& task_id) {
+    after([this, task_id] { executor_.kill(task_id, [](Status) {}); });
+  }
+
   void replace_run(Run& r, const std::string& by) {
     r.replaced_by = by;
     bool in_flight = false;  // a launch issued, not yet reported on
@@ -1276,8 +1280,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         }
         continue;
       }
-      const std::string id = ti.task_id;
-      after([this, id] { executor_.kill(id, [](Status) {}); });
+      kill_soon(ti.task_id);
     }
     if (in_flight) return;  // the run ends when its task does
     // A run waiting for a retry or for its first launch has no live task:
@@ -1302,8 +1305,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (r.recovered) {
         for (const auto& [name, ti] : r.rec.run.tasks) {
           if (ti.state != TaskState::kPending) continue;
-          const std::string id = ti.task_id;
-          after([this, id] { executor_.kill(id, [](Status) {}); });
+          kill_soon(ti.task_id);
         }
       }
       finish_run(r, TaskState::kCancelled, "replaced by run " + by);
