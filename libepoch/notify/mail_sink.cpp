@@ -22,10 +22,6 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxQueued = 10000;
 
-std::string iso_utc(Instant t) {
-  return format_utc(t);
-}
-
 std::string one_line(std::string s) {
   for (char& c : s) {
     if (c == '\r' || c == '\n') c = ' ';
@@ -102,7 +98,7 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
   if (m.to.empty()) return std::nullopt;
   const std::string run = e.topology_id + "/" + e.run_id;
   const std::string when =
-      e.scheduled_time ? iso_utc(*e.scheduled_time) : (e.run ? iso_utc(e.run->created) : "");
+      e.scheduled_time ? format_utc(*e.scheduled_time) : (e.run ? format_utc(e.run->created) : "");
   if (name == "RUN_SUCCEEDED") {
     m.subject = "Topology run " + run + " completed successfully";
     std::vector<std::string> ids;
@@ -124,8 +120,8 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
     m.body = "The fire due at " + when + " was skipped: " + e.message;
   } else if (name == "RUN_RUNNING_LONG") {
     m.subject = "Topology run " + run + " is still running";
-    m.body =
-        "The run started at " + (e.run ? iso_utc(e.run->created) : when) + " is " + e.message + ".";
+    m.body = "The run started at " + (e.run ? format_utc(e.run->created) : when) + " is " +
+             e.message + ".";
   } else {
     return std::nullopt;
   }
@@ -187,12 +183,7 @@ class MailSink final : public EventSink {
     std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     unsigned char rnd[12];
     RAND_bytes(rnd, sizeof rnd);
-    std::string id;
-    static const char* hex = "0123456789abcdef";
-    for (unsigned char c : rnd) {
-      id += hex[c >> 4];
-      id += hex[c & 15];
-    }
+    const std::string id = notify::to_hex(rnd, sizeof rnd);
     const std::string domain = options_.from_address.substr(options_.from_address.find('@') + 1);
     const std::string from_name =
         options_.from_name.empty() ? options_.from_address : options_.from_name;

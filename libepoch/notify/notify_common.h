@@ -25,6 +25,9 @@ const std::vector<std::string>* topology_events(const Event& e);
 
 bool contains(const std::vector<std::string>& v, const std::string& s);
 
+// Lower-case hex of `n` bytes (signatures, message ids).
+std::string to_hex(const unsigned char* data, std::size_t n);
+
 // libcurl's global initialisation, once per process.
 void init_curl();
 

@@ -29,13 +29,7 @@ std::string hex_hmac(const std::string& key, const std::string& body) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
+  return notify::to_hex(mac, len);
 }
 
 size_t discard(char*, size_t size, size_t n, void*) {
