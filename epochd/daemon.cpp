@@ -134,12 +134,19 @@ int run_daemon(const Config& config, Logger& log) {
   epoch::FanoutSink events;
   events.add(metrics.sink());
   events.add(*event_log);
+  // A notification's outcome, for either channel: counted, and logged when it failed.
+  const auto notified = [&metrics, &log](std::string channel, std::string_view target_field) {
+    return [&metrics, &log, channel, target_field](const std::string& target, bool delivered,
+                                                   const std::string& why) {
+      metrics.notification(channel, delivered);
+      if (!delivered) {
+        log.warn(channel + " notification failed", {{target_field, target}, {"error", why}});
+      }
+    };
+  };
   // Webhooks always: topologies may name their own URLs.
   epoch::WebhookOptions wo = config.webhook;
-  wo.on_result = [&metrics, &log](const std::string& url, bool delivered, const std::string& why) {
-    metrics.notification("webhook", delivered);
-    if (!delivered) log.warn("webhook notification failed", {{"url", url}, {"error", why}});
-  };
+  wo.on_result = notified("webhook", "url");
   auto webhooks = epoch::make_webhook_sink(std::move(wo));
   if (!webhooks.ok()) {
     log.error("cannot send webhooks", {{"error", webhooks.status().message()}});
@@ -149,10 +156,7 @@ int run_daemon(const Config& config, Logger& log) {
   std::unique_ptr<epoch::EventSink> mail;
   if (config.mail) {
     epoch::MailOptions mo = *config.mail;
-    mo.on_result = [&metrics, &log](const std::string& to, bool delivered, const std::string& why) {
-      metrics.notification("mail", delivered);
-      if (!delivered) log.warn("mail notification failed", {{"to", to}, {"error", why}});
-    };
+    mo.on_result = notified("mail", "to");
     auto sink = epoch::make_mail_sink(std::move(mo));
     if (!sink.ok()) {
       log.error("cannot send mail", {{"error", sink.status().message()}});

@@ -49,11 +49,15 @@ const adminApi = async (method, path, body) => {
 };
 // Epoch answers a topology that does not exist with 200 and status FAILED.
 const exists = async (id) => (await adminApi('GET', '/apis/v1/topologies/' + id)).json.status === 'SUCCESS';
-for (let i = 0; ; ++i) {
-  try { if ((await fetch(base + '/healthcheck')).ok) break; } catch (e) { /* not yet */ }
-  if (i > 200) throw new Error('epochd did not start');
-  await sleep(50);
-}
+// Waits until the epochd at `url` answers its health check (10 s at most).
+const waitHealthy = async (url) => {
+  for (let i = 0; ; ++i) {
+    try { if ((await fetch(url + '/healthcheck')).ok) return; } catch (e) { /* not yet */ }
+    if (i > 200) throw new Error('epochd at ' + url + ' did not start');
+    await sleep(50);
+  }
+};
+await waitHealthy(base);
 
 const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
 let failed = false;
@@ -287,11 +291,7 @@ try {
     { stdio: ['ignore', 'inherit', 'inherit'] });
     try {
       const tbase = `http://127.0.0.1:${tport}`;
-      for (let i = 0; ; ++i) {
-        try { if ((await fetch(tbase + '/healthcheck')).ok) break; } catch (e) { /* not yet */ }
-        if (i > 200) throw new Error('epochd (token) did not start');
-        await sleep(50);
-      }
+      await waitHealthy(tbase);
       const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
       const unsigned = b64({ alg: 'HS256', typ: 'JWT' }) + '.' +
         b64({ sub: 'reader', role: 'READ_ONLY', exp: Math.floor(Date.now() / 1000) + 600 });
