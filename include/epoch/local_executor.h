@@ -2,8 +2,17 @@
 //
 // What: an Executor for one machine. PROCESS tasks run as child processes;
 // CONTAINER_EXECUTION tasks run through a docker-compatible CLI
-// (`docker run --rm --name <taskId> --cpus N --memory Nm -e K=V
-// -v host:container[:ro] <image> <args>`; podman works the same).
+// (`docker run --rm --name=<taskId> --cpus=N --memory=Nm --env=K=V
+// --volume=host:container[:ro] <image> <args>`; podman works the same).
+// Every value goes into a `--flag=value` word and the image must be a
+// reference (check_image_reference, model.h), so no field of a task can
+// become a docker option.
+//
+// Environment: a task starts from a minimal environment, not this
+// process's: PATH (default /usr/local/bin:/usr/bin:/bin), HOME, LANG and TZ
+// when set here, the variables named in `env_passthrough`, then the task's
+// own env and the EPOCH_* run variables. Secrets of the embedding process
+// (passwords in its environment) do not reach tasks unless passed through.
 //
 // Each task gets a directory <work_dir>/<taskId> holding its captured
 // stdout.log and stderr.log and small state files. A detached supervisor
@@ -29,6 +38,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "epoch/executor.h"
 
@@ -43,6 +53,9 @@ struct LocalExecutorOptions {
   std::chrono::milliseconds kill_grace = std::chrono::seconds(10);
   // How often running tasks are checked (default 100 ms).
   std::chrono::milliseconds poll_interval = std::chrono::milliseconds(100);
+  // Names of this process's environment variables that tasks (and the
+  // docker CLI) also get (default none: only PATH, HOME, LANG, TZ).
+  std::vector<std::string> env_passthrough;
 };
 
 std::unique_ptr<Executor> make_local_executor(LocalExecutorOptions options);

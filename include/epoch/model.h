@@ -14,6 +14,23 @@
 // `placementPolicy`) are kept as JSON text (compact, otherwise as parsed) and
 // written back unchanged.
 //
+// Limits (namespace epoch::limits below; docs/api.md has the table): every
+// string and list field has a maximum size, which validate() checks before it
+// looks at the field's content, so no parser ever sees an oversized field.
+// Instants are in [kMinInstant, kMaxInstant] (time_zone.h); the decoders refuse
+// others. Policy durations are at most limits::kMaxDuration (3650 days).
+//
+// Secrets (extension): container and process tasks accept "secretEnv" beside
+// "env", an object of environment entries whose values no reader should see.
+// In the model they are merged into the task's env (so every executor passes
+// them to the task like any env entry) and their names are kept in
+// `secret_names`. to_json() writes them back under "secretEnv" with their
+// values (for the stores); to_json(..., Secrets::kRedact) writes every secret
+// value as kRedactedSecret (for API readers, the UI, audit entries, logs);
+// restore_redacted_secrets() puts stored values back into an update that
+// carries kRedactedSecret. A topology without secrets reads and writes
+// exactly as Epoch's JSON.
+//
 // Threading: plain values. Ownership: everything is held by value.
 // Errors: decoding returns kInvalidArgument naming the JSON path and what
 // was expected, e.g. "$.task.resources[1].count: expected an integer";
@@ -26,10 +43,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -46,11 +65,53 @@ struct Duration {
   std::int64_t count = 0;
   Unit unit = Unit::kSeconds;
 
+  // The duration in milliseconds (sub-millisecond units round toward zero).
+  // Saturates at ±INT64_MAX milliseconds instead of overflowing.
   std::chrono::milliseconds to_millis() const noexcept;
   static Duration seconds(std::int64_t n) { return {n, Unit::kSeconds}; }
   static Duration minutes(std::int64_t n) { return {n, Unit::kMinutes}; }
   friend bool operator==(const Duration&, const Duration&) = default;
 };
+
+// ---- limits ------------------------------------------------------------------
+
+// The size limits validate() enforces (bytes for strings, entries for lists
+// and maps). Each error names the field's path and the limit, e.g.
+// "notify.emails[0]: 100005 characters, at most 254".
+namespace limits {
+inline constexpr std::size_t kName = 255;           // topology name, taskName
+inline constexpr std::size_t kEmail = 254;          // one e-mail address
+inline constexpr std::size_t kEmails = 100;         // addresses per MAIL notification
+inline constexpr std::size_t kNotifyEmail = 4096;   // the simple request's notifyEmail text
+inline constexpr std::size_t kWebhookUrl = 2048;    // one webhook URL
+inline constexpr std::size_t kWebhooks = 10;        // webhooks per topology
+inline constexpr std::size_t kEvents = 32;          // notify.events entries
+inline constexpr std::size_t kEventName = 64;       // one notify.events entry
+inline constexpr std::size_t kImage = 1024;         // executable.url, the simple request's docker
+inline constexpr std::size_t kExecutableType = 64;  // executable.type
+inline constexpr std::size_t kResources = 16;       // resources entries
+inline constexpr std::size_t kCommand = 4096;       // a PROCESS task's command
+inline constexpr std::size_t kArgs = 2048;          // args entries
+inline constexpr std::size_t kArg = 32768;          // one argument
+inline constexpr std::size_t kEnvEntries = 256;     // env plus secretEnv entries of one task
+inline constexpr std::size_t kEnvKey = 256;         // an env name (at least 1 byte)
+inline constexpr std::size_t kEnvValue = 32768;     // an env value
+inline constexpr std::size_t kVolumes = 64;         // volumes entries
+inline constexpr std::size_t kPath = 4096;          // a volume path, a working directory
+inline constexpr std::size_t kTags = 64;            // tags entries
+inline constexpr std::size_t kTagKey = 256;         // a tag name (at least 1 byte)
+inline constexpr std::size_t kTagValue = 1024;      // a tag value
+inline constexpr std::size_t kTimeSpec = 1024;      // a cron expression
+inline constexpr std::size_t kTimeZone = 128;       // a time zone name
+inline constexpr std::size_t kRawJson = 65536;      // configs, logging, placementPolicy (each)
+inline constexpr std::size_t kTaskDepth = 16;       // nesting of COMPOSITE tasks
+// The whole topology as to_json(topology) writes it (secrets included):
+// ZooKeeper keeps records under 512 KiB, and one audit entry holds a
+// topology's JSON before and after a change.
+inline constexpr std::size_t kTopologyJson = 131072;
+// Every duration of a topology (policies, dockerPullTimeout): 3650 days.
+inline constexpr std::chrono::milliseconds kMaxDuration{3650LL * 86400000};
+}  // namespace limits
 
 // "120 seconds".
 std::string to_string(const Duration& d);
@@ -139,7 +200,11 @@ struct ContainerTask {
   Boxed<RawJson> logging;           // Drove LoggingSpec
   Boxed<RawJson> placement_policy;  // Drove PlacementPolicy
   std::optional<std::map<std::string, std::string>> tags;
+  // Includes the secret entries (JSON "secretEnv"); see `secret_names`.
   std::optional<std::map<std::string, std::string>> env;
+  // Extension: the names of the env entries that are secret (each is a key of
+  // `env`). Null when the task has none; an empty set counts as none.
+  Boxed<std::set<std::string>> secret_names;
   std::optional<std::vector<std::string>> args;
   friend bool operator==(const ContainerTask&, const ContainerTask&) = default;
 };
@@ -149,8 +214,10 @@ struct ProcessTask {
   std::string task_name;
   std::string command;  // path or name looked up in PATH
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;
-  std::string working_directory;  // empty: the executor's default
+  std::map<std::string, std::string> env;  // includes the secret entries
+  std::string working_directory;           // empty: the executor's default; else absolute
+  // The names of the env entries that are secret, as in ContainerTask.
+  Boxed<std::set<std::string>> secret_names;
   friend bool operator==(const ProcessTask&, const ProcessTask&) = default;
 };
 
@@ -362,6 +429,9 @@ struct SimpleTopologyRequest {
   std::optional<std::map<std::string, std::string>> env;
   std::optional<std::vector<Volume>> volumes;
   std::optional<std::string> time_zone;  // extension
+  // Extension: "secretEnv", secret entries for the task (see the top of this
+  // file); to_topology() merges them into the task's env.
+  std::optional<std::map<std::string, std::string>> secret_env;
 };
 
 // The full topology Epoch builds from a simple request (its task is the
@@ -383,13 +453,35 @@ StatusOr<RunType> parse_run_type(std::string_view name);
 
 // ---- validation and JSON -----------------------------------------------------
 
+// Whether `ref` is a docker image reference: [host[:port]/]path[:tag][@digest]
+// where the host is DNS labels ([a-zA-Z0-9], inner '-') joined by '.' (it
+// must contain '.' or ':' or be "localhost"), the path is '/'-separated
+// components of [a-z0-9] joined by runs of [._-], the tag is
+// [a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127} and the digest algo:hex with at least 32
+// hex digits; at most limits::kImage characters. A reference never starts
+// with '-', so it can never be read as a docker option. Linear time, no
+// recursion; thread-safe. Errors: kInvalidArgument saying what is wrong
+// (without a field path; the caller adds it), e.g.
+// "'--privileged' must not start with '-' (it would be read as a docker option)".
+Status check_image_reference(std::string_view ref);
+
 // Epoch's rules plus ours: name [0-9a-zA-Z_-]{1,255}; every leaf task named
 // [a-zA-Z0-9_-]{1,255} and names unique in the tree; a container task has an
-// image and CPU and memory; composites are not empty; a CRON trigger's
-// expression and time zone are valid; policies are in range.
+// image (check_image_reference) and CPU and memory; composites are not empty;
+// a CRON trigger's expression and time zone are valid; an AT trigger's time is
+// in range; policies are in range (durations at most limits::kMaxDuration);
+// every field within its limit (namespace limits), checked before its content;
+// env names 1-256 bytes without '=' or control characters, no NUL in any
+// command, argument, env value or path; volume paths absolute, without a ".."
+// component, ':' ',' or control characters; a working directory absolute;
+// webhook URLs http(s) with a host and no userinfo; every secret name a key of
+// its task's env; the whole to_json() at most limits::kTopologyJson bytes.
 Status validate(const Topology& topology);
 // The simple request's rules (cron, image, cpus 1-40, memory 128-100000 MB,
-// emails), as Epoch's UI endpoints check them.
+// emails as Epoch's UI: comma-separated, spaces allowed after a comma, TLD of
+// 2-6 letters), as Epoch's UI endpoints check them, plus the same limits and
+// env/volume rules as validate(const Topology&); a name in both env and
+// secretEnv is refused.
 Status validate(const SimpleTopologyRequest& request, bool creating);
 
 StatusOr<Topology> topology_from_json(std::string_view json);
@@ -397,9 +489,38 @@ StatusOr<TopologyDetails> topology_details_from_json(std::string_view json);
 StatusOr<RunInfo> run_info_from_json(std::string_view json);
 StatusOr<SimpleTopologyRequest> simple_request_from_json(std::string_view json);
 
+// The JSON the stores keep: secret entries under "secretEnv" with their values.
 std::string to_json(const Topology& topology);
 std::string to_json(const TopologyDetails& details);
 std::string to_json(const RunInfo& run);
+
+// ---- secrets -------------------------------------------------------------------
+
+// What to_json writes for a secret env value: kKeep its value (stores),
+// kRedact kRedactedSecret (API readers, the UI, audit entries, log lines).
+enum class Secrets { kKeep, kRedact };
+
+// The value every secret shows to readers; in an update it means "keep the
+// stored value" (restore_redacted_secrets). A secret cannot have this value.
+inline constexpr std::string_view kRedactedSecret = "********";
+
+// As to_json above; with Secrets::kRedact every secret value (and nothing
+// else) is written as kRedactedSecret. Without secrets both forms are the
+// same bytes as to_json(topology).
+std::string to_json(const Topology& topology, Secrets secrets);
+std::string to_json(const TopologyDetails& details, Secrets secrets);
+
+// Whether any task of the topology has a secret env entry.
+bool has_secrets(const Topology& topology);
+
+// For an update (or a create, with current == nullptr): every secret value in
+// `incoming` equal to kRedactedSecret is replaced by the value of the same
+// secret (same name) of the same task (same taskName) in `current`.
+// Errors: kInvalidArgument naming every offending path, e.g.
+// "task.secretEnv.API_TOKEN: '********' keeps a stored secret, but the
+// topology has none by that name"; then `incoming` is left unchanged.
+// Thread-safe for distinct arguments; `current` is only read.
+Status restore_redacted_secrets(Topology& incoming, const Topology* current);
 
 // "ESR-2026-03-08-07-30-00-000" for a scheduled run at `t` (always UTC),
 // "EIR-..." for an instant run.

@@ -133,10 +133,13 @@ class Scheduler {
   // while the io_context is not otherwise running.
   void stop();
 
-  // Creates an ACTIVE topology (kAlreadyExists if the name is taken).
+  // Creates an ACTIVE topology (kAlreadyExists if the name is taken;
+  // kInvalidArgument if a secret env value is kRedactedSecret, model.h).
   void create(Topology topology, Callback<TopologyDetails> done);
   // Replaces a topology's spec, keeping its state; an update of the trigger
   // re-arms the schedule from now. Live runs keep the spec they started with.
+  // A secret env value given as kRedactedSecret (what readers were shown)
+  // keeps the stored value of that secret (restore_redacted_secrets).
   void update(Topology topology, Callback<TopologyDetails> done);
   // Scheduled fires of a paused topology are recorded as SKIPPED; live runs
   // go on. Idempotent.

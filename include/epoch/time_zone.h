@@ -50,6 +50,42 @@ constexpr Instant from_epoch_millis(std::int64_t ms) noexcept {
   return Instant{std::chrono::milliseconds{ms}};
 }
 
+// The range of instants Epoch accepts from outside (parse_instant, the JSON
+// decoders): 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z, the years
+// ISO-8601 writes with four digits. Inside it, adding any duration of up to
+// ±292 million years cannot overflow the 64-bit millisecond count.
+inline constexpr Instant kMinInstant = from_epoch_millis(-62135596800000);  // 0001-01-01
+inline constexpr Instant kMaxInstant = from_epoch_millis(253402300799999);  // 9999-12-31
+// "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z", for error messages.
+inline constexpr std::string_view kInstantRangeText =
+    "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z";
+
+// Whether `t` is in [kMinInstant, kMaxInstant].
+constexpr bool in_instant_range(Instant t) noexcept {
+  return t >= kMinInstant && t <= kMaxInstant;
+}
+
+// `t + d` (or `t - d`) clamped to [kMinInstant, kMaxInstant], computed without
+// overflow for every `t` and `d` (std::chrono's own + wraps around on
+// overflow). Use it wherever a duration that came from outside (a topology's
+// timeout, backoff, window, ...) moves an instant. Never fails; thread-safe.
+constexpr Instant saturating_add(Instant t, std::chrono::milliseconds d) noexcept {
+  const std::int64_t a = to_epoch_millis(t);
+  const std::int64_t b = d.count();
+  const std::int64_t lo = to_epoch_millis(kMinInstant);
+  const std::int64_t hi = to_epoch_millis(kMaxInstant);
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) sum = b > 0 ? hi : lo;
+  return from_epoch_millis(sum < lo ? lo : sum > hi ? hi : sum);
+}
+constexpr Instant saturating_sub(Instant t, std::chrono::milliseconds d) noexcept {
+  const std::int64_t b = d.count();
+  if (b == INT64_MIN)
+    return saturating_add(saturating_add(t, std::chrono::milliseconds{INT64_MAX}),
+                          std::chrono::milliseconds{1});
+  return saturating_add(t, std::chrono::milliseconds{-b});
+}
+
 namespace detail {
 struct ZoneData;
 }
@@ -111,7 +147,10 @@ std::string format_local(Instant t, const TimeZone& zone);
 // Parses an instant: ISO-8601 "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z",
 // "+HH:MM", "-HH:MM", "+HHMM" or "-HHMM" (a space may replace the 'T'), or an
 // integer count of epoch milliseconds. Errors: kInvalidArgument saying what
-// was expected at which character.
+// was expected at which character; kInvalidArgument giving the range when the
+// instant is outside [kMinInstant, kMaxInstant] (e.g. epoch milliseconds
+// 9223372036854775807, or "9999-12-31T23:00:00-05:00"). The text is quoted in
+// messages shortened to its first 64 characters.
 StatusOr<Instant> parse_instant(std::string_view text);
 
 }  // namespace epoch

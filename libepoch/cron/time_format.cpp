@@ -57,10 +57,17 @@ std::string format_local(Instant t, const TimeZone& zone) {
 }
 
 StatusOr<Instant> parse_instant(std::string_view text) {
+  // The text as quoted in messages: at most 64 characters of it.
+  const std::string quoted =
+      text.size() <= 64 ? std::string(text) : std::string(text.substr(0, 64)) + "...";
   const auto error = [&](std::size_t at, const char* what) {
-    return invalid_argument("invalid instant '" + std::string(text) + "' at character " +
+    return invalid_argument("invalid instant '" + quoted + "' at character " +
                             std::to_string(at + 1) + ": expected " + what +
                             " (ISO-8601 such as 2026-03-08T06:59:59.500Z, or epoch milliseconds)");
+  };
+  const auto out_of_range = [&] {
+    return invalid_argument("instant '" + quoted + "' is outside the supported range " +
+                            std::string(kInstantRangeText));
   };
   if (text.empty()) return error(0, "a date");
   std::size_t i = 0;
@@ -69,7 +76,9 @@ StatusOr<Instant> parse_instant(std::string_view text) {
       (text.size() < 5 || text[4] != '-')) {
     std::int64_t ms = 0;
     const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec == std::errc::result_out_of_range) return out_of_range();
     if (ec != std::errc() || p != text.data() + text.size()) return error(0, "a number");
+    if (!in_instant_range(from_epoch_millis(ms))) return out_of_range();
     return from_epoch_millis(ms);
   }
   const auto digits = [&](int count, int& out) {
@@ -128,7 +137,9 @@ StatusOr<Instant> parse_instant(std::string_view text) {
   const std::int64_t secs =
       days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
       mi * 60 + s - offset;
-  return from_epoch_millis(secs * 1000 + ms);
+  const Instant t = from_epoch_millis(secs * 1000 + ms);
+  if (!in_instant_range(t)) return out_of_range();  // year 0000, or an offset past 9999/0001
+  return t;
 }
 
 }  // namespace epoch

@@ -1346,6 +1346,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   void do_create(Topology topology, Callback<TopologyDetails> done) {
     if (!leader_) return done(not_leader());
+    if (Status s = restore_redacted_secrets(topology, nullptr); !s.ok()) return done(s);
     if (Status s = validate(topology); !s.ok()) return done(s);
     const std::string id = topology.name;
     if (topologies_.count(id)) {
@@ -1374,10 +1375,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   void do_update(Topology topology, Callback<TopologyDetails> done) {
     if (!leader_) return done(not_leader());
-    if (Status s = validate(topology); !s.ok()) return done(s);
     const auto it = topologies_.find(topology.name);
     if (it == topologies_.end()) return done(not_found("Topology not found: " + topology.name));
     Topo& t = *it->second;
+    // A secret shown redacted to the caller, sent back as it was, keeps its value.
+    if (Status s = restore_redacted_secrets(topology, t.spec.get()); !s.ok()) return done(s);
+    if (Status s = validate(topology); !s.ok()) return done(s);
     const bool trigger_changed = !(t.spec->trigger == topology.trigger);
     const auto old_spec = t.spec;
     t.spec = std::make_shared<const Topology>(topology);

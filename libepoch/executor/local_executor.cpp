@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -28,8 +29,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-extern char** environ;
 
 namespace epoch {
 namespace {
@@ -365,6 +364,20 @@ class LocalExecutor final : public Executor {
 
   fs::path task_dir(const std::string& id) const { return fs::path(options_.work_dir) / id; }
 
+  // What every task starts from: PATH, HOME, LANG, TZ and the pass-through
+  // names, taken from this process's environment when set.
+  std::map<std::string, std::string> base_environment() const {
+    std::map<std::string, std::string> env{{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
+    const auto take = [&](const std::string& name) {
+      if (const char* v = std::getenv(name.c_str())) env[name] = v;
+    };
+    for (const char* name : {"PATH", "HOME", "LANG", "TZ"})
+      take(name);
+    for (const std::string& name : options_.env_passthrough)
+      take(name);
+    return env;
+  }
+
   void wake() {
     {
       std::lock_guard lock(in_mu_);
@@ -460,12 +473,7 @@ class LocalExecutor final : public Executor {
     s.exit_tmp = d + "/.exit";
     s.stdout_path = d + "/stdout.log";
     s.stderr_path = d + "/stderr.log";
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv(*e);
-      const auto eq = kv.find('=');
-      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    std::map<std::string, std::string> env = base_environment();
     std::string command;
     if (const auto* p = std::get_if<ProcessTask>(&l.launch.task.spec)) {
       for (const auto& [k, v] : p->env)
@@ -479,12 +487,18 @@ class LocalExecutor final : public Executor {
     } else if (const auto* c = std::get_if<ContainerTask>(&l.launch.task.spec)) {
       std::ofstream(dir / "container") << "1\n";
       command = options_.docker_cli;
-      s.args = {options_.docker_cli, "run", "--rm", "--name", id};
+      if (Status bad = check_image_reference(c->executable.url); !bad.ok()) {
+        // validate() refuses such a topology; this guards other callers.
+        report_later(l.observer, failed("image " + bad.message()));
+        return;
+      }
+      // Every value in a --flag=value word: none can be read as an option.
+      s.args = {options_.docker_cli, "run", "--rm", "--name=" + id};
       for (const Resource& r : c->resources) {
         if (r.type == Resource::Type::kCpu) {
-          s.args.insert(s.args.end(), {"--cpus", std::to_string(r.amount)});
+          s.args.push_back("--cpus=" + std::to_string(r.amount));
         } else {
-          s.args.insert(s.args.end(), {"--memory", std::to_string(r.amount) + "m"});
+          s.args.push_back("--memory=" + std::to_string(r.amount) + "m");
         }
       }
       std::map<std::string, std::string> task_env;
@@ -492,11 +506,11 @@ class LocalExecutor final : public Executor {
       for (const auto& [k, v] : epoch_task_env(l.launch))
         task_env[k] = v;
       for (const auto& [k, v] : task_env)
-        s.args.insert(s.args.end(), {"-e", k + "=" + v});
+        s.args.push_back("--env=" + k + "=" + v);
       if (c->volumes) {
         for (const Volume& v : *c->volumes) {
-          s.args.insert(s.args.end(), {"-v", v.path_on_host + ":" + v.path_in_container +
-                                                 (v.mode == Volume::Mode::kReadOnly ? ":ro" : "")});
+          s.args.push_back("--volume=" + v.path_on_host + ":" + v.path_in_container +
+                           (v.mode == Volume::Mode::kReadOnly ? ":ro" : ""));
         }
       }
       s.args.push_back(c->executable.url);

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "epoch/model.h"
 
@@ -210,6 +211,24 @@ RawJson raw(const json::value& v, const std::string& path, json::kind expected) 
   return RawJson{std::move(text)};
 }
 
+// "secretEnv" of a task object: merged into `env`, names into `secrets`. A
+// name in both env and secretEnv is an error (an entry is one or the other).
+void decode_secret_env(const json::object& o, const std::string& path,
+                       std::map<std::string, std::string>& env,
+                       Boxed<std::set<std::string>>& secrets) {
+  const auto* f = field(o, "secretEnv");
+  if (f == nullptr) return;
+  std::set<std::string> names;
+  for (auto& [name, value] : as_string_map(*f, path + ".secretEnv")) {
+    if (env.count(name) > 0) {
+      fail(path + ".secretEnv." + name, "also given in env (an entry is either env or secretEnv)");
+    }
+    names.insert(name);
+    env[name] = std::move(value);
+  }
+  if (!names.empty()) secrets = std::move(names);
+}
+
 Task decode_task(const json::value& v, const std::string& path) {
   const json::object& o = as_object(v, path);
   const std::string type = type_of(o, path);
@@ -250,6 +269,10 @@ Task decode_task(const json::value& v, const std::string& path) {
     }
     if (const auto* f = field(o, "tags")) c.tags = as_string_map(*f, path + ".tags");
     if (const auto* f = field(o, "env")) c.env = as_string_map(*f, path + ".env");
+    if (field(o, "secretEnv") != nullptr) {
+      if (!c.env) c.env.emplace();
+      decode_secret_env(o, path, *c.env, c.secret_names);
+    }
     if (const auto* f = field(o, "args")) c.args = as_string_list(*f, path + ".args");
     task.spec = std::move(c);
   } else if (type == "PROCESS") {
@@ -258,6 +281,7 @@ Task decode_task(const json::value& v, const std::string& path) {
     p.command = as_string(required(o, "command", path), path + ".command");
     if (const auto* f = field(o, "args")) p.args = as_string_list(*f, path + ".args");
     if (const auto* f = field(o, "env")) p.env = as_string_map(*f, path + ".env");
+    decode_secret_env(o, path, p.env, p.secret_names);
     if (const auto* f = field(o, "workingDirectory")) {
       p.working_directory = as_string(*f, path + ".workingDirectory");
     }
@@ -454,7 +478,27 @@ json::array encode_strings(const std::vector<std::string>& v) {
   return a;
 }
 
-json::object encode_task(const Task& task) {
+// Writes a task's env: the entries that are not secret under "env", the
+// secret ones (if any) under "secretEnv", as given or redacted.
+void encode_env(json::object& o, const std::map<std::string, std::string>& env,
+                const Boxed<std::set<std::string>>& secrets, Secrets mode) {
+  if (!secrets || secrets->empty()) {
+    o["env"] = encode_string_map(env);
+    return;
+  }
+  json::object plain, secret;
+  for (const auto& [k, v] : env) {
+    if (secrets->count(k) > 0) {
+      secret[k] = mode == Secrets::kRedact ? json::string(kRedactedSecret) : json::string(v);
+    } else {
+      plain[k] = v;
+    }
+  }
+  o["env"] = std::move(plain);
+  o["secretEnv"] = std::move(secret);
+}
+
+json::object encode_task(const Task& task, Secrets mode) {
   json::object o;
   if (const auto* c = std::get_if<ContainerTask>(&task.spec)) {
     o["type"] = "CONTAINER_EXECUTION";
@@ -485,21 +529,21 @@ json::object encode_task(const Task& task) {
     if (c->logging) o["logging"] = parse_raw(*c->logging);
     if (c->placement_policy) o["placementPolicy"] = parse_raw(*c->placement_policy);
     if (c->tags) o["tags"] = encode_string_map(*c->tags);
-    if (c->env) o["env"] = encode_string_map(*c->env);
+    if (c->env) encode_env(o, *c->env, c->secret_names, mode);
     if (c->args) o["args"] = encode_strings(*c->args);
   } else if (const auto* p = std::get_if<ProcessTask>(&task.spec)) {
     o["type"] = "PROCESS";
     o["taskName"] = p->task_name;
     o["command"] = p->command;
     o["args"] = encode_strings(p->args);
-    o["env"] = encode_string_map(p->env);
+    encode_env(o, p->env, p->secret_names, mode);
     if (!p->working_directory.empty()) o["workingDirectory"] = p->working_directory;
   } else {
     const auto& comp = std::get<CompositeTask>(task.spec);
     o["type"] = "COMPOSITE";
     json::array children;
     for (const Task& t : comp.tasks)
-      children.push_back(encode_task(t));
+      children.push_back(encode_task(t, mode));
     o["tasks"] = std::move(children);
     o["compositionType"] = comp.composition == CompositionType::kAll ? "ALL" : "ANY";
   }
@@ -542,10 +586,10 @@ json::object encode_policies(const Policies& p) {
   return o;
 }
 
-json::object encode_topology(const Topology& t) {
+json::object encode_topology(const Topology& t, Secrets mode) {
   json::object o;
   o["name"] = t.name;
-  o["task"] = encode_task(t.task);
+  o["task"] = encode_task(t.task, mode);
   if (const auto* c = std::get_if<CronTrigger>(&t.trigger)) {
     json::object tr{{"type", "CRON"}, {"timeSpec", c->time_spec}};
     if (c->time_zone) tr["timeZone"] = *c->time_zone;
@@ -618,6 +662,9 @@ SimpleTopologyRequest decode_simple(const json::value& v, const std::string& pat
   if (const auto* f = field(o, "notifyEmail"))
     r.notify_email = as_string(*f, path + ".notifyEmail");
   if (const auto* f = field(o, "env")) r.env = as_string_map(*f, path + ".env");
+  if (const auto* f = field(o, "secretEnv")) {
+    r.secret_env = as_string_map(*f, path + ".secretEnv");
+  }
   if (const auto* f = field(o, "volumes")) r.volumes = decode_volumes(*f, path + ".volumes");
   if (const auto* f = field(o, "timeZone")) r.time_zone = as_string(*f, path + ".timeZone");
   return r;
@@ -639,13 +686,21 @@ StatusOr<SimpleTopologyRequest> simple_request_from_json(std::string_view text) 
 }
 
 std::string to_json(const Topology& t) {
-  return json::serialize(encode_topology(t));
+  return to_json(t, Secrets::kKeep);
+}
+
+std::string to_json(const Topology& t, Secrets secrets) {
+  return json::serialize(encode_topology(t, secrets));
 }
 
 std::string to_json(const TopologyDetails& d) {
+  return to_json(d, Secrets::kKeep);
+}
+
+std::string to_json(const TopologyDetails& d, Secrets secrets) {
   json::object o;
   o["id"] = d.id;
-  o["topology"] = encode_topology(d.topology);
+  o["topology"] = encode_topology(d.topology, secrets);
   o["state"] = to_string(d.state);
   o["created"] = to_epoch_millis(d.created);
   o["updated"] = to_epoch_millis(d.updated);

@@ -121,6 +121,35 @@ TEST_CASE("a process task: output captured, environment set, exit 0 COMPLETED") 
   CHECK(ex->logs("t1").status().code() == StatusCode::kNotFound);
 }
 
+TEST_CASE("a task starts from a minimal environment, not the executor's process's") {
+  Dir d;
+  ::setenv("EPOCH_TEST_SECRET", "do-not-leak", 1);
+  ::setenv("EPOCH_TEST_SHARED", "shared-value", 1);
+  LocalExecutorOptions o = options(d);
+  o.env_passthrough = {"EPOCH_TEST_SHARED"};
+  auto ex = make_local_executor(o);
+  Seen seen;
+  ex->launch(shell("env", "env | sort"), seen.observer());
+  CHECK(wait_terminal(seen).state == TaskState::kCompleted);
+  ::unsetenv("EPOCH_TEST_SECRET");
+  ::unsetenv("EPOCH_TEST_SHARED");
+  const std::string env = slurp(ex->logs("env")->path);
+  CHECK(env.find("do-not-leak") == std::string::npos);
+  CHECK(env.find("EPOCH_TEST_SHARED=shared-value\n") != std::string::npos);
+  CHECK(env.find("GREETING=hello\n") != std::string::npos);
+  CHECK(env.find("EPOCH_RUN_ID=ESR-2026-01-01-00-00-00-000\n") != std::string::npos);
+  CHECK(env.find("PATH=") != std::string::npos);
+  // Nothing but the base, the pass-through, the task's own and EPOCH_* run variables.
+  std::istringstream lines(env);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string name = line.substr(0, line.find('='));
+    INFO(line);
+    CHECK((name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" ||
+           name == "EPOCH_TEST_SHARED" || name == "GREETING" || name.rfind("EPOCH_", 0) == 0 ||
+           name == "PWD" || name == "SHLVL" || name == "_"));  // (the last three: sh's own)
+  }
+}
+
 TEST_CASE("failures: an exit code, a program that does not exist") {
   Dir d;
   auto ex = make_local_executor(options(d));
@@ -194,7 +223,9 @@ TEST_CASE("container tasks go through the docker CLI") {
   Dir d;
   const std::string log = (d.path / "docker.log").string();
   ::setenv("FAKE_DOCKER_LOG", log.c_str(), 1);
-  auto ex = make_local_executor(options(d));
+  LocalExecutorOptions o = options(d);
+  o.env_passthrough = {"FAKE_DOCKER_LOG"};  // tasks get no other variable of ours
+  auto ex = make_local_executor(o);
   ContainerTask c;
   c.task_name = "box";
   c.executable.url = "busybox:1.36";
@@ -209,12 +240,23 @@ TEST_CASE("container tasks go through the docker CLI") {
   ex->launch(l, seen.observer());
   CHECK(wait_terminal(seen).state == TaskState::kCompleted);
   const std::string args = slurp(log);
-  CHECK(args.find("run --rm --name box-1 --cpus 2 --memory 512m") == 0);
-  CHECK(args.find("-e EPOCH_RUN_ID=ESR-2026-01-01-00-00-00-000") != std::string::npos);
-  CHECK(args.find("-e MODE=daily") != std::string::npos);
-  CHECK(args.find("-v /mnt/data:/data:ro busybox:1.36 --verbose") != std::string::npos);
+  // Every value in a --flag=value word, so none can be read as an option.
+  CHECK(args.find("run --rm --name=box-1 --cpus=2 --memory=512m") == 0);
+  CHECK(args.find("--env=EPOCH_RUN_ID=ESR-2026-01-01-00-00-00-000") != std::string::npos);
+  CHECK(args.find("--env=MODE=daily") != std::string::npos);
+  CHECK(args.find("--volume=/mnt/data:/data:ro busybox:1.36 --verbose") != std::string::npos);
   CHECK(slurp(ex->logs("box-1")->path) == "hello from busybox:1.36 --verbose\n");
 
+  SUBCASE("an image that is a docker option never reaches the CLI") {
+    std::get<ContainerTask>(l.task.spec).executable.url = "--privileged";
+    l.task_id = "box-0";
+    Seen s0;
+    ex->launch(l, s0.observer());
+    const TaskUpdate u = wait_terminal(s0);
+    CHECK(u.state == TaskState::kFailed);
+    CHECK(u.error_message.find("would be read as a docker option") != std::string::npos);
+    CHECK(slurp(log).find("--privileged") == std::string::npos);
+  }
   SUBCASE("an image that cannot be pulled is a failure") {
     std::get<ContainerTask>(l.task.spec).executable.url = "pull-fail";
     l.task_id = "box-2";

@@ -121,7 +121,15 @@ TEST_CASE("simple request validation follows Epoch's UI rules") {
     CHECK(s.message().find(part) != std::string::npos);
   }
   // Edits carry no name.
-  r = epoch::SimpleTopologyRequest{"", "0 0 6 * * ?", "busybox", 1, 128, "a@example.com", {}, {},
-                                   {}};
+  r = epoch::SimpleTopologyRequest{
+      "", "0 0 6 * * ?", "busybox", 1, 128, "a@example.com", {}, {}, {}, {}};
   CHECK(epoch::validate(r, false).ok());
+}
+
+TEST_CASE("a 100,000-character e-mail is refused cleanly, not by a stack overflow") {
+  epoch::Topology t = valid_topology();
+  t.notify = epoch::MailNotification{{std::string(100000, 'a') + "@b.cc"}, {}};
+  const epoch::Status s = epoch::validate(t);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("notify.emails[0]: 100005 characters, at most 254") != std::string::npos);
 }
