@@ -4,14 +4,14 @@
 #include "api.h"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 
 #include "epoch/cron.h"
 #include "epoch/time_zone.h"
@@ -125,21 +125,15 @@ bool valid_id(std::string_view id) {
   return true;
 }
 
-template <typename T>
-std::string json_list(const std::vector<T>& items) {
-  std::string out = "[";
-  for (const T& item : items) {
-    if (out.size() > 1) out += ',';
-    out += epoch::to_json(item);
-  }
-  out += ']';
-  return out;
+// A topology's details as readers see them: secret env values redacted.
+std::string details_json(const epoch::TopologyDetails& d) {
+  return epoch::to_json(d, epoch::Secrets::kRedact);
 }
 
 // Topology details as Epoch writes them, plus our read-only extension
 // fields (next and last nominal fire, live runs).
 std::string view_json(const epoch::TopologyView& v) {
-  std::string out = epoch::to_json(v.details);
+  std::string out = details_json(v.details);
   out.pop_back();  // '}'
   if (v.next_fire)
     out += ",\"nextFireTime\":" + std::to_string(epoch::to_epoch_millis(*v.next_fire));
@@ -183,26 +177,15 @@ std::vector<std::string> list_param(const std::multimap<std::string, std::string
 
 struct Api::Context {
   std::string method;
-  std::vector<std::string> path;  // decoded segments
-  std::multimap<std::string, std::string> params;
+  Route route;
+  Principal who;
   std::string body;
-  // The route template, for metrics (shared with the responder).
-  std::shared_ptr<std::string> route = std::make_shared<std::string>("unmatched");
   Responder respond;
 
-  const std::string* param(const std::string& name) const {
-    auto it = params.find(name);
-    return it == params.end() ? nullptr : &it->second;
-  }
-  bool is(std::initializer_list<std::string_view> pattern) const {
-    if (pattern.size() != path.size()) return false;
-    std::size_t i = 0;
-    for (std::string_view p : pattern) {
-      if (p != "*" && p != path[i]) return false;
-      ++i;
-    }
-    return true;
-  }
+  const std::string* param(const std::string& name) const { return route.param(name); }
+  const std::string& id() const { return route.segment("id"); }
+  const std::string& run_id() const { return route.segment("runId"); }
+  const std::string& task_name() const { return route.segment("taskName"); }
 };
 
 Api::Api(epoch::Scheduler& scheduler, epoch::Store& store, epoch::LeaderElector& elector,
@@ -214,53 +197,42 @@ Api::Api(epoch::Scheduler& scheduler, epoch::Store& store, epoch::LeaderElector&
       metrics_(metrics),
       options_(std::move(options)) {}
 
-void Api::handle(HttpRequest request, Responder respond) {
+void Api::handle(Route route, HttpRequest request, Principal who, Responder respond) {
   auto c = std::make_unique<Context>();
-  c->method = std::move(request.method);
+  c->method = request.method;
+  c->route = std::move(route);
+  c->who = std::move(who);
   c->body = std::move(request.body);
-  const auto t0 = std::chrono::steady_clock::now();
-  // Every answer is counted under its route template.
-  c->respond = [this, route = c->route, method = c->method, t0,
-                respond = std::move(respond)](HttpResponse r) {
-    metrics_.http_request(*route, method, r.status, std::chrono::steady_clock::now() - t0);
-    respond(std::move(r));
-  };
-  auto url = boost::urls::parse_origin_form(request.target);
-  if (!url) {
-    return c->respond(invalid_input("request target '" + request.target +
-                                    "' is not a valid path: " + url.error().message()));
-  }
-  for (auto seg : url->segments())
-    c->path.push_back(utf8_safe(seg));  // URL bytes may be anything; JSON needs UTF-8
-  if (!c->path.empty() && c->path.back().empty()) c->path.pop_back();  // trailing '/'
-  for (auto p : url->params())
-    c->params.emplace(utf8_safe(p.key), utf8_safe(p.value));
-  route(*c);
+  c->respond = std::move(respond);
+  dispatch(*c);
 }
 
-void Api::route(Context& c) {
+void Api::dispatch(Context& c) {
   auto self = this;
+  const Route& route = c.route;
   auto& respond = c.respond;
-  // Allowed methods of the path, to tell 405 from 404.
-  std::vector<std::string_view> allowed;
-  auto on = [&](std::string_view method, std::string_view tmpl) {
-    allowed.push_back(method);
-    if (c.method != method) return false;
-    *c.route = tmpl;
-    return true;
-  };
-  auto check_ids = [&](std::initializer_list<std::size_t> at) {
-    for (std::size_t i : at)
-      if (!valid_id(c.path[i])) {
-        respond(epoch_error(400, 3001, "Input id invalid " + c.path[i]));
-        return false;
-      }
-    return true;
-  };
-
-  // ---- topologies -----------------------------------------------------------------
-  if (c.is({"apis", "v1", "topologies"})) {
-    if (on("GET", "/apis/v1/topologies")) {
+  if (!route.error.empty()) return respond(invalid_input(route.error));
+  if (!route.matched()) {
+    const std::string path = route.decoded_path();
+    if (!route.allowed.empty()) {
+      std::string list;
+      for (auto m : route.allowed)
+        list += (list.empty() ? "" : ", ") + std::string(m);
+      HttpResponse r = failed(405, "Method " + utf8_safe(c.method) + " is not allowed on " + path +
+                                       " (allowed: " + list + ")");
+      r.headers.emplace_back("Allow", list);
+      return respond(std::move(r));
+    }
+    return respond(failed(404, "No such endpoint: " + utf8_safe(c.method) + " " + path));
+  }
+  // Every id in the path is checked before anything reads it.
+  for (const std::string* id : {&c.id(), &c.run_id(), &c.task_name()}) {
+    if (!id->empty() && !valid_id(*id))
+      return respond(epoch_error(400, 3001, "Input id invalid " + *id));
+  }
+  const std::string& id = c.id();
+  switch (route.spec->endpoint) {
+    case Endpoint::kListTopologies:
       return scheduler_.list_topologies([respond](auto r) {
         if (!r.ok()) return respond(not_leader(r.status()));
         std::string out = "[";
@@ -271,48 +243,35 @@ void Api::route(Context& c) {
         out += ']';
         respond(ok(std::move(out)));
       });
-    }
-    const bool create = on("POST", "/apis/v1/topologies");
-    const bool update = !create && on("PUT", "/apis/v1/topologies");
-    if (create || update) {
+    case Endpoint::kCreateTopology:
+    case Endpoint::kUpdateTopology: {
+      const bool create = route.spec->endpoint == Endpoint::kCreateTopology;
       auto topology = epoch::topology_from_json(c.body);
       if (!topology.ok()) return respond(json_validation_failure(topology.status().message()));
       if (Status s = epoch::validate(*topology); !s.ok())
         return respond(command_validation_failure(s.message()));
+      if (auto refused = host_access(*topology, c.who)) return respond(std::move(*refused));
       if (create) {
         const std::string name = topology->name;
         return scheduler_.create(std::move(*topology), [respond, name](auto r) {
-          if (r.ok()) return respond(ok(epoch::to_json(*r)));
+          if (r.ok()) return respond(ok(details_json(*r)));
           if (r.status().code() == StatusCode::kAlreadyExists)
             return respond(failed(200, "Topology " + name + " already exists with ID: " + name));
           respond(write_failure(r.status(), "Could not create topology"));
         });
       }
-      const std::string id = topology->name;
-      return scheduler_.update(std::move(*topology), [respond, id](auto r) {
-        if (r.ok()) return respond(ok(epoch::to_json(*r)));
-        if (r.status().code() == StatusCode::kNotFound)
-          return respond(epoch_error(404, 3004, "Topology not found: " + id));
-        respond(write_failure(r.status(), "Could not update topology"));
-      });
+      return update(std::move(*topology), respond, false);
     }
-  } else if (c.is({"apis", "v1", "topologies", "*"})) {
-    const std::string id = c.path[3];
-    if (on("GET", "/apis/v1/topologies/{id}")) {
-      if (!check_ids({3})) return;
+    case Endpoint::kGetTopology:
       return scheduler_.get_topology(id, [respond, id](auto r) {
         if (r.ok()) return respond(ok(view_json(*r)));
         if (r.status().code() == StatusCode::kNotFound)
           return respond(failed(200, "No such topology: " + id));
         respond(not_leader(r.status()));
       });
-    }
-    if (on("PUT", "/apis/v1/topologies/{id}")) {
-      if (!check_ids({3})) return;
+    case Endpoint::kEditTopology:
       return edit_simple(c, id, false);
-    }
-    if (on("DELETE", "/apis/v1/topologies/{id}")) {
-      if (!check_ids({3})) return;
+    case Endpoint::kDeleteTopology: {
       bool kill = false;
       if (const std::string* k = c.param("killRunning")) {
         if (*k == "true" || *k == "1" || k->empty()) {
@@ -329,10 +288,7 @@ void Api::route(Context& c) {
         respond(internal("Could not delete topology", r.status()));
       });
     }
-  } else if (c.is({"apis", "v1", "topologies", "*", "run"})) {
-    if (on("PUT", "/apis/v1/topologies/{id}/run")) {
-      if (!check_ids({3})) return;
-      const std::string id = c.path[3];
+    case Endpoint::kRunNow:
       return scheduler_.run_now(id, [respond, id](auto r) {
         if (r.ok()) return respond(ok(R"({"runId":)" + quote(*r) + "}"));
         if (r.status().code() == StatusCode::kNotFound)
@@ -342,43 +298,30 @@ void Api::route(Context& c) {
           return respond(failed(409, r.status().message()));
         respond(internal("Could not run topology", r.status()));
       });
-    }
-  } else if (c.is({"apis", "v1", "topologies", "*", "pause"}) ||
-             c.is({"apis", "v1", "topologies", "*", "unpause"})) {
-    const bool pause = c.path[4] == "pause";
-    if (on("PUT", pause ? "/apis/v1/topologies/{id}/pause" : "/apis/v1/topologies/{id}/unpause")) {
-      if (!check_ids({3})) return;
-      const std::string id = c.path[3];
+    case Endpoint::kPause:
+    case Endpoint::kUnpause: {
       auto done = [respond, id](StatusOr<epoch::TopologyDetails> r) {
-        if (r.ok()) return respond(ok(epoch::to_json(*r)));
+        if (r.ok()) return respond(ok(details_json(*r)));
         if (r.status().code() == StatusCode::kNotFound)
           return respond(epoch_error(404, 3004, "Topology not found: " + id));
         if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
         respond(internal("Could not change topology state", r.status()));
       };
-      return pause ? scheduler_.pause(id, done) : scheduler_.resume(id, done);
+      return route.spec->endpoint == Endpoint::kPause ? scheduler_.pause(id, done)
+                                                      : scheduler_.resume(id, done);
     }
-  }
-  // ---- runs -------------------------------------------------------------------------
-  else if (c.is({"apis", "v1", "topologies", "*", "runs"})) {
-    if (on("GET", "/apis/v1/topologies/{id}/runs")) {
-      if (!check_ids({3})) return;
+    case Endpoint::kListRuns:
       return list_runs(c);
-    }
-  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*"})) {
-    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}")) {
-      if (!check_ids({3, 5})) return;
-      auto run = store_.load_run(c.path[3], c.path[5]);
+    case Endpoint::kGetRun: {
+      auto run = store_.load_run(id, c.run_id());
       if (!run.ok()) return respond(internal("Could not read run", run.status()));
       if (!run->has_value())
-        return respond(failed(200, "Not run exists for " + c.path[3] + "/" + c.path[5]));
+        return respond(failed(200, "Not run exists for " + id + "/" + c.run_id()));
       return respond(ok(epoch::to_json((*run)->run)));
     }
-  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "kill"})) {
-    if (on("POST", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/kill")) {
-      if (!check_ids({3, 5, 7})) return;
-      const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
-      return scheduler_.kill_task(c.path[3], c.path[5], c.path[7], [respond, what](auto r) {
+    case Endpoint::kKillTask: {
+      const std::string what = id + "/" + c.run_id() + "/" + c.task_name();
+      return scheduler_.kill_task(id, c.run_id(), c.task_name(), [respond, what](auto r) {
         if (r.ok() && *r)
           return respond(ok(R"({"success":true,"message":"Task cancel accepted"})"));
         if (!r.ok() && r.status().code() == StatusCode::kNotFound)
@@ -394,67 +337,40 @@ void Api::route(Context& c) {
                        R"({"success":false,"message":)" + quote(m) + "}"));
       });
     }
-  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "log"})) {
-    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/log")) {
-      if (!check_ids({3, 5, 7})) return;
+    case Endpoint::kTaskLog:
       return task_log_link(c);
-    }
-  } else if (c.is({"apis", "v1", "topologies", "*", "runs", "*", "tasks", "*", "output"})) {
-    if (on("GET", "/apis/v1/topologies/{id}/runs/{runId}/tasks/{taskName}/output")) {
-      if (!check_ids({3, 5, 7})) return;
+    case Endpoint::kTaskOutput:
       return task_output(c);
-    }
-  }
-  // ---- UI-backing endpoints (Epoch's 17, 18) ---------------------------------------
-  else if (c.is({"topologies", "create"}) || c.is({"apis", "ui", "topologies", "create"})) {
-    if (on("POST", "/topologies/create")) return create_simple(c);
-  } else if (c.is({"topologies", "*", "update"}) ||
-             c.is({"apis", "ui", "topologies", "*", "update"})) {
-    if (on("PUT", "/topologies/{id}/update")) {
-      const std::size_t at = c.path.size() - 2;
-      if (!check_ids({at})) return;
-      return edit_simple(c, c.path[at], true);
-    }
-  }
-  // ---- housekeeping, extensions, observability -------------------------------------
-  else if (c.is({"apis", "housekeeping", "v1", "leader"})) {
-    if (on("GET", "/apis/housekeeping/v1/leader")) {
+    case Endpoint::kUiCreate:
+      return create_simple(c);
+    case Endpoint::kUiUpdate:
+      return edit_simple(c, id, true);
+    case Endpoint::kLeader: {
       auto leader = elector_.leader();
       HttpResponse r;
       r.status = leader ? 200 : 404;
       r.body = R"({"leader":)" + quote(leader ? *leader : "no leader available") + "}";
       return respond(std::move(r));
     }
-  } else if (c.is({"apis", "v1", "cron", "next"})) {
-    if (on("GET", "/apis/v1/cron/next")) return cron_next(c);
-  } else if (c.is({"apis", "v1", "audit"})) {
-    if (on("GET", "/apis/v1/audit")) return audit_log(c);
-  } else if (c.is({"healthcheck"})) {
-    if (on("GET", "/healthcheck")) return healthcheck(c);
-  } else if (c.is({"metrics"})) {
-    if (on("GET", "/metrics")) {
+    case Endpoint::kCronNext:
+      return cron_next(c);
+    case Endpoint::kAudit:
+      return audit_log(c);
+    case Endpoint::kHealth:
+      return healthcheck(c);
+    case Endpoint::kMetrics:
       return scheduler_.stats([self, respond](auto s) {
         HttpResponse r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = self->metrics_.render(s.ok() ? *s : epoch::SchedulerStats{});
         respond(std::move(r));
       });
-    }
+    case Endpoint::kWhoami:
+    case Endpoint::kUiPage:
+    case Endpoint::kUiAsset:
+      break;  // FrontDoor's
   }
-
-  std::string path;
-  for (const auto& s : c.path)
-    path += "/" + s;
-  if (!allowed.empty()) {
-    std::string list;
-    for (auto m : allowed)
-      list += (list.empty() ? "" : ", ") + std::string(m);
-    HttpResponse r = failed(
-        405, "Method " + c.method + " is not allowed on " + path + " (allowed: " + list + ")");
-    r.headers.emplace_back("Allow", list);
-    return respond(std::move(r));
-  }
-  respond(failed(404, "No such endpoint: " + c.method + " " + (path.empty() ? "/" : path)));
+  respond(failed(404, "No such endpoint: " + route.decoded_path()));
 }
 
 // ---- endpoint bodies ------------------------------------------------------------------
@@ -488,7 +404,9 @@ void Api::create_simple(Context& c) {
   if (!req.ok()) return c.respond(json_validation_failure(req.status().message()));
   if (auto bad = simple_request_errors(*req, true)) return c.respond(std::move(*bad));
   const std::string id = req->name;
-  scheduler_.create(epoch::to_topology(*req, id), [respond = c.respond, id](auto r) {
+  epoch::Topology topology = epoch::to_topology(*req, id);
+  if (auto refused = host_access(topology, c.who)) return c.respond(std::move(*refused));
+  scheduler_.create(std::move(topology), [respond = c.respond, id](auto r) {
     if (r.ok()) return respond(ok(redirect_data(id)));
     if (r.status().code() == StatusCode::kAlreadyExists)
       return respond(epoch_error(409, 3003, "Topology already exists with name: " + id));
@@ -500,23 +418,98 @@ void Api::edit_simple(Context& c, const std::string& id, bool ui) {
   auto req = epoch::simple_request_from_json(c.body);
   if (!req.ok()) return c.respond(json_validation_failure(req.status().message()));
   if (auto bad = simple_request_errors(*req, false)) return c.respond(std::move(*bad));
-  scheduler_.update(epoch::to_topology(*req, id), [respond = c.respond, id, ui](auto r) {
-    if (r.ok()) return respond(ok(ui ? redirect_data(id) : epoch::to_json(*r)));
+  epoch::Topology topology = epoch::to_topology(*req, id);
+  if (auto refused = host_access(topology, c.who)) return c.respond(std::move(*refused));
+  update(std::move(topology), c.respond, ui);
+}
+
+void Api::update(epoch::Topology topology, const Responder& respond, bool ui) {
+  const std::string id = topology.name;
+  scheduler_.update(std::move(topology), [respond, id, ui](auto r) {
+    if (r.ok()) return respond(ok(ui ? redirect_data(id) : details_json(*r)));
     if (r.status().code() == StatusCode::kNotFound)
       return respond(epoch_error(404, 3004, "Topology not found: " + id));
     respond(write_failure(r.status(), "Could not update topology"));
   });
 }
 
+namespace {
+
+// Whether `path` is `root` or lies under it, comparing whole components of
+// the lexically normal forms (so /data2 is not under /data).
+bool under_root(const std::filesystem::path& path, const std::filesystem::path& root) {
+  const auto p = path.lexically_normal(), r = root.lexically_normal();
+  auto pi = p.begin();
+  for (auto ri = r.begin(); ri != r.end(); ++ri, ++pi) {
+    if (ri->empty() && std::next(ri) == r.end()) return true;  // root "/x/" ends with ""
+    if (pi == p.end() || *pi != *ri) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<HttpResponse> Api::host_access(const epoch::Topology& t, const Principal& who) const {
+  const HostAccess& h = options_.host;
+  std::vector<std::string> volume_errors;
+  std::string runs_here;  // the first leaf that runs code on this host
+  const std::function<void(const epoch::Task&, const std::string&)> walk =
+      [&](const epoch::Task& task, const std::string& path) {
+        if (const auto* comp = std::get_if<epoch::CompositeTask>(&task.spec)) {
+          for (std::size_t i = 0; i < comp->tasks.size(); ++i)
+            walk(comp->tasks[i], path + ".tasks[" + std::to_string(i) + "]");
+          return;
+        }
+        if (std::holds_alternative<epoch::ProcessTask>(task.spec)) {
+          if (runs_here.empty()) runs_here = path + " (PROCESS task)";
+          return;
+        }
+        const auto& c = std::get<epoch::ContainerTask>(task.spec);
+        if (h.containers_on_host && runs_here.empty())
+          runs_here = path + " (container task on the local executor)";
+        if (!c.volumes || h.volumes_unrestricted) return;
+        for (std::size_t i = 0; i < c.volumes->size(); ++i) {
+          const std::string& host = (*c.volumes)[i].path_on_host;
+          const std::string where = path + ".volumes[" + std::to_string(i) + "].pathOnHost";
+          bool ok = false;
+          for (const std::string& root : h.volume_roots)
+            ok = ok || under_root(host, root);
+          if (ok) continue;
+          volume_errors.push_back(
+              where + ": '" + host + "' " +
+              (h.volume_roots.empty()
+                   ? std::string("cannot be mounted: host volumes are not allowed (the operator "
+                                 "names the directories they may come from with --volume-roots)")
+                   : "is not under a directory host volumes may come from (--volume-roots)"));
+        }
+      };
+  walk(t.task, "task");
+  if (!runs_here.empty() &&
+      (!h.exec_role || static_cast<int>(who.role) < static_cast<int>(*h.exec_role))) {
+    return failed(403, "User " + who.user + " (" + to_string(who.role) + ") may not create or " +
+                           "change topologies that run code on this host: " + runs_here +
+                           (h.exec_role ? " needs the " + std::string(to_string(*h.exec_role)) +
+                                              " role (--host-exec-role)"
+                                        : " is turned off (--host-exec-role NONE)"));
+  }
+  if (!volume_errors.empty()) {
+    std::string all;
+    for (const std::string& e : volume_errors)
+      all += (all.empty() ? "" : "; ") + e;
+    return command_validation_failure(all);
+  }
+  return std::nullopt;
+}
+
 void Api::list_runs(Context& c) {
   epoch::RunQuery query;
-  for (const std::string& name : list_param(c.params, "state")) {
+  for (const std::string& name : list_param(c.route.params, "state")) {
     auto s = epoch::parse_run_state(name);
     if (!s.ok())
       return c.respond(invalid_input("query parameter 'state': " + s.status().message()));
     query.states.push_back(*s);
   }
-  for (const std::string& name : list_param(c.params, "type")) {
+  for (const std::string& name : list_param(c.route.params, "type")) {
     auto t = epoch::parse_run_type(name);
     if (!t.ok()) return c.respond(invalid_input("query parameter 'type': " + t.status().message()));
     query.types.push_back(*t);
@@ -534,7 +527,7 @@ void Api::list_runs(Context& c) {
       return c.respond(invalid_input("query parameter 'before': " + t.status().message()));
     query.before = *t;
   }
-  auto runs = store_.load_runs_json(c.path[3], query);
+  auto runs = store_.load_runs_json(c.id(), query);
   if (!runs.ok()) return c.respond(internal("Could not read runs", runs.status()));
   std::size_t size = 2;
   for (const std::string& r : *runs)
@@ -593,27 +586,26 @@ void Api::audit_log(Context& c) {
 }
 
 void Api::task_log_link(Context& c) {
-  const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
+  const std::string what = c.id() + "/" + c.run_id() + "/" + c.task_name();
   const HttpResponse none = failed(200, "No log exists for " + what);
-  auto run = store_.load_run(c.path[3], c.path[5]);
+  auto run = store_.load_run(c.id(), c.run_id());
   if (!run.ok()) return c.respond(internal("Could not read run", run.status()));
   if (!run->has_value()) return c.respond(none);
   const auto& tasks = (*run)->run.tasks;
-  const auto it = tasks.find(c.path[7]);
+  const auto it = tasks.find(c.task_name());
   if (it == tasks.end()) return c.respond(none);
   auto logs = executor_.logs(it->second.task_id);
   if (!logs.ok()) return c.respond(none);
   if (!logs->url.empty()) return c.respond(ok(quote(logs->url)));
   if (logs->path.empty()) return c.respond(none);
   std::string url = options_.advertised_url;
-  for (std::size_t i = 0; i < 8; ++i)
-    url += "/" + c.path[i];
-  url += "/output";
+  url += "/apis/v1/topologies/" + c.id() + "/runs/" + c.run_id() + "/tasks/" + c.task_name() +
+         "/output";
   c.respond(ok(quote(url)));
 }
 
 void Api::task_output(Context& c) {
-  const std::string what = c.path[3] + "/" + c.path[5] + "/" + c.path[7];
+  const std::string what = c.id() + "/" + c.run_id() + "/" + c.task_name();
   std::string stream = "stdout";
   if (const std::string* s = c.param("stream")) stream = *s;
   if (stream != "stdout" && stream != "stderr")
@@ -635,12 +627,12 @@ void Api::task_output(Context& c) {
                                      std::to_string(limit) + ", got '" + *l + "'"));
     limit = *n;
   }
-  auto run = store_.load_run(c.path[3], c.path[5]);
+  auto run = store_.load_run(c.id(), c.run_id());
   if (!run.ok()) return c.respond(internal("Could not read run", run.status()));
   if (!run->has_value())
-    return c.respond(failed(404, "Not run exists for " + c.path[3] + "/" + c.path[5]));
+    return c.respond(failed(404, "Not run exists for " + c.id() + "/" + c.run_id()));
   const auto& tasks = (*run)->run.tasks;
-  const auto it = tasks.find(c.path[7]);
+  const auto it = tasks.find(c.task_name());
   if (it == tasks.end()) return c.respond(failed(404, "No task exists for " + what));
   std::string task_id = it->second.task_id;
   if (const std::string* a = c.param("attempt")) {
@@ -648,7 +640,7 @@ void Api::task_output(Context& c) {
     if (!n || *n < 1 || *n > it->second.attempt)
       return c.respond(invalid_input("query parameter 'attempt' must be 1-" +
                                      std::to_string(it->second.attempt) + ", got '" + *a + "'"));
-    task_id = epoch::make_task_id(c.path[3], c.path[5], c.path[7], static_cast<int>(*n));
+    task_id = epoch::make_task_id(c.id(), c.run_id(), c.task_name(), static_cast<int>(*n));
   }
   auto logs = executor_.logs(task_id);
   const std::string& path = !logs.ok()           ? std::string()

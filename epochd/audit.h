@@ -16,6 +16,7 @@
 #include "epoch/store.h"
 #include "http.h"
 #include "log.h"
+#include "routes.h"
 
 namespace epochd {
 
@@ -29,7 +30,9 @@ class AuditRecorder {
   // responder that
   // records the change once it succeeded, then answers; other requests get
   // `respond` back unchanged. Call before the API handles `req`.
-  Responder wrap(const HttpRequest& req, const Principal& who, Responder respond);
+  // The path and topology id recorded are the decoded route's.
+  Responder wrap(const HttpRequest& req, const Route& route, const Principal& who,
+                 Responder respond);
 
   std::uint64_t failures() const { return failures_.load(); }
 
@@ -44,8 +47,8 @@ class AuditRecorder {
   std::atomic<std::uint64_t> failures_{0};
 };
 
-// The topology a request is about: the path segment after "topologies", or
-// the body's "name" for a create.
-std::string audited_topology(const HttpRequest& req);
+// The topology a request is about: the route's {id}, or the body's "name"
+// for a create.
+std::string audited_topology(const HttpRequest& req, const Route& route);
 
 }  // namespace epochd

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -14,13 +16,16 @@
 
 namespace epochd {
 
-thread_local std::string Auth::last_error_;
+namespace asio = boost::asio;
+
 namespace {
 
 constexpr const char* kScheme = "pbkdf2-sha256";
 constexpr std::size_t kSaltBytes = 16, kHashBytes = 32;
 constexpr std::chrono::minutes kCacheIdle{30};
 constexpr std::size_t kCacheSize = 500;
+constexpr std::chrono::seconds kFailureWindow{60};
+constexpr std::size_t kMaxTrackedClients = 10000;
 
 std::array<unsigned char, 32> sha256(const std::string& s) {
   std::array<unsigned char, 32> d{};
@@ -34,10 +39,6 @@ bool pbkdf2(const std::string& password, const std::vector<unsigned char>& salt,
   return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
                            static_cast<int>(salt.size()), iterations, EVP_sha256(),
                            static_cast<int>(n), out) == 1;
-}
-
-std::string path_of(const HttpRequest& req) {
-  return req.target.substr(0, req.target.find('?'));
 }
 
 }  // namespace
@@ -158,16 +159,29 @@ HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
   return r;
 }
 
-Role required_role(const HttpRequest& req) {
-  const std::string path = path_of(req);
-  if (path.rfind("/apis/v1/audit", 0) == 0) return Role::kAdmin;
-  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS")
-    return Role::kReadOnly;
-  return Role::kReadWrite;
+std::optional<Role> required_role(const Route& route, const AuthOptions& options) {
+  if (!route.matched()) return Role::kReadOnly;  // to learn it is 404 or 405
+  switch (route.spec->access) {
+    case Access::kOpen:
+      return std::nullopt;
+    case Access::kHealth:
+      return options.open_health ? std::nullopt : std::optional(Role::kReadOnly);
+    case Access::kPage:
+      return options.mode == "token" ? std::nullopt : std::optional(Role::kReadOnly);
+    case Access::kRead:
+      return Role::kReadOnly;
+    case Access::kWrite:
+      return Role::kReadWrite;
+    case Access::kAdmin:
+      return Role::kAdmin;
+  }
+  return Role::kAdmin;
 }
 
 Auth::Auth(AuthOptions options) : options_(std::move(options)) {
-  // A hash like the users' (same iterations as the first hashed user's).
+  // Every check costs one PBKDF2 of the same work: the first hashed user's
+  // iterations (else the default) for the dummy hash and for the plain-text
+  // passwords, which are hashed now.
   int iterations = 210000;
   for (const auto& [name, u] : options_.users) {
     if (u.password.rfind(std::string(kScheme) + "$", 0) == 0) {
@@ -178,94 +192,178 @@ Auth::Auth(AuthOptions options) : options_(std::move(options)) {
       break;
     }
   }
+  for (auto& [name, u] : options_.users) {
+    if (u.password.rfind(std::string(kScheme) + "$", 0) == 0) continue;
+    had_plain_ = true;
+    if (auto h = hash_password(u.password, iterations); h.ok()) u.password = *h;
+  }
   if (auto h = hash_password("not a password", iterations); h.ok()) dummy_hash_ = *h;
+  if (options_.mode == "basic")
+    workers_ = std::make_unique<asio::thread_pool>(std::max(1, options_.workers));
 }
 
-bool Auth::has_plain_passwords() const {
-  return std::any_of(options_.users.begin(), options_.users.end(), [](const auto& u) {
-    return u.second.password.rfind(std::string(kScheme) + "$", 0) != 0;
-  });
+Auth::~Auth() {
+  if (workers_) workers_->join();
 }
 
-std::optional<Principal> Auth::authenticate(const HttpRequest& req) {
+AuthDecision Auth::unauthenticated(const std::string& why) const {
+  AuthDecision d;
+  d.kind = AuthDecision::Kind::kRefused;
+  if (options_.mode == "token") {
+    d.response = failure_response(401, why);
+    d.response.headers.emplace_back(
+        "WWW-Authenticate", "Bearer realm=\"" + options_.realm + "\", error=\"invalid_token\"");
+    return d;
+  }
+  d.response = failure_response(401, "Credentials are required to access this resource.");
+  d.response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + options_.realm + "\"");
+  return d;
+}
+
+AuthDecision Auth::authorize(const Principal& p, const HttpRequest& req, const Route& route) const {
+  AuthDecision d;
+  const auto need = required_role(route, options_);
+  if (need && static_cast<int>(p.role) < static_cast<int>(*need)) {
+    d.kind = AuthDecision::Kind::kRefused;
+    d.response = failure_response(403, "User " + p.user + " (" + to_string(p.role) + ") may not " +
+                                           utf8_safe(req.method) + " " + route.decoded_path() +
+                                           ": " + to_string(*need) + " is needed");
+    return d;
+  }
+  d.kind = AuthDecision::Kind::kAllowed;
+  d.principal = p;
+  return d;
+}
+
+bool Auth::throttled(const std::string& address, bool fail) {
+  if (options_.failures_per_minute <= 0) return false;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto it = failures_.find(address);
+  if (it != failures_.end() && now - it->second.since >= kFailureWindow) {
+    failures_.erase(it);
+    it = failures_.end();
+  }
+  if (fail) {
+    if (it == failures_.end()) {
+      if (failures_.size() >= kMaxTrackedClients) {
+        // Forget the clients whose window is over; if none, the oldest.
+        auto oldest = failures_.begin();
+        for (auto i = failures_.begin(); i != failures_.end();) {
+          if (now - i->second.since >= kFailureWindow) {
+            i = failures_.erase(i);
+            oldest = failures_.begin();
+            continue;
+          }
+          if (i->second.since < oldest->second.since) oldest = i;
+          ++i;
+        }
+        if (failures_.size() >= kMaxTrackedClients && oldest != failures_.end())
+          failures_.erase(oldest);
+      }
+      it = failures_.emplace(address, Failures{0, now}).first;
+    }
+    ++it->second.count;
+  }
+  return it != failures_.end() && it->second.count >= options_.failures_per_minute;
+}
+
+AuthDecision Auth::decide(const HttpRequest& req, const Route& route) {
+  if (options_.mode == "none") return authorize({"default-user", Role::kReadWrite}, req, route);
+  if (!required_role(route, options_)) {
+    AuthDecision d;
+    d.kind = AuthDecision::Kind::kAllowed;
+    d.principal = {"anonymous", Role::kReadOnly};
+    return d;
+  }
   const std::string header(req.header("Authorization"));
   if (options_.mode == "token") {
-    if (header.size() < 8 || header.compare(0, 7, "Bearer ") != 0) {
-      last_error_ = "a bearer token is required";
-      return std::nullopt;
-    }
+    if (header.size() < 8 || header.compare(0, 7, "Bearer ") != 0)
+      return unauthenticated("a bearer token is required");
     auto p = options_.tokens->verify(header.substr(7), std::time(nullptr));
-    if (!p.ok()) {
-      last_error_ = p.status().message();
-      return std::nullopt;
-    }
-    return *p;
+    if (!p.ok()) return unauthenticated(p.status().message());
+    return authorize(*p, req, route);
   }
-  if (header.size() < 7 || header.compare(0, 6, "Basic ") != 0) return std::nullopt;
-  const auto now = std::chrono::steady_clock::now();
+  if (header.size() < 7 || header.compare(0, 6, "Basic ") != 0) return unauthenticated("");
   const auto digest = sha256(header);
   const std::string key(reinterpret_cast<const char*>(digest.data()), digest.size());
   {
     std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
     if (auto it = cache_.find(key); it != cache_.end() && now - it->second.last_used < kCacheIdle) {
       it->second.last_used = now;
-      return it->second.principal;
+      return authorize(it->second.principal, req, route);
     }
   }
-  const auto decoded = unbase64(header.substr(6));
-  if (!decoded) return std::nullopt;
-  const std::string text(decoded->begin(), decoded->end());
-  const auto colon = text.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  const std::string user = text.substr(0, colon), password = text.substr(colon + 1);
-  const auto it = options_.users.find(user);
-  if (it == options_.users.end()) {
-    verify_password(password, dummy_hash_);  // the same cost as a known user
-    return std::nullopt;
+  if (throttled(req.remote_address, false)) {
+    AuthDecision d;
+    d.response =
+        failure_response(429, "Too many failed sign-ins from this address; try again in a minute");
+    d.response.headers.emplace_back("Retry-After", "60");
+    return d;
   }
-  if (!verify_password(password, it->second.password)) return std::nullopt;
-  Principal p{user, it->second.role};
-  std::lock_guard lock(mu_);
-  if (cache_.size() >= kCacheSize) {
-    auto oldest = cache_.begin();
-    for (auto i = cache_.begin(); i != cache_.end(); ++i)
-      if (i->second.last_used < oldest->second.last_used) oldest = i;
-    cache_.erase(oldest);
-  }
-  cache_[key] = Cached{p, now};
-  return p;
+  AuthDecision d;
+  d.kind = AuthDecision::Kind::kPending;
+  return d;
 }
 
-std::optional<Principal> Auth::check(const HttpRequest& req, const Responder& respond) {
-  const std::string path = path_of(req);
-  if (options_.mode == "none") return Principal{"default-user", Role::kReadWrite};
-  if (options_.open_health &&
-      (path == "/healthcheck" || path == "/metrics" || path == "/apis/housekeeping/v1/leader")) {
-    return Principal{"anonymous", Role::kReadOnly};
+void Auth::verify(const HttpRequest& req, const Route& route,
+                  std::function<void(AuthDecision)> done) {
+  const auto deliver = [this](std::function<void()> f) {
+    if (options_.deliver) return options_.deliver(std::move(f));
+    f();
+  };
+  if (!workers_ || queued_.fetch_add(1) >= options_.max_queued) {
+    if (workers_) --queued_;
+    AuthDecision busy;
+    busy.response = failure_response(503, "Too many sign-ins in progress; try again");
+    busy.response.headers.emplace_back("Retry-After", "1");
+    // Still later, and off the caller's stack: on a worker if there is one.
+    if (!workers_) return deliver([done = std::move(done), busy] { done(busy); });
+    return asio::post(*workers_, [deliver, done = std::move(done), busy]() mutable {
+      deliver([done = std::move(done), busy] { done(busy); });
+    });
   }
-  const auto p = authenticate(req);
-  if (!p) {
-    if (options_.mode == "token") {
-      // (last_error_ is per thread: see authenticate.)
-      HttpResponse r = failure_response(401, last_error_);
-      r.headers.emplace_back("WWW-Authenticate",
-                             "Bearer realm=\"" + options_.realm + "\", error=\"invalid_token\"");
-      respond(std::move(r));
-      return std::nullopt;
+  asio::post(*workers_, [this, deliver, header = std::string(req.header("Authorization")),
+                         address = req.remote_address, method = req.method, route,
+                         done = std::move(done)]() mutable {
+    --queued_;
+    std::optional<Principal> who;
+    const auto decoded = unbase64(header.size() > 6 ? header.substr(6) : std::string());
+    const std::string text = decoded ? std::string(decoded->begin(), decoded->end()) : "";
+    const auto colon = text.find(':');
+    if (colon != std::string::npos) {
+      const std::string user = text.substr(0, colon), password = text.substr(colon + 1);
+      const auto it = options_.users.find(user);
+      ++password_checks_;
+      // An unknown user costs the same as a known one.
+      const bool match =
+          verify_password(password, it == options_.users.end() ? dummy_hash_ : it->second.password);
+      if (match && it != options_.users.end()) who = Principal{user, it->second.role};
     }
-    HttpResponse r = failure_response(401, "Credentials are required to access this resource.");
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + options_.realm + "\"");
-    respond(std::move(r));
-    return std::nullopt;
-  }
-  const Role need = required_role(req);
-  if (static_cast<int>(p->role) < static_cast<int>(need)) {
-    respond(failure_response(403, "User " + p->user + " (" + to_string(p->role) + ") may not " +
-                                      req.method + " " + path + ": " + to_string(need) +
-                                      " is needed"));
-    return std::nullopt;
-  }
-  return p;
+    AuthDecision d;
+    if (!who) {
+      throttled(address, true);
+      d = unauthenticated("");
+    } else {
+      const auto digest = sha256(header);
+      const std::string key(reinterpret_cast<const char*>(digest.data()), digest.size());
+      {
+        std::lock_guard lock(mu_);
+        if (cache_.size() >= kCacheSize) {
+          auto oldest = cache_.begin();
+          for (auto i = cache_.begin(); i != cache_.end(); ++i)
+            if (i->second.last_used < oldest->second.last_used) oldest = i;
+          cache_.erase(oldest);
+        }
+        cache_[key] = Cached{*who, std::chrono::steady_clock::now()};
+      }
+      HttpRequest req_for_message;
+      req_for_message.method = method;
+      d = authorize(*who, req_for_message, route);
+    }
+    deliver([done = std::move(done), d = std::move(d)]() mutable { done(std::move(d)); });
+  });
 }
 
 }  // namespace epochd

@@ -1,24 +1,32 @@
 // Authentication and authorization for epochd's API and UI.
 //
 // Modes: `none` (everyone is READ_WRITE — refused on a non-loopback address
-// unless forced), `basic` (users from config; passwords as salted
-// PBKDF2-SHA256 hashes made by `epochd hash-password`, or plain text with a
-// warning, for Epoch config compatibility), `token` (JWT bearer tokens, see
-// jwt.h). Roles are Epoch's — READ_ONLY
-// may read, READ_WRITE may also change (POST/PUT/DELETE) — plus ADMIN, who
-// may also read the audit log. Epoch's role names EPOCH_EXTERNAL_READ_ONLY
-// and EPOCH_EXTERNAL_READ_WRITE are accepted.
+// unless forced; the audit log, ADMIN's, is then closed), `basic` (users from config; passwords as
+// salted PBKDF2-SHA256 hashes made by `epochd hash-password`, or plain text with a warning, for
+// Epoch config compatibility), `token` (JWT bearer tokens, see jwt.h). Roles are Epoch's —
+// READ_ONLY may read, READ_WRITE may also change (POST/PUT/DELETE) — plus ADMIN, who may also read
+// the audit log. Epoch's role names EPOCH_EXTERNAL_READ_ONLY and EPOCH_EXTERNAL_READ_WRITE are
+// accepted.
 //
-// Passwords are compared in constant time, and a login with an unknown
-// user costs the same as one with a known user. Verified credentials are
-// cached (500 entries, 30 minutes, like Epoch) so that a PBKDF2 with many
-// iterations is paid once per client, not once per request.
+// Passwords are compared in constant time, and every sign-in costs one
+// PBKDF2 of the same work: an unknown user's is checked against a dummy
+// hash, and plain-text passwords are hashed at start-up. Verified
+// credentials are cached (500 entries, 30 minutes, like Epoch) so that a
+// PBKDF2 with many iterations is paid once per client, not once per
+// request. Password checks run on Auth's own bounded pool of workers, never
+// on the I/O or engine threads; a client address that fails too often is
+// answered 429 without a check until its minute is over.
 //
-// Threading: thread-safe. Errors: check() answers 401 (with
-// WWW-Authenticate) or 403 in Epoch's envelope.
+// Authorization is decided from the Route the API dispatches on
+// (routes.h), never from the raw target.
+//
+// Threading: thread-safe. Errors: 401 (with WWW-Authenticate), 403, 429
+// (Retry-After) or 503 in Epoch's envelope.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +37,11 @@
 
 #include "epoch/status.h"
 #include "http.h"
+#include "routes.h"
+
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace epochd {
 
@@ -71,44 +84,93 @@ struct AuthOptions {
   bool open_health = true;
   std::string realm = "epoch";
   std::shared_ptr<TokenVerifier> tokens;  // mode token
+  // Password checks (PBKDF2) run on this many threads of their own, never
+  // on the I/O or engine threads (default 1).
+  int workers = 1;
+  // Checks waiting for a worker beyond this are answered 503 at once
+  // (default 64).
+  std::size_t max_queued = 64;
+  // Failed Basic sign-ins one client address may make in a minute; beyond
+  // that its sign-ins with credentials not verified before are answered 429
+  // without a password check until the minute is over (0: no limit;
+  // default 10).
+  int failures_per_minute = 10;
+  // Delivers a password check's outcome (e.g. posts it onto the
+  // io_context); default: calls it on the worker thread.
+  std::function<void(std::function<void()>)> deliver;
 };
 
 // "name:password-or-hash:ROLE", one per entry. Errors name the entry.
 epoch::StatusOr<std::pair<std::string, AuthUser>> parse_user(const std::string& entry);
 
+// The role a route needs from `who`, or nullopt when it needs no
+// credentials at all (the UI's files; health paths when open).
+std::optional<Role> required_role(const Route& route, const AuthOptions& options);
+
+// What Auth decided about a request.
+struct AuthDecision {
+  enum class Kind {
+    kAllowed,  // `principal` may go on
+    kRefused,  // `response` (401, 403, 429 or 503) is the answer
+    kPending,  // a password must be checked: call Auth::verify()
+  };
+  Kind kind = Kind::kRefused;
+  Principal principal;
+  HttpResponse response;
+};
+
 class Auth {
  public:
   explicit Auth(AuthOptions options);
+  ~Auth();
 
-  // The principal for `req`, or nullopt after answering 401/403 through
-  // `respond`.
-  std::optional<Principal> check(const HttpRequest& req, const Responder& respond);
+  // Decides at once what can be decided without a password check: mode
+  // none, bearer tokens, open routes, credentials verified before (cached
+  // 30 minutes), malformed or throttled credentials, the role the route
+  // needs. kPending: Basic credentials not seen before.
+  AuthDecision decide(const HttpRequest& req, const Route& route);
 
-  // Whether any user's password is stored as plain text (worth a warning).
-  bool has_plain_passwords() const;
+  // Checks the Basic credentials of `req` (which decide() left pending) on
+  // the auth workers and calls `done` with kAllowed or kRefused — always
+  // later, never before verify() returns, through options.deliver. When
+  // the workers' queue is full, `done` gets 503 (still later).
+  void verify(const HttpRequest& req, const Route& route, std::function<void(AuthDecision)> done);
+
+  // Whether the configuration gave some user's password as plain text
+  // (worth a warning; Auth hashed it at start-up).
+  bool has_plain_passwords() const { return had_plain_; }
+
+  // PBKDF2 derivations run so far (each costs the same, whoever signs in).
+  std::uint64_t password_checks() const { return password_checks_.load(); }
 
  private:
-  std::optional<Principal> authenticate(const HttpRequest& req);
-
-  // Why the last authenticate() on this thread refused (token mode).
-  static thread_local std::string last_error_;
+  AuthDecision authorize(const Principal& p, const HttpRequest& req, const Route& route) const;
+  AuthDecision unauthenticated(const std::string& why) const;
+  // Whether `address` is over its failure budget; counts a failure when
+  // `fail` is set.
+  bool throttled(const std::string& address, bool fail);
 
   AuthOptions options_;
+  bool had_plain_ = false;
   std::string dummy_hash_;  // verified for unknown users, so they cost the same
   struct Cached {
     Principal principal;
     std::chrono::steady_clock::time_point last_used;
   };
+  struct Failures {
+    int count = 0;
+    std::chrono::steady_clock::time_point since;
+  };
   std::mutex mu_;
-  std::unordered_map<std::string, Cached> cache_;  // SHA-256 of the header -> principal
+  std::unordered_map<std::string, Cached> cache_;       // SHA-256 of the header -> principal
+  std::unordered_map<std::string, Failures> failures_;  // by client address
+  std::atomic<std::uint64_t> password_checks_{0};
+  std::atomic<std::size_t> queued_{0};
+  std::unique_ptr<boost::asio::thread_pool> workers_;  // last: joined first
 };
 
 // GET /apis/v1/whoami: {"status":"SUCCESS","data":{"user","role","authMode"}}
 // — what the UI shows and which controls it offers.
 HttpResponse whoami(const Principal& who, const std::string& auth_mode);
-
-// The role a request needs: READ_ONLY for reads, READ_WRITE for changes,
-// ADMIN for the audit log.
-Role required_role(const HttpRequest& req);
 
 }  // namespace epochd

@@ -33,6 +33,13 @@ constexpr Option kOptions[] = {
     {"tls-key", nullptr, "the PEM private key of tls-cert"},
     {"tls-ca-file", nullptr,
      "CA certificates (PEM) a follower verifies an https leader against (default: the system's)"},
+    {"allowed-hosts", nullptr,
+     "host names clients may reach this node by, besides loopback names, IP addresses, the "
+     "listen address and the advertised URL's host (requests naming another Host are refused, "
+     "against DNS rebinding); comma-separated, \"*.example.com\" for subdomains, \"*\" for any"},
+    {"cors-origins", nullptr,
+     "origins (scheme://host[:port]) whose pages may call the API cross-site: they get CORS "
+     "headers and may send writes; comma-separated (default none: no CORS headers)"},
     {"body-limit", "1048576", "largest request body accepted, in bytes"},
     {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
     {"io-threads", "2", "threads serving HTTP (1-64)"},
@@ -103,6 +110,21 @@ constexpr Option kOptions[] = {
     {"auth-open-health", "true",
      "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
     {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
+    {"auth-workers", "1", "threads that check passwords (never the I/O or engine threads; 1-16)"},
+    {"auth-failures-per-minute", "10",
+     "failed Basic sign-ins one client address may make per minute before it gets 429 (0: no "
+     "limit)"},
+    {"host-exec-role", "auto",
+     "the least role that may create or change topologies that run code on this host (PROCESS "
+     "tasks, container tasks on the local executor): READ_WRITE, ADMIN or NONE (nobody); auto: "
+     "READ_WRITE with auth = none on a loopback address, else ADMIN"},
+    {"volume-roots", nullptr,
+     "host directories that container volumes (pathOnHost) may come from, comma-separated "
+     "(default none: host volumes are refused; with executor = drove volumes are Drove's "
+     "business unless this is set)"},
+    {"task-env-passthrough", nullptr,
+     "names of epochd's environment variables that local tasks (and the docker CLI) also get, "
+     "comma-separated; tasks otherwise start from PATH, HOME, LANG and TZ only"},
     {"webhook-urls", nullptr,
      "URLs that get run notifications as signed JSON POSTs, comma-separated"},
     {"webhook-secret-file", nullptr,
@@ -324,6 +346,16 @@ epoch::StatusOr<std::optional<Config>> load_config(
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return epoch::invalid_argument("epochd: HTTPS needs both --tls-cert and --tls-key");
   }
+  if (const Source* s = get("allowed-hosts")) c.allowed_hosts = split_list(s->value);
+  if (const Source* s = get("cors-origins")) {
+    c.cors_origins = split_list(s->value);
+    for (const std::string& o : c.cors_origins) {
+      const bool scheme = o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0;
+      const std::size_t host = o.find("://") + 3;
+      if (!scheme || o.size() <= host || o.find('/', host) != std::string::npos)
+        return bad(*s, "'" + o + "' is not an origin (scheme://host[:port], no path)");
+    }
+  }
   EPOCH_ASSIGN_OR_RETURN(c.body_limit,
                          integer<std::size_t>(*get("body-limit"), 1024, std::size_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.request_timeout, duration(*get("request-timeout"), false));
@@ -456,6 +488,33 @@ epoch::StatusOr<std::optional<Config>> load_config(
                          one_of(*get("auth-force-none"), {"false", "true"}));
   const bool loopback = c.listen_address == "127.0.0.1" || c.listen_address == "::1" ||
                         c.listen_address == "localhost" || c.listen_address.rfind("127.", 0) == 0;
+  EPOCH_ASSIGN_OR_RETURN(c.auth_workers, integer<int>(*get("auth-workers"), 1, 16));
+  EPOCH_ASSIGN_OR_RETURN(c.auth_failures_per_minute,
+                         integer<int>(*get("auth-failures-per-minute"), 0, 1000000));
+  EPOCH_ASSIGN_OR_RETURN(const std::string exec_role,
+                         one_of(*get("host-exec-role"), {"auto", "READ_WRITE", "ADMIN", "NONE"}));
+  if (exec_role == "auto") {
+    // Running code on the host is the operator's decision: a daemon others
+    // can reach (credentials, or a non-loopback address) allows only ADMIN.
+    c.host_exec_role = c.auth_mode == "none" && loopback ? Role::kReadWrite : Role::kAdmin;
+  } else if (exec_role == "NONE") {
+    c.host_exec_role = std::nullopt;
+  } else {
+    c.host_exec_role = *parse_role(exec_role);
+  }
+  if (const Source* s = get("volume-roots")) {
+    c.volume_roots = split_list(s->value);
+    for (const std::string& r : c.volume_roots) {
+      if (r.empty() || r[0] != '/' || r.find_first_of(":,") != std::string::npos)
+        return bad(*s, "'" + r + "' is not an absolute directory path");
+    }
+  }
+  if (const Source* s = get("task-env-passthrough")) {
+    c.task_env_passthrough = split_list(s->value);
+    for (const std::string& n : c.task_env_passthrough) {
+      if (n.find('=') != std::string::npos) return bad(*s, "'" + n + "' is not a variable name");
+    }
+  }
   if (c.auth_mode == "none" && !loopback && force_none != "true") {
     return epoch::invalid_argument(
         "epochd: auth = none lets anyone change anything, so it is only allowed on a loopback "

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "auth.h"
-#include "jwt.h"
-#include "epoch/model.h"
 #include "epoch/mail_sink.h"
-#include "epoch/webhook_sink.h"
+#include "epoch/model.h"
 #include "epoch/status.h"
+#include "epoch/webhook_sink.h"
+#include "jwt.h"
 
 namespace epochd {
 
@@ -25,10 +25,14 @@ struct Config {
   // HTTP server
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 8080;
-  std::string advertised_url;  // default http://<listen address>:<port>
-  bool advertised_explicit = false;  // set by --advertised-url (else HOST/PORT_<n> apply)
+  std::string advertised_url;               // default http://<listen address>:<port>
+  bool advertised_explicit = false;         // set by --advertised-url (else HOST/PORT_<n> apply)
   std::string tls_cert_file, tls_key_file;  // HTTPS when set
-  std::string tls_ca_file;                   // to verify an https leader
+  std::string tls_ca_file;                  // to verify an https leader
+  // Requests: host names besides loopback, IP literals, the listen address
+  // and the advertised URL's host; origins allowed cross-site (CORS).
+  std::vector<std::string> allowed_hosts;
+  std::vector<std::string> cors_origins;
   std::size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   int io_threads = 2;
@@ -69,7 +73,15 @@ struct Config {
   std::map<std::string, AuthUser> auth_users;
   TokenOptions token;
   bool auth_open_health = true;
-  std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
+  int auth_workers = 1;               // threads checking passwords
+  int auth_failures_per_minute = 10;  // per client address (0: no limit)
+  // Who may create or change topologies that run code on this host
+  // (PROCESS tasks; container tasks on the local executor): nullopt nobody.
+  // Default: READ_WRITE with auth none on loopback, else ADMIN.
+  std::optional<Role> host_exec_role = Role::kReadWrite;
+  std::vector<std::string> volume_roots;          // host volumes only from under these
+  std::vector<std::string> task_env_passthrough;  // epochd's variables local tasks get
+  std::int64_t audit_retention = 100000;          // newest audit entries kept (0: all)
   // Notifications
   epoch::WebhookOptions webhook;
   std::optional<epoch::MailOptions> mail;  // set: e-mails go out

@@ -4,7 +4,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/url/parse.hpp>
 #include <cstdlib>
 #include <future>
 #include <optional>
@@ -51,6 +53,7 @@ epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c)
     o.work_dir = c.local_work_dir;
     o.docker_cli = c.docker_cli;
     o.kill_grace = c.kill_grace;
+    o.env_passthrough = c.task_env_passthrough;
     return epoch::make_local_executor(o);
   }
   epoch::DroveExecutorOptions o;
@@ -180,6 +183,11 @@ int run_daemon(const Config& config, Logger& log) {
   auth_options.mode = config.auth_mode;
   auth_options.users = config.auth_users;
   auth_options.open_health = config.auth_open_health;
+  auth_options.workers = config.auth_workers;
+  auth_options.failures_per_minute = config.auth_failures_per_minute;
+  // Password checks end on the auth workers; the request goes on on an
+  // I/O thread.
+  auth_options.deliver = [&ioc](std::function<void()> f) { asio::post(ioc, std::move(f)); };
   if (config.auth_mode == "token") {
     auto tokens = TokenVerifier::make(config.token);
     if (!tokens.ok()) {
@@ -209,6 +217,12 @@ int run_daemon(const Config& config, Logger& log) {
   }
   const std::uint16_t port = (*server)->port();
   const std::string advertised = advertised_url(config, port, &std::getenv);
+  // The names this node answers to (besides loopback names and IP literals).
+  door.policy.hosts = config.allowed_hosts;
+  door.policy.hosts.push_back(config.listen_address);
+  if (auto u = boost::urls::parse_absolute_uri(advertised); u && !u->host().empty())
+    door.policy.hosts.push_back(u->host());
+  door.policy.cors_origins = config.cors_origins;
   auto elector = std::make_unique<LoggingElector>(
       zk ? epoch::make_zk_elector(zk, advertised) : epoch::make_standalone_elector(advertised), log,
       advertised);
@@ -223,6 +237,10 @@ int run_daemon(const Config& config, Logger& log) {
   ApiOptions ao;
   ao.advertised_url = advertised;
   ao.default_time_zone = config.default_time_zone;
+  ao.host.exec_role = config.host_exec_role;
+  ao.host.containers_on_host = config.executor == "local";
+  ao.host.volume_roots = config.volume_roots;
+  ao.host.volumes_unrestricted = config.executor != "local" && config.volume_roots.empty();
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
   door.api = &rest;
   AuditRecorder recorder(scheduler, **store, *elector, log, config.audit_retention);
@@ -256,7 +274,8 @@ int run_daemon(const Config& config, Logger& log) {
                       : config.store == "zookeeper"
                           ? "zookeeper:" + config.zk_connect + "/" + config.zk_namespace
                           : config.store},
-            {"executor", config.executor}});
+            {"executor", config.executor},
+            {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"}});
 
   const int sig = stop_signal.get_future().get();
   log.info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

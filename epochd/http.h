@@ -17,6 +17,8 @@ struct HttpRequest {
   std::string target;  // path and query, as received ("/apis/v1/topologies?x=1")
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The client's IP address as the server saw it ("" when not from a socket).
+  std::string remote_address;
 
   // The first header named `name` (case-insensitive), or "".
   std::string_view header(std::string_view name) const;

@@ -92,6 +92,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   void start() {
+    error_code peer_error;
+    const auto peer = lowest().socket().remote_endpoint(peer_error);
+    if (!peer_error) remote_address_ = peer.address().to_string();
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       lowest().expires_after(shared_->options.request_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
@@ -170,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     for (const auto& field : req)
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     request.body = std::move(req.body());
+    request.remote_address = remote_address_;
     const unsigned version = req.version();
     Responder respond = [self = shared_from_this(), slot, version](HttpResponse response) {
       asio::post(self->stream_.get_executor(),
@@ -249,6 +253,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool writing_ = false;
   bool read_closed_ = false;
   bool closed_ = false;
+  std::string remote_address_;  // the client's IP address (throttling is per address)
 };
 
 class Server final : public HttpServer, public std::enable_shared_from_this<Server> {
@@ -277,25 +282,20 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           [self = shared_from_this()](error_code ec, tcp::socket socket) {
-                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
-                               return;
-                             if (!ec) {
-                               error_code ignored;
-                               socket.set_option(tcp::no_delay(true), ignored);
-                               if (self->shared_->tls) {
-                                 std::make_shared<Session<TlsStream>>(std::move(socket),
-                                                                      self->shared_)
-                                     ->run();
-                               } else {
-                                 std::make_shared<Session<PlainStream>>(std::move(socket),
-                                                                        self->shared_)
-                                     ->run();
-                               }
-                             }
-                             self->accept();
-                           });
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+          if (!ec) {
+            error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            if (self->shared_->tls) {
+              std::make_shared<Session<TlsStream>>(std::move(socket), self->shared_)->run();
+            } else {
+              std::make_shared<Session<PlainStream>>(std::move(socket), self->shared_)->run();
+            }
+          }
+          self->accept();
+        });
   }
 
   std::uint16_t port() const override { return port_; }

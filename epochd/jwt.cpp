@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <optional>
@@ -29,9 +30,12 @@ enum class Alg { kRs256, kEs256, kHs256 };
 std::optional<std::string> base64url(const std::string& in) {
   std::string s = in;
   for (char& c : s) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return std::nullopt;
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'))
+      return std::nullopt;
   }
   if (s.empty()) return std::string();
   while (s.size() % 4 != 0)
@@ -285,6 +289,11 @@ StatusOr<Principal> TokenVerifier::verify(const std::string& token, std::time_t 
   } else {
     return refuse("algorithm '" + alg_name + "' is not accepted (RS256, ES256, HS256)");
   }
+  // RFC 7515 4.1.11: a token naming extensions it needs understood (crit)
+  // must be refused by a verifier that understands none of them.
+  if (header.as_object().if_contains("crit") != nullptr) {
+    return refuse("the header names critical extensions (crit), which are not supported");
+  }
   const auto* kid_v = header.as_object().if_contains("kid");
   const std::string kid = kid_v && kid_v->is_string() ? std::string(kid_v->as_string()) : "";
 
@@ -312,19 +321,29 @@ StatusOr<Principal> TokenVerifier::verify(const std::string& token, std::time_t 
   if (!verified) return refuse("the signature does not verify with any " + alg_name + " key");
 
   const json::object& claims = payload.as_object();
+  // NumericDate claims, clamped into +-kFar seconds so that arithmetic with
+  // the skew cannot overflow (a date past year 10000 means "never" either way).
+  constexpr std::int64_t kFar = 253402300800;  // 10000-01-01T00:00:00Z
   const auto number = [&](const char* name) -> std::optional<std::int64_t> {
     const auto* v = claims.if_contains(name);
     if (v == nullptr) return std::nullopt;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-    if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+    if (v->is_int64()) return std::clamp<std::int64_t>(v->as_int64(), -kFar, kFar);
+    if (v->is_uint64()) return kFar;  // beyond int64's range
+    if (v->is_double()) {
+      const double d = v->as_double();
+      if (!(d == d)) return std::nullopt;  // NaN
+      return d >= static_cast<double>(kFar)    ? kFar
+             : d <= -static_cast<double>(kFar) ? -kFar
+                                               : static_cast<std::int64_t>(d);
+    }
     return std::nullopt;
   };
-  const std::int64_t skew = options_.skew.count();
+  const std::int64_t skew = std::clamp<std::int64_t>(options_.skew.count(), 0, kFar);
+  const std::int64_t at = std::clamp<std::int64_t>(now, -kFar, kFar);
   const auto exp = number("exp");
   if (!exp) return refuse("no exp claim");
-  if (now > *exp + skew) return refuse("expired");
-  if (const auto nbf = number("nbf"); nbf && now + skew < *nbf) return refuse("not valid yet (nbf)");
+  if (at > *exp + skew) return refuse("expired");
+  if (const auto nbf = number("nbf"); nbf && at + skew < *nbf) return refuse("not valid yet (nbf)");
   if (!options_.issuer.empty()) {
     const auto* iss = claims.if_contains("iss");
     if (iss == nullptr || !iss->is_string() || iss->as_string() != options_.issuer) {
@@ -347,8 +366,10 @@ StatusOr<Principal> TokenVerifier::verify(const std::string& token, std::time_t 
     if (!v.is_string()) return;
     const std::string name(v.as_string());
     std::optional<Role> r;
-    if (auto it = options_.role_map.find(name); it != options_.role_map.end()) r = it->second;
-    else if (auto p = parse_role(name); p.ok()) r = *p;
+    if (auto it = options_.role_map.find(name); it != options_.role_map.end())
+      r = it->second;
+    else if (auto p = parse_role(name); p.ok())
+      r = *p;
     if (r && (!role || static_cast<int>(*r) > static_cast<int>(*role))) role = r;
   };
   if (const auto* rc = claims.if_contains(options_.role_claim)) {

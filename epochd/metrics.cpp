@@ -83,7 +83,14 @@ epoch::EventSink& Metrics::sink() {
 
 void Metrics::http_request(std::string_view route, std::string_view method, int status,
                            std::chrono::nanoseconds took) {
-  std::string labels = "route=\"" + label_value(route) + "\",method=\"" + label_value(method) +
+  // Label values from closed sets only: route templates (ours), the
+  // methods HTTP defines, status codes 100-599.
+  std::string_view m = "OTHER";
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"})
+    if (method == known) m = known;
+  if (status < 100 || status > 599) status = 0;
+  std::string labels = "route=\"" + label_value(route) + "\",method=\"" + std::string(m) +
                        "\",status=\"" + std::to_string(status) + "\"";
   std::lock_guard lock(mu_);
   ++http_[labels];

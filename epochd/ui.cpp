@@ -8,11 +8,6 @@
 namespace epochd {
 namespace {
 
-std::string_view path_only(std::string_view target) {
-  const auto q = target.find_first_of("?#");
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
 std::string_view content_type(std::string_view path) {
   if (path.ends_with(".html")) return "text/html; charset=utf-8";
   if (path.ends_with(".js")) return "text/javascript; charset=utf-8";
@@ -41,32 +36,17 @@ const std::map<std::string_view, Served>& files() {
 
 }  // namespace
 
-UiRoute ui_route(const HttpRequest& req) {
-  if (req.method != "GET" && req.method != "HEAD") return UiRoute::kNone;
-  const std::string_view path = path_only(req.target);
-  if (path == "/" || path == "/index.html") return UiRoute::kPage;
-  if (path.starts_with("/ui/")) return UiRoute::kAsset;
-  if (path == "/favicon.ico") return UiRoute::kAsset;
-  // Epoch's topology page: /topologies/{id} (one segment after).
-  if (path.starts_with("/topologies/")) {
-    const std::string_view id = path.substr(12);
-    if (!id.empty() && id.find('/') == std::string_view::npos) return UiRoute::kPage;
-  }
-  return UiRoute::kNone;
-}
-
-HttpResponse serve_ui(const HttpRequest& req) {
-  std::string_view path = path_only(req.target);
-  if (ui_route(req) == UiRoute::kPage) {
+HttpResponse serve_ui(const HttpRequest& req, const Route& route) {
+  std::string path;
+  if (route.matched() && route.spec->endpoint == Endpoint::kUiPage) {
     path = "/index.html";
-  } else if (path == "/favicon.ico") {
-    path = "/favicon.svg";
-  } else {
-    path.remove_prefix(3);  // "/ui"
+  } else if (route.matched() && route.spec->endpoint == Endpoint::kUiAsset) {
+    const std::string& file = route.segment("file");
+    path = file.empty() ? "/favicon.svg" : "/" + file;  // /favicon.ico has no {file}
   }
   const auto it = files().find(path);
   if (it == files().end()) {
-    return failure_response(404, "No such file: " + std::string(path_only(req.target)));
+    return failure_response(404, "No such file: " + route.decoded_path());
   }
   HttpResponse r;
   r.content_type = std::string(content_type(path));

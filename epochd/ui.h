@@ -1,7 +1,8 @@
 // The self-serve web UI: pages and static files served from epochd itself.
 //
 // What: GET / and /topologies/{id} answer the single-page app
-// (index.html); /ui/{file} its script, style sheet and icon. Files carry an
+// (index.html); /ui/{file} its script, style sheet and icon (the routes are
+// in routes.h). Files carry an
 // ETag (answered 304 on If-None-Match), a Content-Security-Policy allowing
 // only this origin, and nosniff/frame headers. The app talks to the REST
 // API with fetch().
@@ -13,19 +14,12 @@
 #pragma once
 
 #include "http.h"
+#include "routes.h"
 
 namespace epochd {
 
-enum class UiRoute {
-  kNone,   // not the UI's
-  kPage,   // the app's HTML
-  kAsset,  // a static file
-};
-
-UiRoute ui_route(const HttpRequest& req);
-
-// The answer for a request ui_route() did not call kNone: the file, 304, or
-// 404 for an unknown file under /ui/.
-HttpResponse serve_ui(const HttpRequest& req);
+// The answer for a route whose endpoint is kUiPage or kUiAsset: the file,
+// 304, or 404 for an unknown file under /ui/.
+HttpResponse serve_ui(const HttpRequest& req, const Route& route);
 
 }  // namespace epochd

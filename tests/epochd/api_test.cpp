@@ -30,7 +30,9 @@ struct ApiHarness {
   epochd::HttpResponse call(const std::string& method, const std::string& target,
                             const std::string& body = "") {
     std::optional<epochd::HttpResponse> out;
-    api->handle({method, target, {}, body}, [&](epochd::HttpResponse r) { out = std::move(r); });
+    api->handle(epochd::parse_route(method, target), {method, target, {}, body, ""},
+                epochd::Principal{"test", epochd::Role::kAdmin},
+                [&](epochd::HttpResponse r) { out = std::move(r); });
     h.pump();
     REQUIRE(out.has_value());
     return *out;
@@ -74,9 +76,8 @@ TEST_CASE("create, fire on the manual clock, read the runs: all through Api::han
 
   const epochd::HttpResponse metrics = a.call("GET", "/metrics");
   CHECK(metrics.body.find("epoch_topologies{state=\"ACTIVE\"} 1") != std::string::npos);
-  CHECK(metrics.body.find(
-            "epoch_http_requests_total{route=\"/apis/v1/topologies/{id}\",method=\"GET\","
-            "status=\"200\"} 1") != std::string::npos);
+  // (Requests are counted by FrontDoor, under the route's template: see
+  // security_test's metrics case.)
 }
 
 TEST_CASE("errors without sockets: status codes and Epoch's messages") {

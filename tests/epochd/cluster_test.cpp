@@ -342,7 +342,9 @@ TEST_CASE("Epoch-Java's ZooKeeper data, written as Curator does, is served throu
 }
 
 TEST_CASE("credentials are forwarded through a follower; the leader decides") {
-  Cluster c(2, {"--auth", "basic", "--auth-users", "w:w-pw:READ_WRITE,r:r-pw:READ_ONLY"});
+  // (READ_WRITE may create PROCESS tasks here: the operator said so.)
+  Cluster c(2, {"--auth", "basic", "--auth-users", "w:w-pw:READ_WRITE,r:r-pw:READ_ONLY",
+                "--host-exec-role", "READ_WRITE"});
   const std::size_t leader = c.wait_leader();
   const std::size_t follower = c.follower_of(leader);
   const std::string body =

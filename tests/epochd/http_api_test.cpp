@@ -80,7 +80,7 @@ std::string str(const json::value& v) {
 }  // namespace
 
 TEST_CASE("Epoch's full create example (§2.9) is accepted and round-trips") {
-  Daemon d;
+  Daemon d({"--volume-roots", "/mnt"});  // Epoch's example mounts /mnt/data
   auto created = d.env("POST", "/apis/v1/topologies", kEpochFullCreate);
   CHECK(str(created["status"]) == "SUCCESS");
   CHECK(str(created["message"]) == "success");
@@ -114,7 +114,7 @@ TEST_CASE("Epoch's full create example (§2.9) is accepted and round-trips") {
 }
 
 TEST_CASE("Epoch's simple create and edit requests (§2.8) on the UI and API paths") {
-  Daemon d;
+  Daemon d({"--volume-roots", "/mnt"});
   auto created = d.env("POST", "/topologies/create", kSimpleCreate);
   CHECK(json::serialize(created["data"]) ==
         R"({"redirectUrl":"/topologies/daily-report","topologyId":"daily-report"})");
@@ -404,8 +404,8 @@ TEST_CASE("cron preview, leader, healthcheck") {
 TEST_CASE("keep-alive, pipelining in order, malformed requests, graceful shutdown") {
   Daemon d;
   const std::string two =
-      "GET /apis/housekeeping/v1/leader HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /apis/v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "GET /apis/housekeeping/v1/leader HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /apis/v1/nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   const std::string answer = epoch::test::raw_exchange(d.process.port(), two);
   const std::size_t first = answer.find("HTTP/1.1 200");
   const std::size_t second = answer.find("HTTP/1.1 404");

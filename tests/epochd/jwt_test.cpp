@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "daemon_process.h"
 #include "http_client.h"
@@ -93,8 +94,8 @@ struct KeyPair {
       BIGNUM *n = nullptr, *e = nullptr;
       EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n);
       EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e);
-      json::object o{{"kty", "RSA"}, {"kid", kid}, {"n", b64url(bn_bytes(n))},
-                     {"e", b64url(bn_bytes(e))}};
+      json::object o{
+          {"kty", "RSA"}, {"kid", kid}, {"n", b64url(bn_bytes(n))}, {"e", b64url(bn_bytes(e))}};
       BN_free(n);
       BN_free(e);
       return o;
@@ -102,7 +103,10 @@ struct KeyPair {
     BIGNUM *x = nullptr, *y = nullptr;
     EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &x);
     EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &y);
-    json::object o{{"kty", "EC"}, {"crv", "P-256"}, {"kid", kid}, {"x", b64url(bn_bytes(x, 32))},
+    json::object o{{"kty", "EC"},
+                   {"crv", "P-256"},
+                   {"kid", kid},
+                   {"x", b64url(bn_bytes(x, 32))},
                    {"y", b64url(bn_bytes(y, 32))}};
     BN_free(x);
     BN_free(y);
@@ -121,9 +125,9 @@ std::string hmac(const std::string& key, const std::string& msg) {
 const std::time_t kNow = 1800000000;
 
 json::object claims(json::object extra = {}) {
-  json::object c{{"sub", "alice"},      {"iss", "https://idp.example.com"},
-                 {"aud", "epoch"},      {"exp", kNow + 600},
-                 {"nbf", kNow - 10},    {"role", "EPOCH_EXTERNAL_READ_WRITE"}};
+  json::object c{{"sub", "alice"},   {"iss", "https://idp.example.com"},
+                 {"aud", "epoch"},   {"exp", kNow + 600},
+                 {"nbf", kNow - 10}, {"role", "EPOCH_EXTERNAL_READ_WRITE"}};
   for (auto& [k, v] : extra)
     c[k] = v;
   return c;
@@ -132,9 +136,11 @@ json::object claims(json::object extra = {}) {
 // A token: `alg` in the header, signed by `sign` (or not at all).
 std::string token(const std::string& alg, const json::object& payload,
                   const std::function<std::string(const std::string&)>& sign,
-                  const std::string& kid = "") {
+                  const std::string& kid = "", const json::object& header_extra = {}) {
   json::object h{{"alg", alg}, {"typ", "JWT"}};
   if (!kid.empty()) h["kid"] = kid;
+  for (const auto& [k, v] : header_extra)
+    h[k] = v;
   const std::string part = b64url(json::serialize(h)) + "." + b64url(json::serialize(payload));
   return part + "." + b64url(sign ? sign(part) : std::string());
 }
@@ -180,10 +186,11 @@ TEST_CASE("JWT: RS256, ES256, HS256; claims; every forged or unfit token refused
   p = v.verify(token("ES256", claims({{"role", json::array{"READ_ONLY", "ADMIN"}}}), es), kNow);
   REQUIRE_MESSAGE(p.ok(), p.status().message());
   CHECK(p->role == Role::kAdmin);
-  p = v.verify(token("HS256", claims({{"role", "EPOCH_EXTERNAL_READ_ONLY"},
-                                      {"aud", json::array{"other", "epoch"}}}),
-                     hs),
-               kNow);
+  p = v.verify(
+      token("HS256",
+            claims({{"role", "EPOCH_EXTERNAL_READ_ONLY"}, {"aud", json::array{"other", "epoch"}}}),
+            hs),
+      kNow);
   REQUIRE_MESSAGE(p.ok(), p.status().message());
   CHECK(p->role == Role::kReadOnly);
   // Within the 30 s skew: still valid.
@@ -209,9 +216,9 @@ TEST_CASE("JWT: RS256, ES256, HS256; claims; every forged or unfit token refused
   t = t.substr(0, d1 + 1) + forged_payload + t.substr(d2);
   CHECK(refusal(v, t).find("signature does not verify") != std::string::npos);
   // Signed with a key epochd does not trust.
-  CHECK(refusal(v, token("RS256", claims(), [&](const std::string& m) {
-          return other.sign(m, false);
-        })).find("signature does not verify") != std::string::npos);
+  CHECK(refusal(
+            v, token("RS256", claims(), [&](const std::string& m) { return other.sign(m, false); }))
+            .find("signature does not verify") != std::string::npos);
   // alg none, with or without a signature.
   CHECK(refusal(v, token("none", claims(), nullptr)).find("algorithm 'none' is not accepted") !=
         std::string::npos);
@@ -235,6 +242,25 @@ TEST_CASE("JWT: RS256, ES256, HS256; claims; every forged or unfit token refused
         std::string::npos);
   const std::string huge = token("RS256", claims({{"pad", std::string(64 * 1024, 'x')}}), rs);
   CHECK(refusal(v, huge).find("longer than") != std::string::npos);
+  // RFC 7515 4.1.11: critical extensions no verifier here understands.
+  CHECK(refusal(
+            v, token("RS256", claims(), rs, "", {{"crit", json::array{"exp-ext"}}, {"exp-ext", 1}}))
+            .find("critical extensions") != std::string::npos);
+  // NumericDates at and past int64's ends: no overflow with the skew.
+  CHECK(refusal(v, token("RS256", claims({{"exp", std::numeric_limits<std::int64_t>::min()}}), rs))
+            .find("expired") != std::string::npos);
+  CHECK(v.verify(token("RS256", claims({{"exp", std::numeric_limits<std::int64_t>::max()}}), rs),
+                 kNow)
+            .ok());
+  CHECK(v.verify(token("RS256", claims({{"exp", std::numeric_limits<std::uint64_t>::max()}}), rs),
+                 kNow)
+            .ok());
+  CHECK(refusal(v, token("RS256", claims({{"exp", -1e300}}), rs)).find("expired") !=
+        std::string::npos);
+  CHECK(refusal(v, token("RS256", claims({{"nbf", 1e300}}), rs)).find("not valid yet") !=
+        std::string::npos);
+  CHECK(v.verify(token("RS256", claims(), rs), std::numeric_limits<std::time_t>::max()).ok() ==
+        false);
 }
 
 TEST_CASE("JWT: keys from a JWKS file, read again when it changes; role mapping") {
@@ -256,9 +282,8 @@ TEST_CASE("JWT: keys from a JWKS file, read again when it changes; role mapping"
   TokenVerifier& v = **made;
   const auto by_a = [&](const std::string& m) { return a.sign(m, false); };
   const auto by_b = [&](const std::string& m) { return b.sign(m, true); };
-  auto p = v.verify(token("RS256", claims({{"groups", json::array{"staff", "epoch-admins"}}}),
-                          by_a, "a"),
-                    kNow);
+  auto p = v.verify(
+      token("RS256", claims({{"groups", json::array{"staff", "epoch-admins"}}}), by_a, "a"), kNow);
   REQUIRE_MESSAGE(p.ok(), p.status().message());
   CHECK(p->role == Role::kAdmin);
   CHECK_FALSE(v.verify(token("ES256", claims({{"groups", "READ_ONLY"}}), by_b, "b"), kNow).ok());

@@ -28,7 +28,10 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
     result.error = "connect: " + ec.message();
     return result;
   }
-  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+  http::request<http::string_body> req;
+  req.version(11);
+  req.target(target);
+  req.method_string(method);
   req.set(http::field::host, "127.0.0.1");
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   for (auto& [k, v] : headers)
@@ -43,6 +46,7 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
+  parser.skip(method == "HEAD");  // the answer to HEAD has no body
   http::read(stream, buffer, parser, ec);
   if (ec) {
     result.error = "read: " + ec.message();
@@ -59,6 +63,25 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
   }
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   return result;
+}
+
+std::string basic_auth(const std::string& user, const std::string& password) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = user + ":" + password;
+  std::string out;
+  int val = 0, bits = -6;
+  for (unsigned char c : in) {
+    val = (val << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(k[(val >> bits) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out.push_back(k[((val << 8) >> (bits + 8)) & 0x3F]);
+  while (out.size() % 4)
+    out.push_back('=');
+  return "Basic " + out;
 }
 
 std::string raw_exchange(std::uint16_t port, const std::string& raw,

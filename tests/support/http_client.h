@@ -32,6 +32,9 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
                      std::vector<std::pair<std::string, std::string>> headers = {},
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// "Basic <base64 of user:password>", for an Authorization header.
+std::string basic_auth(const std::string& user, const std::string& password);
+
 // Writes `raw` bytes to the port and returns everything read until the
 // server closes or `timeout` passes.
 std::string raw_exchange(std::uint16_t port, const std::string& raw,

@@ -38,6 +38,8 @@ const daemon = spawn(epochd, [
   '--port', String(port), '--store', 'sqlite', '--sqlite-path', join(work, 'epoch.db'),
   '--work-dir', join(work, 'tasks'), '--auth', 'basic',
   '--auth-users', 'admin:admin-pw:READ_WRITE,guest:guest-pw:READ_ONLY', '--log-level', 'warn',
+  // The form creates PROCESS tasks: the operator lets READ_WRITE run code here.
+  '--host-exec-role', 'READ_WRITE',
 ], { stdio: ['ignore', 'inherit', 'inherit'] });
 const basic = (u, p) => 'Basic ' + Buffer.from(u + ':' + p).toString('base64');
 const adminApi = async (method, path, body) => {
