@@ -43,6 +43,9 @@ constexpr Option kOptions[] = {
     {"body-limit", "1048576", "largest request body accepted, in bytes"},
     {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
     {"io-threads", "2", "threads serving HTTP (1-64)"},
+    {"max-connections", "0",
+     "HTTP connections open at once; beyond it new clients wait until one closes (0: derived "
+     "from the file-descriptor limit, leaving a quarter of it, 32-256, for everything else)"},
     {"store", "sqlite", "where state is kept: memory, sqlite or zookeeper"},
     {"sqlite-path", "epoch.db", "the SQLite database file (store = sqlite)"},
     {"sqlite-sync", "full", "SQLite durability: full (survives power loss) or normal"},
@@ -52,6 +55,9 @@ constexpr Option kOptions[] = {
      "ZooKeeper session timeout (a dead leader is replaced after it)"},
     {"zk-operation-timeout", "5 seconds",
      "how long a ZooKeeper call waits for a connection before it fails"},
+    {"forward-body-limit", "33554432",
+     "largest leader answer (bytes) a follower relays; larger ones are answered 502 (a follower "
+     "holds an answer in memory while relaying it)"},
     {"proxy-timeout", "10 seconds",
      "time a follower waits for the leader's answer to a forwarded request"},
     {"executor", "local", "where tasks run: local or drove"},
@@ -360,6 +366,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
                          integer<std::size_t>(*get("body-limit"), 1024, std::size_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.request_timeout, duration(*get("request-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.io_threads, integer<int>(*get("io-threads"), 1, 64));
+  EPOCH_ASSIGN_OR_RETURN(c.max_connections,
+                         integer<std::size_t>(*get("max-connections"), 0, 1000000));
   EPOCH_ASSIGN_OR_RETURN(c.store, one_of(*get("store"), {"memory", "sqlite", "zookeeper"}));
   c.sqlite_path = get("sqlite-path")->value;
   if (c.sqlite_path.empty()) return bad(*get("sqlite-path"), "must not be empty");
@@ -378,6 +386,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.zk_session_timeout, duration(*get("zk-session-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.zk_operation_timeout, duration(*get("zk-operation-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.proxy_timeout, duration(*get("proxy-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.forward_body_limit, integer<std::uint64_t>(*get("forward-body-limit"),
+                                                                      1024, std::uint64_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
   c.local_work_dir = get("work-dir")->value;
   if (const Source* s = get("drove-endpoints")) {

@@ -34,6 +34,7 @@ struct Config {
   std::vector<std::string> allowed_hosts;
   std::vector<std::string> cors_origins;
   std::size_t body_limit = 1024 * 1024;
+  std::size_t max_connections = 0;  // 0: from the file-descriptor limit
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   int io_threads = 2;
   // Store
@@ -45,6 +46,7 @@ struct Config {
   std::chrono::milliseconds zk_session_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds zk_operation_timeout = std::chrono::seconds(5);
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(10);
+  std::uint64_t forward_body_limit = std::uint64_t{32} << 20;  // bytes a follower relays
   // Executor
   std::string executor = "local";  // local | drove
   std::string local_work_dir = "epoch-tasks";

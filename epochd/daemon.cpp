@@ -205,6 +205,8 @@ int run_daemon(const Config& config, Logger& log) {
   http.port = config.port;
   http.body_limit = config.body_limit;
   http.request_timeout = config.request_timeout;
+  http.max_connections =
+      config.max_connections != 0 ? config.max_connections : default_max_connections();
   http.tls_cert_file = config.tls_cert_file;
   http.tls_key_file = config.tls_key_file;
   door.auth = &auth;
@@ -251,6 +253,7 @@ int run_daemon(const Config& config, Logger& log) {
     ro.self_url = advertised;
     ro.response_timeout = config.proxy_timeout;
     ro.tls_ca_file = config.tls_ca_file;
+    ro.body_limit = config.forward_body_limit;
     proxy.emplace(ioc, *elector, ro);
     door.router = &*proxy;
   }
@@ -275,7 +278,8 @@ int run_daemon(const Config& config, Logger& log) {
                           ? "zookeeper:" + config.zk_connect + "/" + config.zk_namespace
                           : config.store},
             {"executor", config.executor},
-            {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"}});
+            {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"},
+            {"maxConnections", std::to_string(http.max_connections)}});
 
   const int sig = stop_signal.get_future().get();
   log.info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

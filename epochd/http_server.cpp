@@ -3,13 +3,18 @@
 // the handlers that hold it (nobody keeps a list of sessions).
 #include "http_server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -32,6 +37,7 @@ struct Shared {
   HttpServerOptions options;
   std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::atomic<bool> draining{false};
+  std::atomic<std::size_t> connections{0};  // sessions alive
   std::mutex mu;
   std::condition_variable idle;
   std::size_t in_flight = 0;
@@ -66,7 +72,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
  public:
   Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(make_stream(std::move(socket), *shared)), shared_(std::move(shared)) {}
+      : stream_(make_stream(std::move(socket), *shared)), shared_(std::move(shared)) {
+    ++shared_->connections;
+  }
+  ~Session() { --shared_->connections; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -121,15 +132,27 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void on_header(error_code ec, std::size_t) {
     if (ec) return on_read(ec, 0);
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](error_code wec, std::size_t) {
-                          if (wec) return self->on_read(wec, 0);
-                          self->read_body();
-                        });
-      return;
+      // An interim answer goes out only between answers: after every
+      // answer to the requests before this one.
+      continue_pending_ = true;
+      return maybe_continue();
     }
     read_body();
+  }
+
+  // Writes a pending "100 Continue" once nothing is queued before it.
+  void maybe_continue() {
+    if (!continue_pending_ || writing_ || !queue_.empty()) return;
+    continue_pending_ = false;
+    writing_ = true;
+    auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+    lowest().expires_after(shared_->options.request_timeout);
+    http::async_write(stream_, *cont,
+                      [self = shared_from_this(), cont](error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) return self->on_read(ec, 0);
+                        self->read_body();
+                      });
   }
 
   void read_body() {
@@ -233,6 +256,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     maybe_write();
     if (queue_.empty() && read_closed_) return close();
+    maybe_continue();
     do_read();
   }
 
@@ -250,7 +274,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::shared_ptr<Slot>> queue_;
   bool reading_ = false;
-  bool writing_ = false;
+  bool writing_ = false;           // an answer (or a 100 Continue) is being written
+  bool continue_pending_ = false;  // a request's header asked for 100 Continue
   bool read_closed_ = false;
   bool closed_ = false;
   std::string remote_address_;  // the client's IP address (throttling is per address)
@@ -259,7 +284,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 class Server final : public HttpServer, public std::enable_shared_from_this<Server> {
  public:
   Server(asio::io_context& ioc, std::shared_ptr<Shared> shared)
-      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), shared_(std::move(shared)) {}
+      : ioc_(ioc),
+        acceptor_(asio::make_strand(ioc)),
+        retry_(acceptor_.get_executor()),
+        shared_(std::move(shared)),
+        max_connections_(shared_->options.max_connections != 0 ? shared_->options.max_connections
+                                                               : default_max_connections()) {}
 
   epoch::Status listen() {
     error_code ec;
@@ -282,20 +312,47 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
   void accept() {
-    acceptor_.async_accept(
-        asio::make_strand(ioc_), [self = shared_from_this()](error_code ec, tcp::socket socket) {
-          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (!ec) {
-            error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            if (self->shared_->tls) {
-              std::make_shared<Session<TlsStream>>(std::move(socket), self->shared_)->run();
-            } else {
-              std::make_shared<Session<PlainStream>>(std::move(socket), self->shared_)->run();
-            }
-          }
-          self->accept();
-        });
+    if (!acceptor_.is_open()) return;
+    if (shared_->connections.load() >= max_connections_) {
+      // Full: new clients wait in the listen backlog until one closes.
+      return accept_after(std::chrono::milliseconds(50));
+    }
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [self = shared_from_this()](error_code ec, tcp::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
+  }
+
+  void on_accept(error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+        ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+      // Out of descriptors or memory: accepting again at once would spin.
+      // Back off (10 ms, doubling to 1 s) while connections close.
+      backoff_ = std::min<std::chrono::milliseconds>(
+          std::chrono::seconds(1),
+          backoff_.count() == 0 ? std::chrono::milliseconds(10) : backoff_ * 2);
+      return accept_after(backoff_);
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    if (!ec) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (shared_->tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), shared_)->run();
+      } else {
+        std::make_shared<Session<PlainStream>>(std::move(socket), shared_)->run();
+      }
+    }
+    accept();
+  }
+
+  // Accepts again after `delay` (on the acceptor's strand).
+  void accept_after(std::chrono::milliseconds delay) {
+    retry_.expires_after(delay);
+    retry_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->accept();
+    });
   }
 
   std::uint16_t port() const override { return port_; }
@@ -312,6 +369,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     asio::post(acceptor_.get_executor(), [self = shared_from_this(), closed] {
       error_code ignored;
       self->acceptor_.close(ignored);
+      self->retry_.cancel();
       closed->set_value();
     });
     closed->get_future().wait_for(std::chrono::seconds(5));
@@ -326,7 +384,10 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
  private:
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_;  // accepting again after a back-off, or when full
   std::shared_ptr<Shared> shared_;
+  const std::size_t max_connections_;
+  std::chrono::milliseconds backoff_{0};
   std::uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
 };
@@ -346,6 +407,14 @@ class ServerHandle final : public HttpServer {
 };
 
 }  // namespace
+
+std::size_t default_max_connections() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 10000;
+  const auto fds = static_cast<std::size_t>(limit.rlim_cur);
+  const std::size_t reserve = std::clamp<std::size_t>(fds / 4, 32, 256);
+  return fds > reserve + 8 ? fds - reserve : 8;
+}
 
 std::string_view HttpRequest::header(std::string_view name) const {
   for (const auto& [n, v] : headers)

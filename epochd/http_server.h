@@ -37,9 +37,19 @@ struct HttpServerOptions {
   // takes longer to arrive gets 408).
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   std::size_t pipeline_limit = 16;
+  // Connections open at once; beyond it the server stops accepting until one
+  // closes (new clients wait in the listen backlog). 0: derived from the
+  // file-descriptor limit (default_max_connections()).
+  std::size_t max_connections = 0;
   // HTTPS (TLS 1.2+) when set: a PEM certificate chain and its private key.
   std::string tls_cert_file, tls_key_file;
 };
+
+// The connection limit for this process's file-descriptor limit
+// (RLIMIT_NOFILE): the limit less a reserve for the store, task output,
+// child processes and outbound connections (a quarter of it, 32 to 256),
+// at least 8.
+std::size_t default_max_connections();
 
 class HttpServer {
  public:

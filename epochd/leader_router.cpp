@@ -24,10 +24,18 @@ constexpr const char* kForwardedBy = "X-Epoch-Forwarded-By";
 
 // Headers that belong to one connection, never copied across the proxy.
 bool hop_by_hop(std::string_view name) {
-  static constexpr std::string_view kDrop[] = {
-      "connection", "host",    "content-length", "accept-encoding", "transfer-encoding",
-      "vary",       "upgrade", "keep-alive",     "expect",          "te",
-      "trailer",    "proxy-connection"};
+  static constexpr std::string_view kDrop[] = {"connection",
+                                               "host",
+                                               "content-length",
+                                               "accept-encoding",
+                                               "transfer-encoding",
+                                               "vary",
+                                               "upgrade",
+                                               "keep-alive",
+                                               "expect",
+                                               "te",
+                                               "trailer",
+                                               "proxy-connection"};
   for (std::string_view d : kDrop) {
     if (name.size() == d.size() &&
         std::equal(name.begin(), name.end(), d.begin(),
@@ -36,7 +44,6 @@ bool hop_by_hop(std::string_view name) {
   }
   return false;
 }
-
 
 bool local_only(const HttpRequest& req) {
   const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
@@ -53,9 +60,9 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   using std::enable_shared_from_this<Exchange<Stream>>::shared_from_this;
 
  public:
-  Exchange(asio::io_context& ioc, asio::ssl::context* tls, RouterOptions options,
-           std::string host, std::string port, std::string leader,
-           http::request<http::string_body> req, Responder respond)
+  Exchange(asio::io_context& ioc, asio::ssl::context* tls, RouterOptions options, std::string host,
+           std::string port, std::string leader, http::request<http::string_body> req,
+           Responder respond)
       : resolver_(ioc),
         stream_(make_stream(ioc, tls)),
         options_(std::move(options)),
@@ -66,11 +73,11 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
         respond_(std::move(respond)) {}
 
   void run() {
-    resolver_.async_resolve(host_, port_,
-                            [self = shared_from_this()](error_code ec, tcp::resolver::results_type r) {
-                              if (ec) return self->fail("cannot resolve", ec);
-                              self->connect(r);
-                            });
+    resolver_.async_resolve(
+        host_, port_, [self = shared_from_this()](error_code ec, tcp::resolver::results_type r) {
+          if (ec) return self->fail("cannot resolve", ec);
+          self->connect(r);
+        });
   }
 
  private:
@@ -107,7 +114,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
       lowest().expires_after(options_.response_timeout);
       http::async_write(self->stream_, self->req_, [self](error_code ec2, std::size_t) {
         if (ec2) return self->fail("cannot send to", ec2);
-        self->parser_.body_limit(std::uint64_t{1} << 30);
+        self->parser_.body_limit(self->options_.body_limit);
         http::async_read(self->stream_, self->buffer_, self->parser_,
                          [self](error_code ec3, std::size_t) {
                            if (ec3) return self->fail("no answer from", ec3);
@@ -133,9 +140,16 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   }
 
   void fail(const char* what, const error_code& ec) {
+    if (ec == http::error::body_limit) {
+      return respond_(failure_response(
+          502, "Leader " + leader_ + ": its answer is larger than this node relays (" +
+                   std::to_string(options_.body_limit) +
+                   " bytes, --forward-body-limit); ask the leader directly"));
+    }
     const bool timeout = ec == beast::error::timeout;
-    respond_(failure_response(502, std::string("Leader ") + leader_ + ": " + what + " the leader (" +
-                              (timeout ? "timed out" : ec.message()) + ")"));
+    respond_(failure_response(502, std::string("Leader ") + leader_ + ": " + what +
+                                       " the leader (" + (timeout ? "timed out" : ec.message()) +
+                                       ")"));
   }
 
   tcp::resolver resolver_;
@@ -185,7 +199,7 @@ bool LeaderRouter::route(HttpRequest& req, Responder& respond) {
   if (local_only(req) || state_->elector.is_leader()) return false;
   if (!req.header(kForwardedBy).empty()) {
     respond(failure_response(503, "Not the leader, and the request was already forwarded by " +
-                             std::string(req.header(kForwardedBy)) + "; try again"));
+                                      std::string(req.header(kForwardedBy)) + "; try again"));
     return true;
   }
   const auto leader = state_->elector.leader();
@@ -200,8 +214,8 @@ bool LeaderRouter::route(HttpRequest& req, Responder& respond) {
     return true;
   }
   if (https && !state_->tls_error.empty()) {
-    respond(failure_response(503, "Cannot verify the leader " + *leader + ": CA certificates: " +
-                             state_->tls_error));
+    respond(failure_response(
+        503, "Cannot verify the leader " + *leader + ": CA certificates: " + state_->tls_error));
     return true;
   }
   const std::string host = url->host();

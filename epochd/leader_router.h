@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,10 @@ struct RouterOptions {
   // An https leader is verified against these CA certificates (PEM; empty:
   // the system's) and must be named by its certificate.
   std::string tls_ca_file;
+  // The largest answer body taken from the leader; a larger one is answered
+  // 502 naming the limit (the follower holds an answer in memory while it
+  // relays it). Default 32 MiB.
+  std::uint64_t body_limit = std::uint64_t{32} << 20;
 };
 
 class LeaderRouter {

@@ -366,3 +366,24 @@ TEST_CASE("credentials are forwarded through a follower; the leader decides") {
   CHECK(http_call(c.port(follower), "GET", "/apis/v1/topologies/auth", "", as("Basic cjpyLXB3"))
             .status == 200);
 }
+
+TEST_CASE("a follower relays leader answers up to --forward-body-limit, and says so beyond it") {
+  Cluster c(2, {"--forward-body-limit", "2048"});
+  const std::size_t leader = c.wait_leader();
+  const std::size_t follower = c.follower_of(leader);
+  const std::vector<std::pair<std::string, std::string>> json = {
+      {"Content-Type", "application/json"}};
+  for (int i = 0; i < 8; ++i) {
+    const std::string body =
+        R"({"name":"big-)" + std::to_string(i) +
+        R"(","task":{"type":"PROCESS","taskName":"main","command":"/bin/true"},)"
+        R"("trigger":{"type":"CRON","timeSpec":"0 0 0 1 1 ? 2099"}})";
+    REQUIRE(http_call(c.port(follower), "POST", "/apis/v1/topologies", body, json).status == 200);
+  }
+  // One topology is small enough; the list of eight is not.
+  CHECK(http_call(c.port(follower), "GET", "/apis/v1/topologies/big-0").status == 200);
+  const auto list = http_call(c.port(follower), "GET", "/apis/v1/topologies");
+  CHECK(list.status == 502);
+  CHECK(list.body.find("--forward-body-limit") != std::string::npos);
+  CHECK(http_call(c.port(leader), "GET", "/apis/v1/topologies").body.size() > 2048);
+}

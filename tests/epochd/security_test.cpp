@@ -5,14 +5,19 @@
 // views, a task's view of epochd's environment.
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon_process.h"
@@ -564,4 +569,93 @@ TEST_CASE("bad credentials from one address are throttled; verified ones keep wo
   CHECK(throttled == 5);
   CHECK(d.call("GET", "/apis/v1/topologies", "", good).status == 200);
   CHECK(d.alive());
+}
+
+// ---- 11, 12. connections -------------------------------------------------------------
+
+namespace {
+
+// CPU seconds (user + system) the process has used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string f;
+  long ticks = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stol(f);  // utime, stime
+    if (i == 15) break;
+  }
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// `n` connections to the port that send nothing.
+std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> idle_connections(
+    boost::asio::io_context& ioc, std::uint16_t port, int n) {
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> out;
+  for (int i = 0; i < n; ++i) {
+    auto s = std::make_unique<boost::asio::ip::tcp::socket>(ioc);
+    boost::system::error_code ec;
+    s->connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "out of file descriptors: no spinning accept loop, new clients served once idle ones go") {
+  // epochd under `ulimit -n 100`, idle connections closed after 2 s.
+  const std::string dir = epoch::test::make_temp_dir("epochd-fds");
+  const auto under_100_fds = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--nofile=100:100", EPOCHD_BINARY, "--store", "memory",
+                               "--request-timeout", "2 seconds"});
+    return args;
+  };
+  const auto check = [&](DaemonProcess& d) {
+    boost::asio::io_context ioc;
+    const auto idle = idle_connections(ioc, d.port(), 150);
+    CHECK(idle.size() == 150);
+    const double before = cpu_seconds(d.pid());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const double used = cpu_seconds(d.pid()) - before;
+    INFO("CPU seconds in 1.5 s with 150 idle connections: " << used);
+    CHECK(used < 0.5);  // a spinning accept loop uses all of it
+    // A new client waits for a slot, but is answered.
+    const auto r = http_call(d.port(), "GET", "/healthcheck", "", {}, std::chrono::seconds(20));
+    CHECK(r.status == 200);
+  };
+  SUBCASE("the default limit, derived from the descriptor limit") {
+    DaemonProcess d("/usr/bin/prlimit", dir, under_100_fds({}));
+    CHECK(d.log().find("maxConnections=68") != std::string::npos);
+    check(d);
+  }
+  SUBCASE("a limit above what the descriptors allow: accept fails, and backs off") {
+    DaemonProcess d("/usr/bin/prlimit", dir, under_100_fds({"--max-connections", "1000"}));
+    check(d);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("100 Continue goes out between answers, in order, never inside another answer") {
+  Daemon d({"--auth", "basic", "--auth-users", "a:a-pw:ADMIN"});
+  // The first answer waits for a password check on the auth workers; the
+  // second request asks for 100 Continue meanwhile.
+  const std::string auth = basic_auth("a", "a-pw");
+  const std::string raw =
+      "GET /apis/v1/topologies HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + auth +
+      "\r\n\r\n"
+      "PUT /apis/v1/topologies/nothing/pause HTTP/1.1\r\nHost: localhost\r\nAuthorization: " +
+      auth +
+      "\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+      "Connection: close\r\n\r\n{}";
+  const std::string answer = epoch::test::raw_exchange(d.port(), raw);
+  std::vector<std::string> statuses;
+  for (std::size_t at = answer.find("HTTP/1.1 "); at != std::string::npos;
+       at = answer.find("HTTP/1.1 ", at + 1))
+    statuses.push_back(answer.substr(at + 9, 3));
+  INFO(answer);
+  CHECK(statuses == std::vector<std::string>{"200", "100", "404"});
 }
