@@ -1,7 +1,9 @@
 #include "log.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <ostream>
 
 #include "epoch/time_zone.h"
@@ -23,9 +25,17 @@ std::string_view level_name(LogLevel level) {
   return "info";
 }
 
-// Text values with spaces or quotes are quoted, so lines stay parseable.
+bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+// Text values with spaces, quotes or control characters are quoted (and
+// escaped), so lines stay parseable and task output cannot forge a line.
 void append_text_value(std::string& out, std::string_view v) {
-  const bool quote = v.empty() || v.find_first_of(" \"=\t\n") != std::string_view::npos;
+  const bool quote = v.empty() || std::any_of(v.begin(), v.end(), [](char c) {
+                       return c == ' ' || c == '"' || c == '=' || is_control(c);
+                     });
   if (!quote) {
     out += v;
     return;
@@ -42,9 +52,17 @@ void append_escaped(std::string& out, std::string_view v) {
     if (c == '"' || c == '\\') out += '\\';
     if (c == '\n') {
       out += "\\n";
-      continue;
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (is_control(c)) {  // ESC and the rest: never raw into a terminal or a log file
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
+      out += hex;
+    } else {
+      out += c;
     }
-    out += c;
   }
 }
 

@@ -57,8 +57,10 @@ class Logger {
   std::thread writer_;
 };
 
-// Appends `v` with '"' and '\\' escaped by a backslash and newlines as
-// "\\n": the rule for quoted log values and Prometheus label values.
+// Appends `v` with '"' and '\\' escaped by a backslash, newline, carriage
+// return and tab as "\\n", "\\r", "\\t" and every other control character
+// (ESC, ...) as "\\xNN": the rule for quoted log values and Prometheus label
+// values (whose values come from closed sets, so only the first three occur).
 void append_escaped(std::string& out, std::string_view v);
 
 // An EventSink writing each engine event as a log line with its topology,

@@ -67,7 +67,9 @@ struct MailMessage {
 
 // The mail `event` (a run event, or the RUN_RUNNING_LONG copy of one) gets
 // under `options`; nullopt when it gets none. Pure: used by the sink and
-// tests. `event_name` is RUN_SUCCEEDED, RUN_FAILED, ... .
+// tests. `event_name` is RUN_SUCCEEDED, RUN_FAILED, ... . The body holds no
+// control character but newline and tab: others (task output's CR, ESC, ...)
+// are written as \xNN.
 std::optional<MailMessage> compose_mail(const Event& event, const std::string& event_name,
                                         const MailOptions& options);
 

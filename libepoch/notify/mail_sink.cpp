@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -27,6 +28,24 @@ std::string one_line(std::string s) {
     if (c == '\r' || c == '\n') c = ' ';
   }
   return s;
+}
+
+// `s` with every control character but newline and tab (a bare CR, ESC, ...
+// from a task's output) shown as \xNN, so none reaches a mail reader raw.
+std::string printable_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // An RFC 2047 encoded word when `s` is not plain printable ASCII.
@@ -126,6 +145,7 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
     return std::nullopt;
   }
   m.subject = one_line(m.subject);
+  m.body = printable_text(m.body);
   return m;
 }
 
@@ -188,7 +208,7 @@ class MailSink final : public EventSink {
     const std::string from_name =
         options_.from_name.empty() ? options_.from_address : options_.from_name;
     std::string body;
-    for (char c : m.body) {  // CRLF line ends
+    for (char c : m.body) {  // CRLF line ends (compose_mail left no other control)
       if (c == '\n') body += '\r';
       body += c;
     }

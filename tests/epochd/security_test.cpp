@@ -659,3 +659,19 @@ TEST_CASE("100 Continue goes out between answers, in order, never inside another
   INFO(answer);
   CHECK(statuses == std::vector<std::string>{"200", "100", "404"});
 }
+
+// ---- 19. control characters from task output ------------------------------------------
+
+TEST_CASE("control characters a task writes reach epochd's log escaped, never raw") {
+  Daemon d;
+  REQUIRE(d.call("POST", "/apis/v1/topologies",
+                 process_topology("ctl",
+                                  R"(printf 'boom\033[2J\rFAKE 2099 INFO all good\n' >&2; exit 3)"))
+              .status == 200);
+  run_and_read_output(d, "ctl");
+  REQUIRE(eventually([&] { return d.process.log().find("FAKE 2099") != std::string::npos; }));
+  const std::string log = d.process.log();
+  CHECK(log.find(R"(boom\x1b[2J\rFAKE 2099 INFO all good)") != std::string::npos);
+  CHECK(log.find('\x1b') == std::string::npos);
+  CHECK(log.find('\r') == std::string::npos);
+}

@@ -107,6 +107,19 @@ TEST_CASE("a failed run names the failed task, a cancelled one says so") {
   CHECK(m->body == "The run failed: the executor lost the task");
 }
 
+TEST_CASE("control characters from a task's output reach the body escaped, never raw") {
+  Event e = run_event(RunState::kFailed);
+  auto run = std::make_shared<epoch::RunInfo>(*e.run);
+  run->tasks["load"].state = TaskState::kFailed;
+  run->tasks["load"].error_message = "exit code 1: \x1b[2J\rFAKE: all good\x07\tdone";
+  e.run = run;
+  const auto m = epoch::compose_mail(e, "RUN_FAILED", options());
+  REQUIRE(m);
+  CHECK(m->body.find("\\x1b[2J\\x0dFAKE: all good\\x07\tdone") != std::string::npos);
+  for (char c : m->body)
+    CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t'));
+}
+
 TEST_CASE("disableForSuccessfulRuns drops SUCCESSFUL, never COMPLETED") {
   MailOptions o = options();
   o.disable_for_successful_runs = true;
