@@ -132,9 +132,15 @@ constexpr Option kOptions[] = {
      "names of epochd's environment variables that local tasks (and the docker CLI) also get, "
      "comma-separated; tasks otherwise start from PATH, HOME, LANG and TZ only"},
     {"webhook-urls", nullptr,
-     "URLs that get run notifications as signed JSON POSTs, comma-separated"},
+     "URLs that get run notifications as signed JSON POSTs, comma-separated (trusted: they may "
+     "be private or loopback addresses, and are signed with the webhook secret itself)"},
     {"webhook-secret-file", nullptr,
-     "a file with the HMAC-SHA256 key for the X-Epoch-Signature header"},
+     "a file with the HMAC-SHA256 key for the X-Epoch-Signature header; URLs a topology names "
+     "(notify.webhooks) are signed with that topology's own key instead: hex of "
+     "HMAC-SHA256(secret, \"epoch-topology-webhook:\" + topology id)"},
+    {"webhook-allow-networks", nullptr,
+     "CIDRs per-topology webhook URLs may reach although private/loopback (link-local, "
+     "multicast, ...), comma-separated, e.g. 10.20.0.0/16,127.0.0.1/32 (default none)"},
     {"webhook-events",
      "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
      "which run events are sent"},
@@ -536,6 +542,10 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   if (const Source* s = get("webhook-secret-file")) {
     EPOCH_ASSIGN_OR_RETURN(c.webhook.secret, secret_file(*s));
+  }
+  if (const Source* s = get("webhook-allow-networks")) {
+    // Checked (address/prefix) by epoch::make_webhook_sink at start-up.
+    c.webhook.allow_networks = split_list(s->value);
   }
   {
     const std::vector<std::string> events = split_list(get("webhook-events")->value);

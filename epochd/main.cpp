@@ -1,6 +1,7 @@
 // epochd: the Epoch scheduler daemon.
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "config.h"
 #include "cron_command.h"
 #include "daemon.h"
+#include "epoch/webhook_sink.h"
 #include "log.h"
 
 int main(int argc, char** argv) {
@@ -40,9 +42,28 @@ int main(int argc, char** argv) {
     std::cout << *hash << "\n";
     return 0;
   }
+  if (!args.empty() && args[0] == "webhook-key") {
+    // The key a topology's own webhook URLs are signed with, for its owner.
+    // The server's secret is read from standard input, never from argv.
+    if (args.size() != 2 || args[1].empty()) {
+      std::cerr << "usage: epochd webhook-key <topologyId> < webhook-secret-file   (prints the "
+                   "key that topology's webhook URLs are signed with)\n";
+      return 2;
+    }
+    std::string secret((std::istreambuf_iterator<char>(std::cin)),
+                       std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+      secret.pop_back();  // as --webhook-secret-file reads it
+    if (secret.empty()) {
+      std::cerr << "epochd webhook-key: empty secret on standard input\n";
+      return 2;
+    }
+    std::cout << epoch::topology_webhook_key(secret, args[1]) << "\n";
+    return 0;
+  }
   if (!args.empty() && !args[0].empty() && args[0][0] != '-') {
     std::cerr << "epochd: unknown command '" << args[0]
-              << "' (commands: cron, hash-password; see epochd --help)\n";
+              << "' (commands: cron, hash-password, webhook-key; see epochd --help)\n";
     return 2;
   }
   std::string help;

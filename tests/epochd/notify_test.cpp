@@ -2,7 +2,9 @@
 // (Python's standard library, started by the test): every event type, the
 // HMAC signature, retries after the receiver fails, order per run, a
 // receiver that hangs without delaying any run, per-topology URLs and event
-// selection. E-mail to a real SMTP sink (Python, STARTTLS + AUTH, started by
+// selection; a topology's URLs reach no loopback or private address unless
+// the operator allows its network, and are signed with the topology's own
+// key. E-mail to a real SMTP sink (Python, STARTTLS + AUTH, started by
 // the test): Epoch's subjects and bodies, recipients and their fallback,
 // disableForSuccessfulRuns, retry after the server refuses.
 #include <doctest/doctest.h>
@@ -19,6 +21,7 @@
 
 #include "daemon_process.h"
 #include "http_client.h"
+#include "run_process.h"
 
 namespace json = boost::json;
 using epoch::test::DaemonProcess;
@@ -243,6 +246,7 @@ TEST_CASE("e-mail as Epoch sends it: STARTTLS, AUTH, recipients, subjects, bodie
   Receiver receiver(dir, 0, false);
   std::ofstream(dir + "/smtp-password") << "s3cret pass\n";
   std::filesystem::create_directories(dir + "/epochd");
+  // The topologies' webhooks go to the receiver on loopback: allowed.
   DaemonProcess d(EPOCHD_BINARY, dir + "/epochd",
                   {"--store",
                    "memory",
@@ -263,7 +267,9 @@ TEST_CASE("e-mail as Epoch sends it: STARTTLS, AUTH, recipients, subjects, bodie
                    "--mail-default-recipients",
                    "ops@example.com",
                    "--mail-disable-for-successful-runs",
-                   "true"});
+                   "true",
+                   "--webhook-allow-networks",
+                   "127.0.0.1/32"});
   const std::vector<std::pair<std::string, std::string>> json_type = {
       {"Content-Type", "application/json"}};
   const std::string never = "0 0 0 1 1 ? 2099";
@@ -362,6 +368,114 @@ TEST_CASE("e-mail as Epoch sends it: STARTTLS, AUTH, recipients, subjects, bodie
         std::string::npos);
   CHECK(metrics.find("epoch_notifications_delivered_total{channel=\"webhook\"} 1") !=
         std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a topology's webhooks reach loopback only when allowed, signed with its own key") {
+  const std::string dir = epoch::test::make_temp_dir("epochd-webhooks-ssrf");
+  Receiver receiver(dir, 0, false);
+  const std::string secret = "the server-wide webhook secret";
+  std::ofstream(dir + "/secret") << secret << "\n";
+  const std::string port = std::to_string(receiver.port);
+  const std::string admin = "http://127.0.0.1:" + port + "/internal/admin";
+  const std::string named = "http://localhost:" + port + "/internal/named";
+  const std::vector<std::pair<std::string, std::string>> json_type = {
+      {"Content-Type", "application/json"}};
+  const std::string never = "0 0 0 1 1 ? 2099";
+  const auto create_and_run = [&](DaemonProcess& d) {
+    for (const auto& [name, url] : {std::pair{"admin", admin}, std::pair{"named", named}}) {
+      const auto r = http_call(d.port(), "POST", "/apis/v1/topologies",
+                               topology(name, "true", never, "",
+                                        R"({"type":"BLACKHOLE","webhooks":[")" + url + R"("]})"),
+                               json_type);
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      REQUIRE(
+          http_call(d.port(), "PUT", std::string("/apis/v1/topologies/") + name + "/run").status ==
+          200);
+    }
+  };
+  const auto paths = [&] {
+    std::map<std::string, int> out;
+    for (const auto& h : receiver.hooks())
+      ++out[std::string(h.at("path").as_string())];
+    return out;
+  };
+  const auto webhook_metric = [&](DaemonProcess& d, const std::string& which, int n) {
+    return http_call(d.port(), "GET", "/metrics")
+        .body.find("epoch_notifications_" + which + "_total{channel=\"webhook\"} " +
+                   std::to_string(n) + "\n");
+  };
+  std::filesystem::create_directories(dir + "/refused");
+  std::filesystem::create_directories(dir + "/allowed");
+  {
+    // No allow-list: both runs reach the operator's URL (loopback too: the
+    // operator's choice), neither reaches the topology's own.
+    DaemonProcess d(EPOCHD_BINARY, dir + "/refused",
+                    {"--store", "memory", "--webhook-urls", receiver.url(), "--webhook-secret-file",
+                     dir + "/secret", "--webhook-attempts", "5"});
+    create_and_run(d);
+    REQUIRE(eventually([&] { return paths()["/hook"] == 2; }, 20s, 100ms));
+    // Refused at once (not retried with backoff), reported and counted.
+    REQUIRE(eventually([&] { return webhook_metric(d, "failed", 2) != std::string::npos; }, 10s,
+                       100ms));
+    CHECK(webhook_metric(d, "delivered", 2) != std::string::npos);
+    const std::string log = d.log();
+    CHECK(log.find("refused: 127.0.0.1 is a loopback address") != std::string::npos);
+    CHECK(log.find("--webhook-allow-networks") != std::string::npos);
+    CHECK(log.find(named) != std::string::npos);
+    std::this_thread::sleep_for(500ms);
+    CHECK(paths() == std::map<std::string, int>{{"/hook", 2}});
+  }
+  {
+    DaemonProcess d(EPOCHD_BINARY, dir + "/allowed",
+                    {"--store", "memory", "--webhook-urls", receiver.url(), "--webhook-secret-file",
+                     dir + "/secret", "--webhook-allow-networks", "127.0.0.1/32"});
+    create_and_run(d);
+    REQUIRE(eventually(
+        [&] {
+          auto p = paths();
+          return p["/hook"] == 4 && p["/internal/admin"] == 1 && p["/internal/named"] == 1;
+        },
+        20s, 100ms));
+    CHECK(eventually([&] { return webhook_metric(d, "delivered", 4) != std::string::npos; }, 5s));
+  }
+  // The operator's URL: signed with the secret. A topology's: with
+  // hex(HMAC-SHA256(secret, "epoch-topology-webhook:" + id)), never the secret.
+  for (const auto& h : receiver.hooks()) {
+    const std::string path(h.at("path").as_string());
+    const std::string body(h.at("body").as_string());
+    const std::string signature(h.at("headers").at("x-epoch-signature").as_string());
+    const std::string id(json::parse(body).at("topologyId").as_string());
+    CAPTURE(path);
+    if (path == "/hook") {
+      CHECK(signature == "sha256=" + hmac_hex(secret, body));
+    } else {
+      CHECK(path == "/internal/" + id);
+      CHECK(signature ==
+            "sha256=" + hmac_hex(hmac_hex(secret, "epoch-topology-webhook:" + id), body));
+      CHECK(signature != "sha256=" + hmac_hex(secret, body));
+      // The key the operator hands the topology's owner: `epochd webhook-key`.
+      const auto key = epoch::test::run_process({EPOCHD_BINARY, "webhook-key", id}, secret + "\n");
+      CHECK(key.exit_code == 0);
+      CHECK(signature == "sha256=" + hmac_hex(key.out.substr(0, key.out.find('\n')), body));
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an allowed webhook network that is not a CIDR stops epochd with the reason") {
+  const std::string dir = epoch::test::make_temp_dir("epochd-webhook-networks");
+  const std::string out = dir + "/out";
+  const pid_t pid = epoch::test::spawn_process(
+      EPOCHD_BINARY,
+      {"--store", "memory", "--port", "0", "--webhook-allow-networks", "127.0.0.1/32,10.0.0.0/33"},
+      dir, out, out);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WEXITSTATUS(status) != 0);
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("10.0.0.0/33") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

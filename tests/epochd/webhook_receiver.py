@@ -1,15 +1,20 @@
-# A webhook receiver for tests: logs every POST (headers, body, count) as a
-# JSON line, answers 500 to the first N, or hangs on every request.
-#   webhook_receiver.py <port-file> <log-file> <fail-first N> [hang]
+# A webhook receiver for tests: logs every POST (headers, body, count, path —
+# an absolute URL when it is used as a proxy) as a JSON line, answers 500 to
+# the first N, or hangs on every request; "keepalive" answers HTTP/1.1 and
+# keeps connections open.
+#   webhook_receiver.py <port-file> <log-file> <fail-first N> [hang] [keepalive]
 import http.server, json, sys, threading, time
 
 port_file, log_file, fail_first = sys.argv[1], sys.argv[2], int(sys.argv[3])
-hang = len(sys.argv) > 4 and sys.argv[4] == "hang"
+hang = "hang" in sys.argv[4:]
+keepalive = "keepalive" in sys.argv[4:]
 lock = threading.Lock()
 count = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1" if keepalive else "HTTP/1.0"
+
     def do_POST(self):
         global count
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
