@@ -6,13 +6,18 @@
 //   /topologies/{id}         EpochTopologyDetails JSON (as Epoch writes it)
 //   /runs/{topologyId}/{id}  EpochTopologyRunInfo JSON
 //   /fires/{topologyId}      {"lastFire": ms} — engine metadata Epoch ignores
+//   /audit                   the audit log's counter and retention marks
+//   /audit/b-{id/1000}/a-{id}[-{topologyId}]  an audit entry's JSON, in
+//                            buckets of 1,000 (docs/zookeeper-audit.md)
 //   /leader-selection/...    election nodes, data = the advertised URL
-// so an existing Epoch tree is read and served unchanged. A record's version
-// is its znode's data version + 1; every batch is one `multi` that starts
-// with a version check on the leader's election node, so the writes of a
-// deposed leader fail and are never applied. `make_zk_elector()` is the
-// ephemeral-sequential recipe: each candidate watches only its
-// predecessor; the lowest sequence number leads.
+// so an existing Epoch tree is read and served unchanged. No read of the
+// audit log lists more than one bucket (at most ~281 KB) per call, and an
+// entry is at most 512 KiB: well under ZooKeeper's 1 MB jute.maxbuffer.
+// A record's version is its znode's data version + 1; every batch is one
+// `multi` that starts with a version check on the leader's election node,
+// so the writes of a deposed leader fail and are never applied.
+// `make_zk_elector()` is the ephemeral-sequential recipe: each candidate
+// watches only its predecessor; the lowest sequence number leads.
 //
 // Threading: all methods are thread-safe. ZooKeeper's own threads deliver
 // events; the connection hands them to its event thread, which runs the
@@ -50,7 +55,8 @@ struct ZkOptions {
 };
 
 struct ZkStoreOptions {
-  // Largest record written (ZooKeeper refuses znodes near 1 MB).
+  // Largest record written (ZooKeeper refuses znodes near 1 MB). Audit
+  // entries are held to this and to 512 KiB, whichever is smaller.
   std::size_t max_record_bytes = 512 * 1024;
   // Largest multi sent at once; a larger batch is split into several
   // multis, each fenced (atomic per part, in order).

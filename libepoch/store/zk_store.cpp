@@ -1,11 +1,25 @@
 // ZkStore: the Store seam on ZooKeeper, in Epoch's layout (see
 // epoch/zookeeper.h). Reads are pipelined async calls; each batch becomes
 // fenced multis built on a writer thread.
+//
+// The audit log (docs/zookeeper-audit.md) is bucketed so that no reply
+// ZooKeeper sends for it can pass jute.maxbuffer (1 MiB by default; Java
+// clients such as zkCli, Curator and Epoch-Java drop the connection on a
+// larger packet, and a flat parent passed it near 65,000 entries):
+//   /audit                         {"layout":"buckets","last":L,"floor":F,"pruned":P}
+//   /audit/b-<id/1000, 7 digits>   a bucket: the entries whose id / 1000 is its number
+//   /audit/b-.../a-<id, 10 digits>[-<topologyId> | ~]   the entry's JSON
+// `last` is the newest id given; ids are consecutive, and each multi that
+// creates entries also sets /audit's data at the version it was read with,
+// so two writers cannot give the same id. Entries with id <= `floor` are
+// out of retention (never returned), those <= `pruned` are deleted.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -58,8 +72,155 @@ struct ZkOp {
   std::string path;
   std::string data;
   int version = -1;
-  int flags = 0;  // kCreate: ZOO_SEQUENCE for audit entries
+  // The audit log's counter (/audit's data) once this op is applied; empty:
+  // the op leaves it alone. send() ends each multi holding such ops with a
+  // version-checked write of the last one.
+  std::string audit_mark = {};
+  bool with_next = false;  // never sent in another multi than the next op
 };
+
+// ---- the audit log's layout ---------------------------------------------------------
+
+// Entries per bucket node.
+constexpr std::int64_t kAuditBucketEntries = 1000;
+// ZooKeeper's default jute.maxbuffer: the largest packet a server accepts
+// and a Java client reads (a larger reply drops the connection).
+constexpr std::size_t kZkMaxPacket = 0xfffff;
+// The longest entry name: "a-", an id (at most 19 digits), "-", a topology id.
+constexpr std::size_t kAuditNameMax = 2 + 19 + 1 + limits::kName;
+// A bucket's getChildren reply: a 4-byte length and the name per child.
+static_assert(kAuditBucketEntries * (4 + kAuditNameMax) + 1024 < kZkMaxPacket / 2,
+              "a full audit bucket must list well under jute.maxbuffer");
+// The largest audit entry stored (its JSON); a getData reply adds < 1 KiB.
+constexpr std::size_t kAuditEntryMaxBytes = 512 * 1024;
+static_assert(kAuditEntryMaxBytes + 1024 < kZkMaxPacket);
+// Retention's work per commit (the rest is left for the next commits; the
+// entries stay out of retention meanwhile).
+constexpr std::size_t kAuditPruneOpsPerCommit = 4000;
+constexpr int kAuditPruneListsPerCommit = 8;
+// At start the store lists /audit to find entries in the old flat layout;
+// past this many buckets (65 million entries kept) it does not (the reply
+// would pass kZkMaxPacket).
+constexpr std::int64_t kAuditMaxBucketsListed = 50'000;
+
+// /audit's data: the counter and the retention marks.
+struct AuditMark {
+  std::int64_t last = 0;    // the newest id given (0: none)
+  std::int64_t floor = 0;   // ids <= floor are out of retention
+  std::int64_t pruned = 0;  // ids <= pruned are deleted, with their buckets
+};
+
+std::string audit_mark_json(const AuditMark& m) {
+  return boost::json::serialize(boost::json::object{
+      {"layout", "buckets"}, {"last", m.last}, {"floor", m.floor}, {"pruned", m.pruned}});
+}
+
+// nullopt: not the bucketed layout's counter (a tree in the flat layout, or new).
+std::optional<AuditMark> parse_audit_mark(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  const auto* layout = o.if_contains("layout");
+  if (layout == nullptr || !layout->is_string() || layout->as_string() != "buckets") {
+    return std::nullopt;
+  }
+  AuditMark m;
+  const std::pair<const char*, std::int64_t*> fields[] = {
+      {"last", &m.last}, {"floor", &m.floor}, {"pruned", &m.pruned}};
+  for (const auto& [key, field] : fields) {
+    const auto* f = o.if_contains(key);
+    if (f == nullptr || !f->is_int64()) return std::nullopt;
+    *field = f->as_int64();
+  }
+  return m;
+}
+
+std::string zero_padded(std::int64_t n, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*lld", width, static_cast<long long>(n));
+  return buf;
+}
+
+std::int64_t audit_bucket(std::int64_t id) {
+  return id / kAuditBucketEntries;
+}
+
+std::string audit_bucket_name(std::int64_t bucket) {
+  return "b-" + zero_padded(bucket, 7);
+}
+
+// Whether a topology id goes into entry names as it is (Epoch's rule for
+// names: 1-255 of [0-9a-zA-Z_-]). Any other id (an entry about a request
+// naming no valid topology) is marked "~" and known by reading the entry.
+bool topology_in_name(const std::string& id) {
+  return !id.empty() && id.size() <= limits::kName && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '-';
+  });
+}
+
+std::string audit_entry_name(std::int64_t id, const std::string& topology_id) {
+  std::string name = "a-" + zero_padded(id, 10);
+  if (topology_id.empty()) return name;
+  return topology_in_name(topology_id) ? name + "-" + topology_id : name + "~";
+}
+
+// An entry's name, parsed.
+struct AuditName {
+  std::int64_t id = 0;
+  enum class Topology { kEmpty, kNamed, kUnknown } kind = Topology::kEmpty;
+  std::string_view topology;  // kNamed
+  std::string_view name;
+
+  // Whether the entry may be about `topology_id` ("": any): known from the
+  // name, except for kUnknown entries when the id cannot be in a name.
+  bool may_match(const std::string& topology_id) const {
+    if (topology_id.empty()) return true;
+    if (topology_in_name(topology_id)) return kind == Topology::kNamed && topology == topology_id;
+    return kind == Topology::kUnknown;
+  }
+};
+
+// "a-<digits>[-<topology>|~]"; nullopt for any other name.
+std::optional<AuditName> parse_audit_name(std::string_view name) {
+  if (name.size() < 3 || name.substr(0, 2) != "a-") return std::nullopt;
+  AuditName n;
+  n.name = name;
+  const char* end = name.data() + name.size();
+  const auto [p, ec] = std::from_chars(name.data() + 2, end, n.id);
+  if (ec != std::errc() || n.id < 0) return std::nullopt;
+  const std::string_view rest(p, static_cast<std::size_t>(end - p));
+  if (rest.empty()) return n;
+  if (rest == "~") {
+    n.kind = AuditName::Topology::kUnknown;
+  } else if (rest.size() > 1 && rest.front() == '-') {
+    n.kind = AuditName::Topology::kNamed;
+    n.topology = rest.substr(1);
+  } else {
+    return std::nullopt;
+  }
+  return n;
+}
+
+// One bucket's entries, newest first, restricted to ids in [lowest, highest].
+std::vector<AuditName> audit_names(const std::vector<std::string>& children, std::int64_t lowest,
+                                   std::int64_t highest) {
+  std::vector<AuditName> out;
+  out.reserve(children.size());
+  for (const std::string& c : children) {
+    const auto n = parse_audit_name(c);
+    if (n && n->id >= lowest && n->id <= highest) out.push_back(*n);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const AuditName& a, const AuditName& b) { return a.id > b.id; });
+  return out;
+}
+
+void log_audit(const std::string& message) {
+  std::fprintf(stderr, "epoch zookeeper store: audit log: %s\n", message.c_str());
+}
 
 std::string audit_json(const AuditEntry& a) {
   return boost::json::serialize(boost::json::object{{"time", to_epoch_millis(a.time)},
@@ -166,9 +327,8 @@ class ZkStore final : public Store {
     paths.reserve(ids.size());
     for (const std::string& id : ids)
       paths.push_back(dir + "/" + id);
-    EPOCH_ASSIGN_OR_RETURN(auto runs, read_runs(paths, [&](const RunInfo& r) {
-                             return store::matches(r, query);
-                           }));
+    EPOCH_ASSIGN_OR_RETURN(
+        auto runs, read_runs(paths, [&](const RunInfo& r) { return store::matches(r, query); }));
     store::order_and_limit(runs, query);
     return runs;
   }
@@ -218,9 +378,8 @@ class ZkStore final : public Store {
       for (const std::string& id : children[i])
         paths.push_back(dirs[i] + "/" + id);
     }
-    EPOCH_ASSIGN_OR_RETURN(auto live, read_runs(paths, [](const RunInfo& r) {
-                             return !is_terminal(r.state);
-                           }));
+    EPOCH_ASSIGN_OR_RETURN(
+        auto live, read_runs(paths, [](const RunInfo& r) { return !is_terminal(r.state); }));
     std::lock_guard lock(mu_);
     unindexed_.clear();
     for (const RunRecord& r : live)
@@ -228,39 +387,61 @@ class ZkStore final : public Store {
     return live;
   }
 
-  // Entries are sequential nodes /audit/a-<seq>; the sequence is the id.
+  // Reads the newest bucket first, one bucket per getChildren call (each
+  // reply at most ~281 KB), and reads the data of the entries it returns
+  // only (and of entries marked "~" when the filter is such a topology id).
+  // A topology filter lists the buckets down to the oldest kept until it has
+  // `limit` entries: names only, up to 100 listings for 100,000 entries.
   StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
-    std::vector<std::string> names;
-    const int rc = conn_->children(root_ + "/audit", names);
-    if (rc == ZNONODE) return std::vector<AuditEntry>{};
-    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + root_ + "/audit");
-    std::vector<std::pair<std::int64_t, std::string>> ids;
-    for (const std::string& n : names) {
-      std::int64_t id = 0;
-      const auto [p, ec] = std::from_chars(n.data() + std::min<std::size_t>(2, n.size()),
-                                           n.data() + n.size(), id);
-      if (ec != std::errc() || n.rfind("a-", 0) != 0) continue;
-      if (q.before_id && id >= *q.before_id) continue;
-      ids.emplace_back(id, n);
-    }
-    std::sort(ids.begin(), ids.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<AuditEntry> out;
-    for (std::size_t at = 0; at < ids.size() && out.size() < q.limit; at += 200) {
-      std::vector<std::string> paths;
-      for (std::size_t i = at; i < std::min(ids.size(), at + 200); ++i)
-        paths.push_back(root_ + "/audit/" + ids[i].second);
-      std::vector<std::optional<ZkNode>> nodes;
-      if (int r = conn_->get_many(paths, nodes); r != ZOK) {
-        return ZkConnection::to_status(r, "read " + root_ + "/audit");
+    if (q.limit == 0) return out;
+    ZkNode counter;
+    const int rc = conn_->get(audit_dir(), counter);
+    if (rc == ZNONODE) return out;
+    if (rc != ZOK) return ZkConnection::to_status(rc, "read " + audit_dir());
+    const std::optional<AuditMark> mark = parse_audit_mark(counter.data);
+    if (!mark) return load_flat_audit(q);
+    const std::int64_t lowest = mark->floor + 1;
+    if (q.before_id && *q.before_id <= lowest) return out;
+    const std::int64_t highest = q.before_id ? std::min(mark->last, *q.before_id - 1) : mark->last;
+    std::size_t window = 1;  // buckets listed at once: 1, 2, 4, 8 while more are needed
+    for (std::int64_t bucket = audit_bucket(highest);
+         highest >= lowest && bucket >= audit_bucket(lowest) && out.size() < q.limit;) {
+      std::vector<std::string> dirs;
+      for (; dirs.size() < window && bucket >= audit_bucket(lowest); --bucket)
+        dirs.push_back(audit_dir() + "/" + audit_bucket_name(bucket));
+      std::vector<std::vector<std::string>> children;
+      if (int r = conn_->children_many(dirs, children); r != ZOK) {
+        return ZkConnection::to_status(r, "list " + audit_dir() + "/b-*");
       }
-      for (std::size_t i = 0; i < nodes.size() && out.size() < q.limit; ++i) {
-        if (!nodes[i]) continue;
-        auto a = parse_audit(nodes[i]->data);
-        if (!a) return internal_error("cannot decode " + paths[i]);
-        if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
-        a->id = ids[at + i].first;
-        out.push_back(std::move(*a));
+      for (std::size_t d = 0; d < dirs.size() && out.size() < q.limit; ++d) {
+        const std::vector<AuditName> names = audit_names(children[d], lowest, highest);
+        std::size_t next = 0;  // the next name to consider
+        while (next < names.size() && out.size() < q.limit) {
+          // Read as many matching entries as are still wanted.
+          std::vector<std::string> paths;
+          std::vector<std::int64_t> ids;
+          for (; next < names.size() && paths.size() < q.limit - out.size(); ++next) {
+            if (!names[next].may_match(q.topology_id)) continue;
+            paths.push_back(dirs[d] + "/" + std::string(names[next].name));
+            ids.push_back(names[next].id);
+          }
+          if (paths.empty()) break;
+          std::vector<std::optional<ZkNode>> nodes;
+          if (int r = conn_->get_many(paths, nodes); r != ZOK) {
+            return ZkConnection::to_status(r, "read " + dirs[d]);
+          }
+          for (std::size_t i = 0; i < nodes.size(); ++i) {
+            if (!nodes[i]) continue;  // pruned meanwhile
+            auto a = parse_audit(nodes[i]->data);
+            if (!a) return internal_error("cannot decode " + paths[i]);
+            if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
+            a->id = ids[i];
+            out.push_back(std::move(*a));
+          }
+        }
       }
+      window = std::min<std::size_t>(window * 2, 8);
     }
     return out;
   }
@@ -293,6 +474,43 @@ class ZkStore final : public Store {
   // "{topologyId}~{runId}" (run ids never hold '~').
   std::string live_path(const std::string& tid, const std::string& rid) const {
     return live_dir() + "/" + tid + "~" + rid;
+  }
+
+  std::string audit_dir() const { return root_ + "/audit"; }
+  std::string audit_bucket_path(std::int64_t bucket) const {
+    return audit_dir() + "/" + audit_bucket_name(bucket);
+  }
+
+  // The audit log of a tree in the flat layout (/audit/a-<seq>, sequential
+  // nodes) that no store of this version has started on yet: one listing of
+  // every entry, and a read of each entry until `limit` match.
+  StatusOr<std::vector<AuditEntry>> load_flat_audit(const AuditQuery& q) {
+    std::vector<std::string> children;
+    const int rc = conn_->children(audit_dir(), children);
+    if (rc == ZNONODE) return std::vector<AuditEntry>{};
+    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + audit_dir());
+    if (q.before_id && *q.before_id <= 0) return std::vector<AuditEntry>{};
+    std::vector<AuditName> names = audit_names(
+        children, 0, q.before_id ? *q.before_id - 1 : std::numeric_limits<std::int64_t>::max());
+    std::vector<AuditEntry> out;
+    for (std::size_t at = 0; at < names.size() && out.size() < q.limit; at += 200) {
+      std::vector<std::string> paths;
+      for (std::size_t i = at; i < std::min(names.size(), at + 200); ++i)
+        paths.push_back(audit_dir() + "/" + std::string(names[i].name));
+      std::vector<std::optional<ZkNode>> nodes;
+      if (int r = conn_->get_many(paths, nodes); r != ZOK) {
+        return ZkConnection::to_status(r, "read " + audit_dir());
+      }
+      for (std::size_t i = 0; i < nodes.size() && out.size() < q.limit; ++i) {
+        if (!nodes[i]) continue;
+        auto a = parse_audit(nodes[i]->data);
+        if (!a) return internal_error("cannot decode " + paths[i]);
+        if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
+        a->id = names[at + i].id;
+        out.push_back(std::move(*a));
+      }
+    }
+    return out;
   }
 
   static StatusOr<TopologyRecord> decode_topology(const std::string& path, const ZkNode& node,
@@ -344,17 +562,27 @@ class ZkStore final : public Store {
       CommitResult r = apply(item.first);
       if (!r.ok() && r.status().code() == StatusCode::kAborted) {
         // A cached parent may have vanished (Epoch's parents are container
-        // nodes, which ZooKeeper removes once empty): look again, once.
+        // nodes, which ZooKeeper removes once empty), or another writer
+        // moved the audit counter: look again, once.
         known_.clear();
+        audit_ = {};
         r = apply(item.first);
       }
-      if (!r.ok()) known_.clear();
+      if (!r.ok()) {
+        known_.clear();
+        audit_ = {};
+      }
       item.second(std::move(r));
     }
   }
 
   // Plans the batch against what ZooKeeper holds, then sends it.
   CommitResult apply(const Batch& batch) {
+    if (batch.fence && !batch.fence->path.empty() && batch.fence->path.front() != '/') {
+      return invalid_argument("fencing token '" + batch.fence->path +
+                              "' is not a ZooKeeper path (use the ZooKeeper elector with "
+                              "the ZooKeeper store)");
+    }
     if (!roots_ready_) {
       for (const char* dir : {"/topologies", "/runs", "/fires", "/audit"}) {
         if (int rc = conn_->ensure_path(root_ + dir); rc != ZOK) {
@@ -362,6 +590,10 @@ class ZkStore final : public Store {
         }
       }
       roots_ready_ = true;
+    }
+    if (!audit_started_) {
+      EPOCH_RETURN_IF_ERROR(start_audit(batch.fence));
+      audit_started_ = true;
     }
     std::vector<ZkOp> ops;
     std::vector<std::pair<std::string, bool>> known_after;  // parents, fire and live nodes
@@ -384,14 +616,23 @@ class ZkStore final : public Store {
     }
     // What must be looked up: existence of paths the ops do not pin a
     // version for, and the runs of topologies whose runs are all deleted.
-    if (batch.fence && !batch.fence->path.empty() && batch.fence->path.front() != '/') {
-      return invalid_argument("fencing token '" + batch.fence->path +
-                              "' is not a ZooKeeper path (use the ZooKeeper elector with "
-                              "the ZooKeeper store)");
-    }
     std::set<std::string> lookup;
     std::vector<std::string> list_dirs;
     bool list_live = false;  // the index entries of deleted topologies
+    // The audit entries get the ids after the counter's; their buckets are
+    // created by the batch unless known to exist.
+    const auto appends = std::count_if(batch.ops.begin(), batch.ops.end(), [](const WriteOp& op) {
+      return op.kind == WriteOp::Kind::kAppendAudit;
+    });
+    AuditMark mark;
+    if (appends > 0) {
+      EPOCH_RETURN_IF_ERROR(load_audit_mark());
+      mark = audit_.mark;
+      for (std::int64_t b = audit_bucket(mark.last + 1); b <= audit_bucket(mark.last + appends);
+           ++b) {
+        if (!known_.count(audit_bucket_path(b))) lookup.insert(audit_bucket_path(b));
+      }
+    }
     for (const WriteOp& op : batch.ops) {
       if (op.kind == WriteOp::Kind::kAppendAudit) continue;  // no path of its own
       EPOCH_RETURN_IF_ERROR(check_name("topology id", op.topology_id));
@@ -417,7 +658,8 @@ class ZkStore final : public Store {
           }
           // A new run has no index entry yet; otherwise ask unless known.
           const std::string lp = live_path(op.topology_id, op.run_id);
-          const bool fresh = op.kind == WriteOp::Kind::kPutRun && op.expected_version == kMustNotExist;
+          const bool fresh =
+              op.kind == WriteOp::Kind::kPutRun && op.expected_version == kMustNotExist;
           if (!fresh && !known_.count(lp)) lookup.insert(lp);
           break;
         }
@@ -435,8 +677,8 @@ class ZkStore final : public Store {
       const std::vector<std::string> paths(lookup.begin(), lookup.end());
       std::vector<int> versions;
       if (int rc = conn_->exists_many(paths, versions); rc != ZOK) {
-        return ZkConnection::to_status(rc, "commit: look up " + std::to_string(paths.size()) +
-                                               " nodes");
+        return ZkConnection::to_status(
+            rc, "commit: look up " + std::to_string(paths.size()) + " nodes");
       }
       for (std::size_t i = 0; i < paths.size(); ++i)
         have[paths[i]] = versions[i];
@@ -563,13 +805,19 @@ class ZkStore final : public Store {
         }
         case WriteOp::Kind::kAppendAudit: {
           std::string data = audit_json(*op.audit);
-          if (data.size() > options_.max_record_bytes) {
+          const std::size_t most = std::min(options_.max_record_bytes, kAuditEntryMaxBytes);
+          if (data.size() > most) {
             return invalid_argument("an audit entry would be " + std::to_string(data.size()) +
-                                    " bytes; the ZooKeeper store keeps records under " +
-                                    std::to_string(options_.max_record_bytes) + " bytes");
+                                    " bytes; the ZooKeeper store keeps audit entries under " +
+                                    std::to_string(most) + " bytes");
           }
-          ops.push_back({ZkOp::Type::kCreate, root_ + "/audit/a-", std::move(data), 0, ZOO_SEQUENCE});
-          if (op.audit_keep > 0) audit_keep_ = op.audit_keep;
+          const std::int64_t id = ++mark.last;
+          if (op.audit_keep > 0) mark.floor = std::max(mark.floor, id - op.audit_keep);
+          ensure_dir(audit_bucket_path(audit_bucket(id)));
+          ops.push_back({ZkOp::Type::kCreate,
+                         audit_bucket_path(audit_bucket(id)) + "/" +
+                             audit_entry_name(id, op.audit->topology_id),
+                         std::move(data), 0, audit_mark_json(mark)});
           versions.push_back(0);
           break;
         }
@@ -601,9 +849,19 @@ class ZkStore final : public Store {
         }
       }
     }
-    std::vector<std::string> created;
-    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence, &created));
-    prune_audit(created);
+    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence));
+    if (appends > 0) {
+      audit_.mark = mark;
+      // The bucket being pruned also gets this batch's entries.
+      for (const ZkOp& op : ops) {
+        if (op.audit_mark.empty() || op.type != ZkOp::Type::kCreate) continue;
+        const auto slash = op.path.rfind('/');
+        const auto name = parse_audit_name(std::string_view(op.path).substr(slash + 1));
+        if (name && audit_bucket(name->id) == audit_.prune_bucket) {
+          audit_.prune_names.emplace(name->id, std::string(name->name));
+        }
+      }
+    }
     if (!index_ready_) {
       index_ready_ = true;
       std::lock_guard lock(mu_);
@@ -616,57 +874,250 @@ class ZkStore final : public Store {
         known_.erase(path);
       }
     }
+    if (appends > 0) prune_audit(batch.fence);
     return versions;
   }
 
-  // Sends the ops as multis of at most max_multi_bytes, each starting with
-  // the fence check.
-  // Deletes the audit entries that fell out of the newest audit_keep_ (best
-  // effort: the sequence numbers are consecutive per parent, so the entry
-  // `keep` places back is known without listing).
-  void prune_audit(const std::vector<std::string>& created) {
-    if (audit_keep_ <= 0) return;
-    const std::string prefix = root_ + "/audit/a-";
-    for (const std::string& path : created) {
-      if (path.compare(0, prefix.size(), prefix) != 0) continue;
-      std::int64_t seq = 0;
-      const auto [p, ec] = std::from_chars(path.data() + prefix.size(), path.data() + path.size(), seq);
-      if (ec != std::errc() || seq < audit_keep_) continue;
-      if (!audit_swept_) {
-        // The first time: everything older than the newest audit_keep_.
-        std::vector<std::string> names;
-        if (conn_->children(root_ + "/audit", names) != ZOK) continue;
-        for (const std::string& n : names) {
-          std::int64_t s = -1;
-          std::from_chars(n.data() + std::min<std::size_t>(2, n.size()), n.data() + n.size(), s);
-          if (n.rfind("a-", 0) == 0 && s >= 0 && s <= seq - audit_keep_)
-            conn_->remove(root_ + "/audit/" + n);
-        }
-        audit_swept_ = true;
-        continue;
-      }
-      char name[24];
-      std::snprintf(name, sizeof name, "%010lld", static_cast<long long>(seq - audit_keep_));
-      conn_->remove(prefix + name);  // ZNONODE: already gone
+  // ---- the audit log's writes ---------------------------------------------------
+
+  // Reads the counter unless cached (the cache is dropped whenever a commit
+  // fails, so a counter moved by another writer is read again).
+  Status load_audit_mark() {
+    if (audit_.loaded) return ok_status();
+    ZkNode node;
+    if (int rc = conn_->get(audit_dir(), node); rc != ZOK) {
+      audit_started_ = false;  // /audit is gone: set it up again next time
+      return ZkConnection::to_status(rc, "read " + audit_dir());
     }
+    const auto mark = parse_audit_mark(node.data);
+    if (!mark) {
+      audit_started_ = false;
+      return aborted(audit_dir() + " holds no audit counter");
+    }
+    audit_ = {};
+    audit_.loaded = true;
+    audit_.mark = *mark;
+    audit_.version = node.version;
+    return ok_status();
   }
 
-  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence,
-              std::vector<std::string>* created_paths = nullptr) {
+  // Once per store, before its first write: sets up the bucketed layout and
+  // moves the entries of the flat layout (/audit/a-<seq>, ZooKeeper
+  // sequential nodes, as earlier versions wrote them) into buckets, in
+  // fenced multis that each create entries and delete their old nodes (so
+  // an entry is never in both places). A tree set up before (whose counter
+  // exists) is searched too, for entries an earlier version wrote since
+  // (a rolling upgrade); these get the ids after the newest.
+  // Moving needs one listing of every flat entry (ZooKeeper's C client
+  // reads replies of any size: 200,000 names list in 60 ms; Java clients
+  // could not). If that listing fails, ZooKeeper is not answering: the
+  // commit fails with that error (and is logged), nothing is written, and
+  // the next commit tries again; starting the new layout first would give
+  // new entries ids below the old ones.
+  Status start_audit(const std::optional<FencingToken>& fence) {
+    ZkNode node;
+    if (int rc = conn_->get(audit_dir(), node); rc != ZOK) {
+      return ZkConnection::to_status(rc, "read " + audit_dir());
+    }
+    const std::optional<AuditMark> found = parse_audit_mark(node.data);
+    audit_ = {};
+    audit_.loaded = true;
+    audit_.mark = found.value_or(AuditMark{});
+    audit_.version = node.version;
+    if (found && audit_bucket(found->last) - audit_bucket(found->pruned) > kAuditMaxBucketsListed) {
+      log_audit("not looking for entries in the flat layout under " + audit_dir() + ": it has " +
+                std::to_string(audit_bucket(found->last) - audit_bucket(found->pruned)) +
+                " buckets, too many to list in one reply");
+      return ok_status();
+    }
+    std::vector<std::string> children;
+    if (int rc = conn_->children(audit_dir(), children); rc != ZOK) {
+      const Status s = ZkConnection::to_status(rc, "list " + audit_dir());
+      log_audit(
+          "cannot look for entries in the flat layout (left in place, retried on the next "
+          "commit): " +
+          s.message());
+      audit_ = {};
+      return s;
+    }
+    std::vector<std::pair<std::int64_t, std::string>> flat;  // (sequence, name)
+    for (const std::string& c : children) {
+      const auto n = parse_audit_name(c);
+      if (n && n->kind == AuditName::Topology::kEmpty) flat.emplace_back(n->id, c);
+    }
+    std::sort(flat.begin(), flat.end());
+    if (flat.empty()) {
+      if (found) return ok_status();
+      // A new tree (or an empty flat log): write the counter.
+      std::vector<ZkOp> ops{
+          {ZkOp::Type::kCheck, audit_dir(), {}, -1, audit_mark_json(audit_.mark)}};
+      const Status s = send(ops, fence);
+      if (!s.ok()) audit_ = {};
+      return s;
+    }
+    AuditMark mark = audit_.mark;
+    if (!found) mark.floor = mark.pruned = std::max<std::int64_t>(flat.front().first, 1) - 1;
+    std::size_t moved = 0;
+    constexpr std::size_t kChunk = 500;
+    for (std::size_t at = 0; at < flat.size(); at += kChunk) {
+      const std::size_t end = std::min(flat.size(), at + kChunk);
+      std::vector<std::string> old_paths;
+      for (std::size_t i = at; i < end; ++i)
+        old_paths.push_back(audit_dir() + "/" + flat[i].second);
+      std::vector<std::optional<ZkNode>> nodes;
+      if (int rc = conn_->get_many(old_paths, nodes); rc != ZOK) {
+        audit_ = {};
+        return ZkConnection::to_status(rc, "read " + audit_dir());
+      }
+      // The ids: an entry keeps its sequence number when it is newer than
+      // the counter, else it gets the next id.
+      std::vector<std::int64_t> ids(nodes.size(), 0);
+      std::int64_t last = mark.last;
+      std::set<std::string> buckets;
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (!nodes[i]) continue;
+        ids[i] = flat[at + i].first > last ? flat[at + i].first : last + 1;
+        last = ids[i];
+        if (!known_.count(audit_bucket_path(audit_bucket(ids[i])))) {
+          buckets.insert(audit_bucket_path(audit_bucket(ids[i])));
+        }
+      }
+      const std::vector<std::string> bucket_paths(buckets.begin(), buckets.end());
+      std::vector<int> versions;
+      if (int rc = conn_->exists_many(bucket_paths, versions); rc != ZOK) {
+        audit_ = {};
+        return ZkConnection::to_status(rc, "look up " + audit_dir() + "/b-*");
+      }
+      std::set<std::string> missing;
+      for (std::size_t i = 0; i < bucket_paths.size(); ++i) {
+        if (versions[i] == kNone) missing.insert(bucket_paths[i]);
+      }
+      std::vector<ZkOp> ops;
+      std::size_t count = 0;
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (!nodes[i]) continue;  // deleted meanwhile
+        ++count;
+        const std::string bucket = audit_bucket_path(audit_bucket(ids[i]));
+        if (missing.erase(bucket) > 0) ops.push_back({ZkOp::Type::kCreate, bucket, {}, 0});
+        // An entry that cannot be decoded is moved as it is, marked "~".
+        const auto entry = parse_audit(nodes[i]->data);
+        mark.last = ids[i];
+        const std::string json = audit_mark_json(mark);
+        ops.push_back({ZkOp::Type::kCreate,
+                       bucket + "/" + audit_entry_name(ids[i], entry ? entry->topology_id : "~"),
+                       std::move(nodes[i]->data), 0, json, /*with_next=*/true});
+        ops.push_back({ZkOp::Type::kDelete, old_paths[i], {}, -1, json});
+      }
+      if (ops.empty()) continue;
+      if (Status s = send(ops, fence); !s.ok()) {
+        log_audit("moving entries from the flat layout failed after " + std::to_string(moved) +
+                  " (the rest stay in place, retried on the next commit): " + s.message());
+        audit_ = {};
+        return s;
+      }
+      for (const std::string& b : buckets)
+        known_.insert(b);
+      audit_.mark = mark;
+      moved += count;
+    }
+    log_audit("moved " + std::to_string(moved) + " entries from the flat layout into buckets");
+    return ok_status();
+  }
+
+  // Deletes the entries out of retention (ids <= the counter's floor) and
+  // the buckets they empty, oldest first, in fenced multis that also
+  // advance the counter's `pruned`. Best effort: on failure (another
+  // writer, the connection) it is logged and resumed by a later commit; the
+  // entries stay out of retention meanwhile. Each bucket is listed once
+  // (its entries are kept in audit_.prune_names until deleted), and a call
+  // does at most kAuditPruneListsPerCommit listings and
+  // kAuditPruneOpsPerCommit deletions.
+  void prune_audit(const std::optional<FencingToken>& fence) {
+    if (!audit_.loaded || audit_.mark.pruned >= audit_.mark.floor) return;
+    AuditMark mark = audit_.mark;
+    std::vector<ZkOp> ops;
+    int lists = 0;
+    while (mark.pruned < mark.floor && ops.size() < kAuditPruneOpsPerCommit) {
+      const std::int64_t bucket = audit_bucket(mark.pruned + 1);
+      if (audit_.prune_bucket != bucket) {
+        if (lists == kAuditPruneListsPerCommit) break;
+        ++lists;
+        std::vector<std::string> children;
+        const int rc = conn_->children(audit_bucket_path(bucket), children);
+        if (rc != ZOK && rc != ZNONODE) {
+          log_audit("retention: " +
+                    ZkConnection::to_status(rc, "list " + audit_bucket_path(bucket)).message());
+          audit_ = {};
+          return;
+        }
+        audit_.prune_bucket = bucket;
+        audit_.prune_bucket_exists = rc == ZOK;
+        audit_.prune_names.clear();
+        for (const AuditName& n :
+             audit_names(children, 0, std::numeric_limits<std::int64_t>::max()))
+          audit_.prune_names.emplace(n.id, std::string(n.name));
+      }
+      const std::int64_t bucket_last = (bucket + 1) * kAuditBucketEntries - 1;
+      const std::int64_t upto = std::min(mark.floor, bucket_last);
+      auto& names = audit_.prune_names;
+      for (auto it = names.begin(); it != names.end() && it->first <= upto;) {
+        mark.pruned = std::max(mark.pruned, it->first);
+        ops.push_back({ZkOp::Type::kDelete,
+                       audit_bucket_path(bucket) + "/" + it->second,
+                       {},
+                       -1,
+                       audit_mark_json(mark)});
+        it = names.erase(it);
+      }
+      mark.pruned = upto;
+      if (upto == bucket_last) {
+        if (audit_.prune_bucket_exists) {
+          ops.push_back(
+              {ZkOp::Type::kDelete, audit_bucket_path(bucket), {}, -1, audit_mark_json(mark)});
+          known_.erase(audit_bucket_path(bucket));
+        }
+        audit_.prune_bucket = -1;
+        names.clear();
+      }
+    }
+    if (ops.empty() || ops.back().audit_mark != audit_mark_json(mark)) {
+      ops.push_back({ZkOp::Type::kCheck, audit_dir(), {}, -1, audit_mark_json(mark)});
+    }
+    if (Status s = send(ops, fence); !s.ok()) {
+      log_audit("retention: " + s.message() + " (resumed by a later commit)");
+      audit_ = {};
+      return;
+    }
+    audit_.mark.pruned = mark.pruned;
+  }
+
+  // Sends the ops as multis of at most max_multi_bytes, each starting with
+  // the fence check. A multi holding ops that move the audit counter ends
+  // with a write of /audit at the version the counter was read with (so
+  // each part is atomic with its counter, and a concurrent writer aborts).
+  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence) {
+    const std::string counter = audit_dir();
     std::size_t begin = 0;
     std::size_t part = 0;
     while (begin < ops.size()) {
       std::size_t end = begin;
       std::size_t bytes = 0;
-      while (end < ops.size() &&
-             (end == begin || bytes + ops[end].path.size() + ops[end].data.size() + 64 <=
-                                  options_.max_multi_bytes)) {
-        bytes += ops[end].path.size() + ops[end].data.size() + 64;
+      const ZkOp* marked = nullptr;  // the part's last op moving the counter
+      while (end < ops.size()) {
+        std::size_t need = ops[end].path.size() + ops[end].data.size() + 64;
+        if (marked == nullptr && !ops[end].audit_mark.empty()) {
+          need += counter.size() + ops[end].audit_mark.size() + 64;  // the counter's write
+        }
+        if (end > begin && !ops[end - 1].with_next && bytes + need > options_.max_multi_bytes) {
+          break;
+        }
+        bytes += need;
+        if (!ops[end].audit_mark.empty()) marked = &ops[end];
         ++end;
       }
       std::vector<zoo_op_t> zops;
       std::vector<std::string> created(end - begin + 1);
-      std::vector<Stat> stats(end - begin + 1);
+      std::vector<Stat> stats(end - begin + 2);
       const bool fenced = fence && !fence->path.empty();
       if (fenced) {
         zops.emplace_back();
@@ -684,8 +1135,7 @@ class ZkStore final : public Store {
             std::string& buf = created[i - begin];
             buf.assign(op.path.size() + 16, '\0');
             zoo_create_op_init(z, op.path.c_str(), op.data.data(), static_cast<int>(op.data.size()),
-                               &ZOO_OPEN_ACL_UNSAFE, op.flags, buf.data(),
-                               static_cast<int>(buf.size()));
+                               &ZOO_OPEN_ACL_UNSAFE, 0, buf.data(), static_cast<int>(buf.size()));
             break;
           }
           case ZkOp::Type::kSet:
@@ -696,6 +1146,12 @@ class ZkStore final : public Store {
             zoo_delete_op_init(z, op.path.c_str(), op.version);
             break;
         }
+      }
+      if (marked != nullptr) {
+        zops.emplace_back();
+        zoo_set_op_init(&zops.back(), counter.c_str(), marked->audit_mark.data(),
+                        static_cast<int>(marked->audit_mark.size()), audit_.version,
+                        &stats[end - begin]);
       }
       std::vector<zoo_op_result_t> results;
       const int rc = conn_->multi(zops, results);
@@ -710,6 +1166,10 @@ class ZkStore final : public Store {
                                        " is gone or changed (this node is no longer the leader)" +
                                        where);
           }
+          if (marked != nullptr && i + 1 == results.size()) {
+            return ZkConnection::to_status(err, "the audit counter " + counter +
+                                                    " changed meanwhile (another writer)" + where);
+          }
           const ZkOp& op = ops[begin + i - (fenced ? 1 : 0)];
           return ZkConnection::to_status(err, "version conflict at " + op.path + where);
         }
@@ -719,12 +1179,7 @@ class ZkStore final : public Store {
         }
         return ZkConnection::to_status(rc, "commit" + where);
       }
-      if (created_paths != nullptr) {
-        for (std::size_t i = begin; i < end; ++i) {
-          if (ops[i].type == ZkOp::Type::kCreate && ops[i].flags != 0)
-            created_paths->push_back(created[i - begin].c_str());
-        }
-      }
+      if (marked != nullptr) ++audit_.version;
       begin = end;
       ++part;
     }
@@ -737,9 +1192,18 @@ class ZkStore final : public Store {
   // Writer thread only: run directories and fire nodes known to exist.
   std::unordered_set<std::string> known_;
   bool roots_ready_ = false;
-  bool index_ready_ = false;  // the live-run index exists
-  std::int64_t audit_keep_ = 0;  // the newest audit entries kept (0: all)
-  bool audit_swept_ = false;     // older entries were swept once
+  bool index_ready_ = false;    // the live-run index exists
+  bool audit_started_ = false;  // start_audit() has run
+  // Writer thread only: the audit counter as this store last read or wrote
+  // it (dropped when a commit fails), and the bucket retention works in.
+  struct AuditState {
+    bool loaded = false;
+    AuditMark mark;
+    int version = 0;  // /audit's data version
+    std::int64_t prune_bucket = -1;
+    bool prune_bucket_exists = false;
+    std::map<std::int64_t, std::string> prune_names;  // its entries not deleted yet: id -> name
+  } audit_;
   // Guarded by mu_: live runs a full scan found, to be indexed.
   std::vector<std::string> unindexed_;
   std::mutex mu_;

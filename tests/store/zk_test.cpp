@@ -1,16 +1,18 @@
 // ZkStore and ZkElector against a real ZooKeeper server (Debian's, started
 // by the test on a free loopback port): the Store contract, Epoch-Java's
 // data read and written back in its own format, fenced writes after a
-// session expiry, the election, and a ZooKeeper restart.
+// session expiry, the election, a ZooKeeper restart, and the audit log's
+// buckets (100,000 entries kept, moving the old flat layout, retention).
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <limits>
 
 #include "../../libepoch/store/zk_connection.h"
 #include "daemon_process.h"
-#include "epoch_examples.h"
 #include "epoch/zookeeper.h"
+#include "epoch_examples.h"
 #include "store_contract.h"
 #include "zk_server.h"
 
@@ -100,8 +102,7 @@ TEST_CASE("ZkStore reads what Epoch-Java wrote, and writes it back in Epoch's fo
   for (const char* p : {"/epoch", "/epoch/topologies", "/epoch/runs", "/epoch/runs/daily-report"})
     REQUIRE(conn->create(p, "", ZOO_CONTAINER) == ZOK);
   REQUIRE(conn->create("/epoch/topologies/daily-report", details, 0) == ZOK);
-  REQUIRE(conn->create("/epoch/runs/daily-report/ESR-2024-10-18-06-00-00-000", run_json, 0) ==
-          ZOK);
+  REQUIRE(conn->create("/epoch/runs/daily-report/ESR-2024-10-18-06-00-00-000", run_json, 0) == ZOK);
 
   auto store = make_zk_store(conn);
   auto topologies = store->load_topologies();
@@ -262,8 +263,8 @@ TEST_CASE("the live-run index: recovery reads only live runs, and stays exact") 
   for (const char* p : {"/epoch", "/epoch/topologies", "/epoch/runs", "/epoch/runs/a"})
     REQUIRE(conn->create(p, "", 0) == ZOK);
   REQUIRE(conn->create("/epoch/topologies/a", to_json(topology("a").details), 0) == ZOK);
-  REQUIRE(conn->create("/epoch/runs/a/old-live", to_json(run("a", "old-live", 1, RunState::kRunning)),
-                       0) == ZOK);
+  REQUIRE(conn->create("/epoch/runs/a/old-live",
+                       to_json(run("a", "old-live", 1, RunState::kRunning)), 0) == ZOK);
   REQUIRE(conn->create("/epoch/runs/a/old-done", to_json(run("a", "old-done", 2)), 0) == ZOK);
   auto live = store->load_live_runs();
   REQUIRE(live.ok());
@@ -297,4 +298,349 @@ TEST_CASE("the live-run index: recovery reads only live runs, and stays exact") 
   REQUIRE(conn->children("/epoch/live", index) == ZOK);
   CHECK(index.empty());
   CHECK(other->load_live_runs()->empty());
+}
+
+namespace {
+
+// An audit entry as the daemon writes it: a topology's details JSON before
+// and after a change (a few hundred bytes each).
+AuditEntry audit_entry(int i, const std::string& topology_id) {
+  AuditEntry e;
+  e.time = from_epoch_millis(1'700'000'000'000 + i);
+  e.user = "alice";
+  e.role = "READ_WRITE";
+  e.method = "PUT";
+  e.path = "/apis/v1/topologies/" + topology_id + "/pause";
+  e.topology_id = topology_id;
+  e.status = 200;
+  const std::string details = R"({"id":")" + topology_id +
+                              R"(","topology":{"name":"x","trigger":{"type":"CRON",)"
+                              R"("timeSpec":"0 0/5 * * * ?"},"tasks":[{"taskName":"main"}]},)";
+  e.before = details + R"("state":"ACTIVE","created":1,"updated":)" + std::to_string(i) + "}";
+  e.after = details + R"("state":"PAUSED","created":1,"updated":)" + std::to_string(i) + "}";
+  return e;
+}
+
+// ZooKeeper's default jute.maxbuffer: Java clients (zkCli, Curator,
+// Epoch-Java) drop the connection on a larger reply, and the server refuses
+// larger requests. (The C client the store uses reads any size, so this is
+// checked on the tree rather than seen as an error.)
+constexpr std::size_t kJuteMaxBuffer = 0xfffff;
+
+// The size of a getChildren reply listing `names` (a 4-byte length per name,
+// and a few bytes of header).
+std::size_t children_reply_bytes(const std::vector<std::string>& names) {
+  std::size_t n = 32;
+  for (const std::string& s : names)
+    n += 4 + s.size();
+  return n;
+}
+
+struct AuditTree {
+  std::size_t buckets = 0, entries = 0;
+  std::size_t largest_listing = 0;  // bytes of the largest getChildren reply
+  std::size_t largest_bucket = 0;   // entries
+};
+
+// Walks /epoch/audit the way any client may: list it, then each child.
+AuditTree walk_audit_tree(ZkConnection& conn) {
+  AuditTree t;
+  std::vector<std::string> top;
+  REQUIRE(conn.children("/epoch/audit", top) == ZOK);
+  t.largest_listing = children_reply_bytes(top);
+  for (const std::string& b : top) {
+    std::vector<std::string> names;
+    REQUIRE(conn.children("/epoch/audit/" + b, names) == ZOK);
+    if (names.empty()) {
+      ++t.entries;  // a flat entry
+      continue;
+    }
+    ++t.buckets;
+    t.entries += names.size();
+    t.largest_bucket = std::max(t.largest_bucket, names.size());
+    t.largest_listing = std::max(t.largest_listing, children_reply_bytes(names));
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounded reads") {
+  constexpr int kKeep = 100'000;  // epochd --audit-retention's default
+  constexpr int kTotal = kKeep + 2'500;
+  constexpr int kPerBatch = 500;
+  // Every seventh entry names a topology with the longest id allowed.
+  const std::string longest(255, 'L');
+  const auto topology_of = [&](int i) {
+    return i % 7 == 0 ? longest : "topology-" + std::to_string(i % 5);
+  };
+  ZkServer zk;
+  auto conn = connect(zk);
+  auto store = make_zk_store(conn);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int at = 0; at < kTotal; at += kPerBatch) {
+    Batch b;
+    for (int i = at; i < std::min(kTotal, at + kPerBatch); ++i)
+      b.append_audit(audit_entry(i, topology_of(i)), kKeep);
+    const auto r = commit(*store, std::move(b));
+    REQUIRE_MESSAGE(r.ok(), r.status().message());
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  MESSAGE("appended ", kTotal, " entries in ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count(), " ms");
+  // No reply about the audit log passes ZooKeeper's limit (a flat parent of
+  // 100,000 entries lists in 1.6 MB); retention deleted exactly the oldest
+  // entries and the buckets they emptied.
+  const AuditTree tree = walk_audit_tree(*conn);
+  MESSAGE("buckets ", tree.buckets, ", largest listing ", tree.largest_listing, " bytes");
+  CHECK(tree.largest_listing < kJuteMaxBuffer / 2);
+  CHECK(tree.largest_bucket <= 1000);
+  CHECK(tree.entries == kKeep);
+  CHECK(tree.buckets <= kKeep / 1000 + 1);
+
+  // Paged newest first: exactly the newest kKeep, in order.
+  const auto page_all = [&](const std::string& topology_id, std::size_t limit) {
+    std::vector<AuditEntry> all;
+    AuditQuery q;
+    q.limit = limit;
+    q.topology_id = topology_id;
+    while (true) {
+      auto page = store->load_audit(q);
+      REQUIRE_MESSAGE(page.ok(), page.status().message());
+      CHECK(page->size() <= limit);
+      if (page->empty()) break;
+      for (AuditEntry& e : *page)
+        all.push_back(std::move(e));
+      q.before_id = all.back().id;
+    }
+    return all;
+  };
+  t1 = std::chrono::steady_clock::now();
+  const auto all = page_all("", 1000);
+  const auto t2 = std::chrono::steady_clock::now();
+  MESSAGE("paged through ", all.size(), " entries in ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(t2 - t1).count(), " ms");
+  REQUIRE(all.size() == kKeep);
+  bool ordered = true, exact = true;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    const int i = kTotal - 1 - static_cast<int>(k);  // the entry written i-th
+    if (k > 0 && all[k].id >= all[k - 1].id) ordered = false;
+    AuditEntry want = audit_entry(i, topology_of(i));
+    want.id = all[k].id;
+    if (all[k] != want) exact = false;
+  }
+  CHECK(ordered);
+  CHECK(exact);
+  // Small pages and before_id land exactly.
+  AuditQuery q;
+  q.limit = 3;
+  q.before_id = all[1500].id;
+  auto three = store->load_audit(q);
+  REQUIRE(three.ok());
+  REQUIRE(three->size() == 3);
+  CHECK((*three)[0] == all[1501]);
+  CHECK((*three)[2] == all[1503]);
+
+  // The topology filter returns that topology's entries, and only those.
+  for (const std::string& tid : {longest, std::string("topology-3")}) {
+    const auto of = page_all(tid, 500);
+    std::vector<std::int64_t> want;
+    for (const AuditEntry& e : all) {
+      if (e.topology_id == tid) want.push_back(e.id);
+    }
+    std::vector<std::int64_t> got;
+    for (const AuditEntry& e : of)
+      got.push_back(e.id);
+    CHECK(got == want);
+    CHECK(!got.empty());
+  }
+  CHECK(store->load_audit(AuditQuery{10, std::nullopt, "nobody"})->empty());
+  MESSAGE(
+      "filtered reads in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t2)
+          .count(),
+      " ms");
+}
+
+TEST_CASE("audit entries from the flat layout are moved into buckets, ids kept") {
+  ZkServer zk;
+  auto conn = connect(zk);
+  // What earlier versions wrote: sequential nodes /epoch/audit/a-<seq>, some
+  // pruned (so the sequence has gaps), over more than two buckets' range.
+  for (const char* p : {"/epoch", "/epoch/audit"})
+    REQUIRE(conn->create(p, "", 0) == ZOK);
+  const std::string odd = "not a valid id/" + std::string(300, 'x');
+  std::vector<std::string> flat;
+  for (int i = 0; i < 2600; ++i) {
+    const std::string tid = i % 100 == 0 ? odd : "t" + std::to_string(i % 3);
+    AuditEntry e = audit_entry(i, tid);
+    const std::string json =
+        boost::json::serialize(boost::json::object{{"time", to_epoch_millis(e.time)},
+                                                   {"user", e.user},
+                                                   {"role", e.role},
+                                                   {"method", e.method},
+                                                   {"path", e.path},
+                                                   {"topologyId", e.topology_id},
+                                                   {"status", e.status},
+                                                   {"before", e.before},
+                                                   {"after", e.after}});
+    std::string created;
+    REQUIRE(conn->create("/epoch/audit/a-", json, ZOO_SEQUENCE, &created) == ZOK);
+    flat.push_back(created);
+  }
+  for (int i = 0; i < 2600; i += 7)
+    REQUIRE(conn->remove(flat[static_cast<std::size_t>(i)]) == ZOK);
+
+  auto store = make_zk_store(conn);
+  // Before this version's first commit, the flat log is read as it is.
+  const auto before = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  REQUIRE(before.ok());
+  const std::size_t kept = 2600 - (2600 + 6) / 7;
+  REQUIRE(before->size() == kept);
+  CHECK(before->front().id == 2599);
+  CHECK(before->back().id == 1);  // a-0000000001 (a-0000000000 was pruned)
+
+  // The first commit moves them, whatever the batch holds.
+  Batch b;
+  b.put_topology(topology("a"), kMustNotExist);
+  REQUIRE(commit(*store, std::move(b)).ok());
+  std::vector<std::string> top;
+  REQUIRE(conn->children("/epoch/audit", top) == ZOK);
+  std::sort(top.begin(), top.end());
+  CHECK(top == std::vector<std::string>{"b-0000000", "b-0000001", "b-0000002"});
+  const auto after = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  REQUIRE(after.ok());
+  CHECK(*after == *before);  // same entries, same ids
+  // New entries come after them; the filter sees moved entries too.
+  Batch next;
+  next.append_audit(audit_entry(9000, "t1"));
+  REQUIRE(commit(*store, std::move(next)).ok());
+  const auto of_t1 = store->load_audit(AuditQuery{5000, std::nullopt, "t1"});
+  REQUIRE(of_t1.ok());
+  CHECK(of_t1->front().id == 2600);
+  CHECK(of_t1->front().time == audit_entry(9000, "t1").time);
+  std::size_t want = 1;
+  for (const AuditEntry& e : *before)
+    want += e.topology_id == "t1" ? 1 : 0;
+  CHECK(of_t1->size() == want);
+  const auto of_odd = store->load_audit(AuditQuery{5000, std::nullopt, odd});
+  REQUIRE(of_odd.ok());
+  CHECK(of_odd->size() == 26 - 4);  // i % 100 == 0, less those pruned (i % 700 == 0)
+  for (const AuditEntry& e : *of_odd)
+    CHECK(e.topology_id == odd);
+
+  // An earlier version, leading for a while in a rolling upgrade, appends
+  // in the flat layout again: the next store to start moves its entries
+  // after the newest (keeping their sequence numbers, which are larger).
+  std::string stray;
+  REQUIRE(conn->create("/epoch/audit/a-",
+                       boost::json::serialize(boost::json::object{
+                           {"time", 5}, {"user", "old"}, {"topologyId", "t2"}, {"status", 200}}),
+                       ZOO_SEQUENCE, &stray) == ZOK);
+  auto restarted = make_zk_store(conn);
+  Batch touch;
+  touch.set_last_fire("a", from_epoch_millis(1));
+  REQUIRE(commit(*restarted, std::move(touch)).ok());
+  int version = 0;
+  CHECK(conn->exists(stray, &version) == ZNONODE);
+  const auto newest = restarted->load_audit(AuditQuery{1, std::nullopt, ""});
+  REQUIRE(newest->size() == 1);
+  CHECK(newest->front().user == "old");
+  CHECK(newest->front().id > 2600);  // its sequence number, newer than the counter
+}
+
+TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, split multis") {
+  ZkServer zk;
+  auto conn = connect(zk);
+  auto store = make_zk_store(conn);
+  // Topology ids that cannot be part of a node name are marked "~"; the
+  // filter still finds them.
+  const std::string long_id(400, 'q');
+  for (const std::string& tid : {std::string("a b/c"), long_id, std::string(), std::string("ok")}) {
+    Batch b;
+    b.append_audit(audit_entry(1, tid));
+    REQUIRE(commit(*store, std::move(b)).ok());
+  }
+  std::vector<std::string> names;
+  REQUIRE(conn->children("/epoch/audit/b-0000000", names) == ZOK);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"a-0000000001~", "a-0000000002~", "a-0000000003",
+                                          "a-0000000004-ok"});
+  for (const std::string& tid : {std::string("a b/c"), long_id, std::string("ok")}) {
+    const auto of = store->load_audit(AuditQuery{10, std::nullopt, tid});
+    REQUIRE(of.ok());
+    REQUIRE(of->size() == 1);
+    CHECK(of->front().topology_id == tid);
+  }
+  CHECK(store->load_audit(AuditQuery{10, std::nullopt, ""})->size() == 4);
+
+  // An entry over the size limit is refused, with the rest of its batch.
+  Batch big;
+  AuditEntry huge = audit_entry(2, "ok");
+  huge.after.assign(600 * 1024, 'x');
+  big.put_topology(topology("big"), kMustNotExist);
+  big.append_audit(huge);
+  CHECK(commit(*store, std::move(big)).status().code() == StatusCode::kInvalidArgument);
+  CHECK_FALSE(store->load_topology("big")->has_value());
+
+  // A deposed leader's append is fenced like any write.
+  ElectorProbe leader(conn, "http://a:1");
+  REQUIRE(eventually([&] { return leader.elector->is_leader(); }));
+  FencingToken stale = *leader.elector->fencing_token();
+  stale.version += 1;
+  Batch fenced;
+  fenced.append_audit(audit_entry(3, "ok"));
+  fenced.fence = stale;
+  CHECK(commit(*store, std::move(fenced)).status().code() == StatusCode::kFailedPrecondition);
+  Batch current;
+  current.append_audit(audit_entry(4, "ok"));
+  current.fence = leader.elector->fencing_token();
+  REQUIRE(commit(*store, std::move(current)).ok());
+
+  // Two stores appending in turn: each finds the counter moved by the other
+  // and reads it again; ids stay unique and consecutive.
+  auto other = make_zk_store(conn);
+  for (int i = 0; i < 6; ++i) {
+    Batch b;
+    b.append_audit(audit_entry(10 + i, "ok"), 8);
+    REQUIRE(commit(i % 2 == 0 ? *other : *store, std::move(b)).ok());
+  }
+  auto all = store->load_audit(AuditQuery{100, std::nullopt, ""});
+  REQUIRE(all->size() == 8);
+  for (std::size_t k = 0; k < all->size(); ++k)
+    CHECK((*all)[k].id == 11 - static_cast<std::int64_t>(k));
+
+  // A batch larger than one multi: every part moves the counter with its
+  // own entries; retention deletes across buckets.
+  ZkStoreOptions small;
+  small.max_multi_bytes = 16 * 1024;
+  auto split = make_zk_store(conn, small);
+  Batch many;
+  for (int i = 0; i < 2500; ++i)
+    many.append_audit(audit_entry(100 + i, "s" + std::to_string(i % 4)), 1200);
+  REQUIRE(commit(*split, std::move(many)).ok());
+  all = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  REQUIRE(all->size() == 1200);
+  CHECK(all->front().id == 2511);
+  CHECK(all->back().id == 1312);
+  CHECK(all->front().time == audit_entry(2599, "").time);
+  const AuditTree tree = walk_audit_tree(*conn);
+  CHECK(tree.entries == 1200);
+  CHECK(tree.buckets == 2);  // b-0000001 (1312-1999) and b-0000002
+
+  // One entry per commit, as the daemon appends: retention deletes each
+  // entry as it falls out, including those appended after it listed the
+  // bucket.
+  for (int i = 0; i < 30; ++i) {
+    Batch b;
+    b.append_audit(audit_entry(3000 + i, "one"), 5);
+    REQUIRE(commit(*store, std::move(b)).ok());
+  }
+  all = store->load_audit(AuditQuery{100, std::nullopt, ""});
+  REQUIRE(all->size() == 5);
+  CHECK(all->front().id == 2541);
+  CHECK(all->back().id == 2537);
+  CHECK(walk_audit_tree(*conn).entries == 5);
+  CHECK(store->load_audit(AuditQuery{100, 2537, ""})->empty());
+  CHECK(store->load_audit(AuditQuery{100, std::numeric_limits<std::int64_t>::min(), ""})->empty());
 }
