@@ -77,7 +77,11 @@ std::chrono::milliseconds retry_backoff(const RetryPolicy& p, int attempt, doubl
   double wait = initial * std::pow(p.multiplier, std::max(0, attempt - 1));
   wait = std::min(wait, cap);
   wait *= 1.0 + p.jitter * std::clamp(u, -1.0, 1.0);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, wait)));
+  // Saturate (and drop NaN) before converting: a double past int64's range
+  // does not convert. 1e15 ms is 31,000 years.
+  constexpr double kMaxWait = 1e15;
+  if (!(wait >= 0.0)) wait = 0.0;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(wait, kMaxWait)));
 }
 
 }  // namespace epoch::engine

@@ -820,7 +820,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     if (!missed.empty()) {
       const CatchUpPolicy policy = catch_up_of(*t.spec);
       const bool paused = t.state == TopologyState::kPaused;
-      const Instant window_start = t_now - policy.window.to_millis();
+      const Instant window_start = saturating_sub(t_now, policy.window.to_millis());
       std::vector<Instant> run;
       if (!paused && policy.mode != CatchUpMode::kNone) {
         std::vector<Instant> eligible;
@@ -1120,8 +1120,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     ctl.launched_attempt = ti.attempt;
     ctl.timed_out = false;
     if (r.spec->policies && r.spec->policies->timeout) {
-      push_due(now() + r.spec->policies->timeout->to_millis(), DueKind::kTaskTimeout, r.handle,
-               ++ctl.timer_gen, task_name(leaf));
+      push_due(saturating_add(now(), r.spec->policies->timeout->to_millis()), DueKind::kTaskTimeout,
+               r.handle, ++ctl.timer_gen, task_name(leaf));
     }
     if (ctl.prepared && ctl.prepared->attempt == ti.attempt && ctl.prepared_observer) {
       executor_.launch(*ctl.prepared, std::move(ctl.prepared_observer));
@@ -1208,7 +1208,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       fresh.error_message = "attempt " + std::to_string(ti.attempt) + " failed" +
                             (ti.error_message.empty() ? "" : ": " + ti.error_message) +
                             "; retrying after " + describe_ms(wait);
-      fresh.not_before = now() + wait;
+      fresh.not_before = saturating_add(now(), wait);
       ti = fresh;
       ctl = TaskCtl{};
       ctl.timer_gen = 1;

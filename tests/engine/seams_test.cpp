@@ -105,6 +105,15 @@ TEST_CASE("run machine: backoff and retry decisions") {
   CHECK(engine::retry_backoff(p, 3, 0).count() == 60000);  // capped
   CHECK(engine::retry_backoff(p, 1, 1).count() == 15000);
   CHECK(engine::retry_backoff(p, 1, -1).count() == 5000);
+  // Extremes saturate instead of overflowing (the engine's own guard; the API
+  // refuses such policies with a 400).
+  RetryPolicy huge = p;
+  huge.initial_backoff = {INT64_MAX, Duration::Unit::kDays};
+  huge.max_backoff = {INT64_MAX, Duration::Unit::kDays};
+  huge.multiplier = 1e300;
+  CHECK(engine::retry_backoff(huge, 60, 1).count() == 1000000000000000);
+  CHECK(saturating_add(from_epoch_millis(0), huge.initial_backoff.to_millis()) == kMaxInstant);
+  CHECK(saturating_sub(from_epoch_millis(0), huge.initial_backoff.to_millis()) == kMinInstant);
   CHECK(engine::should_retry(&p, 3, RetryOn::kFailed));
   CHECK_FALSE(engine::should_retry(&p, 4, RetryOn::kFailed));
   p.on = {RetryOn::kTimedOut};
