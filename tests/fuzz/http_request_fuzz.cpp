@@ -4,6 +4,8 @@
 // FakeExecutor. Input: "METHOD TARGET\nName: value\n...\n\nbody".
 // Every request must be answered (time is advanced through the timers the
 // engine sets), with a status 100-599, and a JSON answer must parse.
+#include <openssl/crypto.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -123,8 +125,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // before its content is parsed; an oversized one must be a clean 400).
   if (size > 262144) return 0;
   if (!stack || ++served % 500 == 0) {
+    const bool first = !stack;
     stack.reset();
     stack = std::make_unique<Stack>();
+    // Password checks run on Auth's worker threads, whose OpenSSL state is
+    // freed when they exit. Making the Stack initialised OpenSSL, which
+    // registered its cleanup at exit; registered after it, this runs before
+    // it and joins the workers while OpenSSL can still free their state.
+    if (first) std::atexit([] { stack.reset(); });
   }
   Stack& s = *stack;
   std::optional<epochd::HttpResponse> answer;
