@@ -15,13 +15,7 @@ duration=${1:-20}
 bench_build epochd
 epochd="$bench_build/epochd/epochd"
 
-work=$(mktemp -d /tmp/epoch-api-bench-XXXXXX)
-cleanup() {
-  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+bench_workdir api-bench
 start_epochd "$epochd" --retention-runs 1100
 base="http://127.0.0.1:$port"
 topology() { # name cron

@@ -27,13 +27,7 @@ else
   epochd="$bench_build/epochd/epochd"
 fi
 
-work=$(mktemp -d /tmp/epoch-auth-bench-XXXXXX)
-cleanup() {
-  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+bench_workdir auth-bench
 hash=$(echo 'bench-password' | "$epochd" hash-password)
 good="Authorization: Basic $(printf 'admin:bench-password' | base64)"
 cat >bad.lua <<'LUA'

@@ -19,14 +19,7 @@ bench_build epochd fake_drove
 epochd="$bench_build/epochd/epochd"
 fake="$bench_build/tests/fakes/fake_drove"
 
-work=$(mktemp -d /tmp/epoch-drove-bench-XXXXXX)
-cleanup() {
-  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  [ -n "${fpid:-}" ] && kill -KILL "$fpid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+bench_workdir drove-bench
 "$fake" --cores 100000 --memory-mb 100000000 --default-script "appear=0,run=600000" 2>fake.err &
 fpid=$!
 disown "$fpid"  # no "Killed" report when the cleanup kills it

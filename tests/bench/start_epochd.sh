@@ -33,3 +33,17 @@ start_epochd() {
   echo "epochd did not start: $(cat epochd.err)" >&2
   exit 1
 }
+
+# bench_workdir <name> makes a scratch directory /tmp/epoch-<name>-XXXXXX,
+# enters it, and on exit stops the epochd started there ($pid), kills the
+# process in $fpid if any (a fake Drove), and removes the directory.
+bench_workdir() {
+  work=$(mktemp -d "/tmp/epoch-$1-XXXXXX")
+  trap bench_cleanup EXIT
+  cd "$work"
+}
+bench_cleanup() {
+  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "${fpid:-}" ] && kill -KILL "$fpid" 2>/dev/null || true
+  rm -rf "$work"
+}

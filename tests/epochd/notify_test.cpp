@@ -8,7 +8,6 @@
 // the test): Epoch's subjects and bodies, recipients and their fallback,
 // disableForSuccessfulRuns, retry after the server refuses.
 #include <doctest/doctest.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "daemon_process.h"
+#include "hmac.h"
 #include "http_client.h"
 #include "run_process.h"
 
@@ -73,19 +73,7 @@ struct Receiver : PythonServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
 };
 
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string out;
-  char b[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(b, sizeof b, "%02x", mac[i]);
-    out += b;
-  }
-  return out;
-}
+using epoch::test::hmac_sha256_hex;
 
 std::string topology(const std::string& name, const std::string& script, const std::string& cron,
                      const std::string& policies = "", const std::string& notify = "") {
@@ -186,7 +174,7 @@ TEST_CASE("webhooks: every event type, signed, retried, in order per run") {
   for (const auto& h : hooks) {
     const auto& headers = h.at("headers").as_object();
     const std::string body(h.at("body").as_string());
-    CHECK(headers.at("x-epoch-signature").as_string() == "sha256=" + hmac_hex(secret, body));
+    CHECK(headers.at("x-epoch-signature").as_string() == "sha256=" + hmac_sha256_hex(secret, body));
     CHECK(headers.at("content-type").as_string() == "application/json");
     const auto b = json::parse(body).as_object();
     CHECK(headers.at("x-epoch-event").as_string() == b.at("event").as_string());
@@ -448,16 +436,17 @@ TEST_CASE("a topology's webhooks reach loopback only when allowed, signed with i
     const std::string id(json::parse(body).at("topologyId").as_string());
     CAPTURE(path);
     if (path == "/hook") {
-      CHECK(signature == "sha256=" + hmac_hex(secret, body));
+      CHECK(signature == "sha256=" + hmac_sha256_hex(secret, body));
     } else {
       CHECK(path == "/internal/" + id);
       CHECK(signature ==
-            "sha256=" + hmac_hex(hmac_hex(secret, "epoch-topology-webhook:" + id), body));
-      CHECK(signature != "sha256=" + hmac_hex(secret, body));
+            "sha256=" +
+                hmac_sha256_hex(hmac_sha256_hex(secret, "epoch-topology-webhook:" + id), body));
+      CHECK(signature != "sha256=" + hmac_sha256_hex(secret, body));
       // The key the operator hands the topology's owner: `epochd webhook-key`.
       const auto key = epoch::test::run_process({EPOCHD_BINARY, "webhook-key", id}, secret + "\n");
       CHECK(key.exit_code == 0);
-      CHECK(signature == "sha256=" + hmac_hex(key.out.substr(0, key.out.find('\n')), body));
+      CHECK(signature == "sha256=" + hmac_sha256_hex(key.out.substr(0, key.out.find('\n')), body));
     }
   }
   std::filesystem::remove_all(dir);

@@ -8,7 +8,6 @@
 // per-topology signing key. epochd end to end: tests/epochd/notify_test.cpp.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -22,6 +21,7 @@
 #include "../../libepoch/notify/notify_common.h"
 #include "daemon_process.h"
 #include "epoch/webhook_sink.h"
+#include "hmac.h"
 
 namespace json = boost::json;
 using epoch::notify::AddressKind;
@@ -51,19 +51,7 @@ std::string refusal(const std::string& address, const std::vector<std::string>& 
   return epoch::notify::address_refusal(*a, networks(allowed));
 }
 
-std::string hmac_hex(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  std::string out;
-  char b[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(b, sizeof b, "%02x", mac[i]);
-    out += b;
-  }
-  return out;
-}
+using epoch::test::hmac_sha256_hex;
 
 // webhook_receiver.py on 127.0.0.1, keeping connections open (HTTP/1.1).
 struct Receiver {
@@ -342,7 +330,7 @@ TEST_CASE("addresses: read from the socket address libcurl connects to") {
 TEST_CASE("the per-topology key: HMAC-SHA256(secret, \"epoch-topology-webhook:\" + id), hex") {
   const std::string secret = "the operator's webhook secret";
   const std::string key = epoch::topology_webhook_key(secret, "billing");
-  CHECK(key == hmac_hex(secret, "epoch-topology-webhook:billing"));
+  CHECK(key == hmac_sha256_hex(secret, "epoch-topology-webhook:billing"));
   CHECK(key.size() == 64);
   CHECK(key != epoch::topology_webhook_key(secret, "billing2"));
   CHECK(key != epoch::topology_webhook_key("another secret", "billing"));
@@ -495,14 +483,14 @@ TEST_CASE("allowed by the operator: delivered, signed with the topology's key, n
     const auto& h = by_path.at(path);
     const std::string body(h.at("body").as_string());
     const std::string signature(h.at("headers").at("x-epoch-signature").as_string());
-    CHECK(signature == "sha256=" + hmac_hex(topology_key, body));
-    CHECK(signature != "sha256=" + hmac_hex(o.secret, body));
+    CHECK(signature == "sha256=" + hmac_sha256_hex(topology_key, body));
+    CHECK(signature != "sha256=" + hmac_sha256_hex(o.secret, body));
     CHECK(json::parse(body).at("topologyId").as_string() == "billing");
   }
   const auto& operator_hook = by_path.at("/hook");
   const std::string body(operator_hook.at("body").as_string());
   CHECK(operator_hook.at("headers").at("x-epoch-signature").as_string() ==
-        "sha256=" + hmac_hex(o.secret, body));
+        "sha256=" + hmac_sha256_hex(o.secret, body));
   sink->reset();
   std::filesystem::remove_all(dir);
 }
