@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <future>
 #include <mutex>
 #include <random>
 
 #include "../store/zk_connection.h"
+#include "../support/lifeline.h"
 #include "epoch/zookeeper.h"
 
 namespace epoch {
@@ -56,8 +56,8 @@ class ZkElector final : public LeaderElector {
       on_elected_ = std::move(on_elected);
       on_revoked_ = std::move(on_revoked);
     }
-    listener_ = conn_->add_listener([this](ZkSessionEvent e) { on_session(e); });
-    conn_->post([this] { check(); });
+    listener_ = conn_->add_listener(lifeline_.guard([this](ZkSessionEvent e) { on_session(e); }));
+    conn_->post(lifeline_.guard([this] { check(); }));
   }
 
   void stop() override {
@@ -68,13 +68,9 @@ class ZkElector final : public LeaderElector {
       stopped_ = true;
     }
     conn_->remove_listener(listener_);
-    // Wait until nothing of ours runs on the event thread any more.
-    if (!conn_->on_event_thread()) {
-      std::promise<void> barrier;
-      auto done = barrier.get_future();
-      conn_->post([&barrier] { barrier.set_value(); });
-      done.wait();
-    }
+    // Our watches and posted checks stay queued in the connection: from now
+    // on they do nothing, and this waits for the one running, if any.
+    lifeline_.renew();
     std::string node;
     {
       std::lock_guard lock(mu_);
@@ -143,7 +139,7 @@ class ZkElector final : public LeaderElector {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
     }
-    conn_->post([this] { check(); });
+    conn_->post(lifeline_.guard([this] { check(); }));
   }
 
   int try_check() {
@@ -162,7 +158,8 @@ class ZkElector final : public LeaderElector {
       }
       if (mine.empty()) {
         std::string created;
-        const int rc = conn_->create(dir_ + "/" + prefix_, url_, ZOO_EPHEMERAL_SEQUENTIAL, &created);
+        const int rc =
+            conn_->create(dir_ + "/" + prefix_, url_, ZOO_EPHEMERAL_SEQUENTIAL, &created);
         if (rc != ZOK) return rc == ZNONODE ? ZCONNECTIONLOSS : rc;
         mine = created.substr(dir_.size() + 1);
         // Others may have joined since the listing: list again.
@@ -210,7 +207,7 @@ class ZkElector final : public LeaderElector {
     if (first == mine) return ZOK;
     // Watch the predecessor (for the election) and the leader (for leader()).
     const std::string predecessor = *(me - 1);
-    const auto recheck = [this] { check(); };
+    const std::function<void()> recheck = lifeline_.guard([this] { check(); });
     int version = 0;
     if (int rc = conn_->exists(dir_ + "/" + predecessor, &version, recheck); rc != ZOK) return rc;
     if (predecessor != first) {
@@ -231,6 +228,9 @@ class ZkElector final : public LeaderElector {
   std::string node_;  // our election node's name, once created
   std::optional<std::string> leader_url_;
   std::function<void()> on_elected_, on_revoked_;
+  // Guards every callback given to the connection (its listeners, posts and
+  // one-shot watches, which outlive us); declared last, so closed first.
+  Lifeline lifeline_;
 };
 
 }  // namespace

@@ -2,10 +2,14 @@
 // FakeExecutor, and the run machine's arithmetic.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include "../../libepoch/engine/run_machine.h"
+#include "../../libepoch/support/lifeline.h"
 #include "epoch/clock.h"
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
@@ -13,6 +17,59 @@
 
 using namespace epoch;
 using std::chrono::milliseconds;
+
+TEST_CASE("Lifeline: a guarded callback never runs after close, which waits for one in flight") {
+  auto lifeline = std::make_unique<Lifeline>();
+  std::atomic<int> calls{0};
+  std::function<void(int)> add = lifeline->guard([&](int n) { calls += n; });
+  add(2);
+  CHECK(calls.load() == 2);
+
+  // A call in flight on another thread: close() returns only after it.
+  std::promise<void> entered, release;
+  std::function<void()> slow = lifeline->guard([&] {
+    entered.set_value();
+    release.get_future().wait();
+    ++calls;
+  });
+  std::thread caller([&] { slow(); });
+  entered.get_future().wait();
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    lifeline->close();
+    closed = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  CHECK_FALSE(closed.load());  // still waiting for the call in flight
+  release.set_value();
+  closer.join();
+  caller.join();
+  CHECK(closed.load());
+  CHECK(calls.load() == 3);
+
+  // After close, and after the lifeline itself is gone: no-ops.
+  add(5);
+  lifeline.reset();
+  add(7);
+  slow();
+  CHECK(calls.load() == 3);
+
+  // close() from inside a guarded callback does not wait for itself, and
+  // renew() guards later callbacks again (earlier ones stay dead).
+  Lifeline second;
+  std::function<void()> self_closing = second.guard([&] {
+    second.close();
+    ++calls;
+  });
+  self_closing();
+  CHECK(calls.load() == 4);
+  second.renew();
+  self_closing();
+  CHECK(calls.load() == 4);
+  std::function<void()> fresh = second.guard([&] { ++calls; });
+  fresh();
+  CHECK(calls.load() == 5);
+}
 
 TEST_CASE("ManualClock: timers fire in order, only when due, and never after cancel") {
   boost::asio::io_context ioc;

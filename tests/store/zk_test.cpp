@@ -47,8 +47,8 @@ void expire_session(ZkConnection& conn, const ZkServer& zk) {
 }
 
 struct ElectorProbe {
-  std::unique_ptr<LeaderElector> elector;
   std::atomic<int> elected{0}, revoked{0};
+  std::unique_ptr<LeaderElector> elector;  // last: stopped before the counters go
 
   ElectorProbe(std::shared_ptr<ZkConnection> conn, std::string url)
       : elector(make_zk_elector(std::move(conn), std::move(url))) {
@@ -223,6 +223,34 @@ TEST_CASE("election among three: one leader, known to all; a stopped leader is r
   REQUIRE(eventually([&] { return nodes[2]->elector->leader() == "http://n1"; }));
   CHECK(leaders() == 1);
   CHECK(nodes[0]->revoked.load() == 0);  // stop() calls no callback
+}
+
+TEST_CASE("an elector destroyed while its watches are pending is never called back") {
+  // The connection outlives the electors and keeps their one-shot watches
+  // and posted checks; each round destroys a follower (watching the
+  // leader's node), then the leader, whose node's deletion fires the
+  // follower's watch on the connection's event thread. Before the fix the
+  // watch called the destroyed follower (ASan: heap-use-after-free).
+  ZkServer zk;
+  auto conn = connect(zk);
+  auto probe = connect(zk);
+  for (int round = 0; round < 100; ++round) {
+    auto leader = std::make_unique<ElectorProbe>(conn, "http://leader");
+    REQUIRE(eventually([&] { return leader->elector->is_leader(); }, 5s, 1ms));
+    auto follower = std::make_unique<ElectorProbe>(conn, "http://follower");
+    REQUIRE(eventually([&] { return follower->elector->leader() == "http://leader"; }, 5s, 1ms));
+    follower.reset();
+    leader.reset();
+    // Both nodes are gone, and the connection still works.
+    std::vector<std::string> children;
+    REQUIRE(eventually([&] {
+      return probe->children("/epoch/leader-selection", children) == ZOK && children.empty();
+    }));
+  }
+  // A last elector on the same connection is elected: nothing stale runs.
+  ElectorProbe last(conn, "http://last");
+  REQUIRE(eventually([&] { return last.elector->is_leader(); }));
+  CHECK(last.revoked.load() == 0);
 }
 
 TEST_CASE("ZooKeeper restart: calls fail while it is down, leadership is dropped and regained") {
