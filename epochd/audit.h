@@ -26,18 +26,22 @@ class AuditRecorder {
   AuditRecorder(epoch::Scheduler& scheduler, epoch::Store& store,
                 const epoch::LeaderElector& elector, Logger& log, std::int64_t keep = 0);
 
-  // For a change (any POST/PUT/DELETE: Epoch's API and the UI's), returns a
-  // responder that
-  // records the change once it succeeded, then answers; other requests get
-  // `respond` back unchanged. Call before the API handles `req`.
-  // The path and topology id recorded are the decoded route's.
-  Responder wrap(const HttpRequest& req, const Route& route, const Principal& who,
-                 Responder respond);
+  // Records a change (any POST/PUT/DELETE: Epoch's API and the UI's; other
+  // requests are not recorded, do not call this for them). Reads the
+  // topology's JSON before the change, then calls `proceed` with the
+  // responder the API must answer through: once the change succeeded, it
+  // reads the JSON after, records the entry, then answers with `respond`.
+  // `proceed` and `respond` are always called later, on an engine thread
+  // (the reads are the scheduler's get_topology, which never answers
+  // inline); a failed change is answered as is and not recorded. The path
+  // and topology id recorded are the decoded route's.
+  void record(const HttpRequest& req, const Route& route, const Principal& who, Responder respond,
+              std::function<void(Responder)> proceed);
 
   std::uint64_t failures() const { return failures_.load(); }
 
  private:
-  std::string topology_json(const std::string& id);
+  void topology_json(const std::string& id, std::function<void(std::string)> then);
 
   epoch::Scheduler& scheduler_;
   epoch::Store& store_;

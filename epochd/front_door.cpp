@@ -203,8 +203,13 @@ void FrontDoor::handle(HttpRequest req, Responder respond) const {
       return answer(serve_ui(request, *route));
     if (route->matched() && route->spec->endpoint == Endpoint::kWhoami)
       return answer(whoami(who, auth_mode));
-    Responder audited = audit->wrap(request, *route, who, std::move(answer));
-    api->handle(*route, std::move(request), who, std::move(audited));
+    if (!is_write(request.method))
+      return api->handle(*route, std::move(request), who, std::move(answer));
+    auto held = std::make_shared<HttpRequest>(std::move(request));
+    audit->record(*held, *route, who, std::move(answer),
+                  [this, route, held, who](Responder audited) {
+                    api->handle(*route, std::move(*held), who, std::move(audited));
+                  });
   };
   AuthDecision now = auth->decide(req, *route);
   if (now.kind != AuthDecision::Kind::kPending)

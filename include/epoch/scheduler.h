@@ -22,12 +22,13 @@
 //
 // Threading: all engine state lives on one strand of the io_context given to
 // the constructor; run the io_context on any number of threads. Every
-// public method is thread-safe and returns at once; its callback runs on the
-// strand after the change is durable (do not block in it). Exception:
-// get_topology and list_topologies answer from a snapshot the strand
-// publishes after every change, on the caller's thread and before they
-// return, so reads never wait behind a burst of fires (they go through the
-// strand only while a new leader is still recovering).
+// public method is thread-safe and returns at once; no callback is ever
+// called inline (before the method returns). A change's callback runs on
+// the strand after the change is durable (do not block in it).
+// get_topology and list_topologies take their answer at the call from a
+// snapshot the strand publishes after every change, and deliver it on an
+// io_context thread (not the strand), so reads never wait behind a burst of
+// fires; while a new leader is still recovering they go through the strand.
 // Ownership: the Scheduler does not own the seams; they must outlive it.
 // Errors: callbacks get kNotFound (unknown topology/run/task),
 // kInvalidArgument (validate(Topology) failed), kAlreadyExists,

@@ -177,6 +177,16 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       self.do_kill_task(tid, rid, task, std::move(done));
     });
   }
+  // Reads answer from the published views when they are ready: the answer
+  // is taken now and delivered through the io_context (never inline, never
+  // behind the strand's work); while a leader recovers, through the strand.
+  template <typename T>
+  void answer_later(StatusOr<T> answer, Callback<T> done) {
+    asio::post(ioc_, [answer = std::move(answer), done = std::move(done)]() mutable {
+      done(std::move(answer));
+    });
+  }
+
   void get_topology(std::string id, Callback<TopologyView> done) {
     {
       std::shared_lock lock(views_mu_);
@@ -184,11 +194,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         const auto it = views_.find(id);
         if (it == views_.end()) {
           lock.unlock();
-          return done(not_found("No such topology: " + id));
+          return answer_later<TopologyView>(not_found("No such topology: " + id), std::move(done));
         }
         const std::shared_ptr<const Published> p = it->second;
         lock.unlock();
-        return done(p->view());
+        return answer_later<TopologyView>(p->view(), std::move(done));
       }
     }
     on_strand([id = std::move(id), done = std::move(done)](Impl& self) mutable {
@@ -234,7 +244,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         out.reserve(all.size());
         for (const auto& p : all)
           out.push_back(p->view());
-        return done(std::move(out));
+        return answer_later<std::vector<TopologyView>>(std::move(out), std::move(done));
       }
     }
     on_strand([done = std::move(done)](Impl& self) mutable {

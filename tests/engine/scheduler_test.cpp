@@ -746,22 +746,30 @@ TEST_CASE("not the leader: operations are refused") {
   CHECK(r.status().code() == StatusCode::kUnavailable);
 }
 
-TEST_CASE("reads answer at once from the published views, which follow every change") {
+TEST_CASE("reads answer from the published views, never inline, and follow every change") {
   Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
   h.start();
   REQUIRE(h.create(process_topology("a", "*/10 * * * * ?")).ok());
   REQUIRE(h.create(process_topology("b", "0 0 * * * ?")).ok());
-  // Answered on the caller's thread before returning: nothing pumps the strand.
+  // Never answered inline (a caller may hold a lock or a frame the answer
+  // writes to), and answered by one turn of the io_context, not behind the
+  // strand's queue.
   const auto read = [&](const std::string& id) {
     std::optional<StatusOr<TopologyView>> got;
     h.scheduler->get_topology(id, [&](StatusOr<TopologyView> v) { got.emplace(std::move(v)); });
-    REQUIRE_MESSAGE(got.has_value(), "get_topology waited for the strand");
+    REQUIRE_FALSE_MESSAGE(got.has_value(), "get_topology answered inline");
+    h.ioc.restart();
+    h.ioc.poll_one();
+    REQUIRE_MESSAGE(got.has_value(), "get_topology's answer was not the next handler");
     return std::move(*got);
   };
   CHECK(read("a")->next_fire == at("2026-01-01T00:00:10Z"));
   CHECK(read("nope").status().code() == StatusCode::kNotFound);
   std::optional<StatusOr<std::vector<TopologyView>>> all;
   h.scheduler->list_topologies([&](auto v) { all.emplace(std::move(v)); });
+  REQUIRE_FALSE(all.has_value());
+  h.ioc.restart();
+  h.ioc.poll_one();
   REQUIRE(all.has_value());
   REQUIRE((*all)->size() == 2);
   CHECK((*all)->front().details.id == "a");
