@@ -295,13 +295,7 @@ AuthDecision Auth::decide(const HttpRequest& req, const Route& route) {
       return authorize(it->second.principal, req, route);
     }
   }
-  if (throttled(req.remote_address, false)) {
-    AuthDecision d;
-    d.response =
-        failure_response(429, "Too many failed sign-ins from this address; try again in a minute");
-    d.response.headers.emplace_back("Retry-After", "60");
-    return d;
-  }
+  // New credentials, or a throttled client: verify() answers either.
   AuthDecision d;
   d.kind = AuthDecision::Kind::kPending;
   return d;
@@ -313,6 +307,20 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (options_.deliver) return options_.deliver(std::move(f));
     f();
   };
+  if (throttled(req.remote_address, false)) {
+    AuthDecision d;
+    d.response =
+        failure_response(429, "Too many failed sign-ins from this address; try again in a minute");
+    d.response.headers.emplace_back("Retry-After", "60");
+    auto answer = [done = std::move(done), d = std::move(d)]() mutable { done(std::move(d)); };
+    if (options_.deliver_after && options_.throttle_delay.count() > 0)
+      return options_.deliver_after(options_.throttle_delay, std::move(answer));
+    if (workers_)
+      return asio::post(*workers_, [deliver, answer = std::move(answer)]() mutable {
+        deliver(std::move(answer));
+      });
+    return deliver(std::move(answer));
+  }
   if (!workers_ || queued_.fetch_add(1) >= options_.max_queued) {
     if (workers_) --queued_;
     AuthDecision busy;

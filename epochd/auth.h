@@ -98,6 +98,15 @@ struct AuthOptions {
   // Delivers a password check's outcome (e.g. posts it onto the
   // io_context); default: calls it on the worker thread.
   std::function<void(std::function<void()>)> deliver;
+  // A throttled client's 429 is held this long before it goes out (a
+  // tarpit: a client hammering bad credentials over a few connections gets
+  // a few answers a second, not thousands; default 1 s). Needs
+  // deliver_after.
+  std::chrono::milliseconds throttle_delay{1000};
+  // Calls `f` after `delay`, off the caller's stack (e.g. a steady_timer on
+  // the io_context). Default (empty): throttled answers go out through
+  // `deliver` without a delay.
+  std::function<void(std::chrono::milliseconds delay, std::function<void()> f)> deliver_after;
 };
 
 // "name:password-or-hash:ROLE", one per entry. Errors name the entry.
@@ -126,14 +135,17 @@ class Auth {
 
   // Decides at once what can be decided without a password check: mode
   // none, bearer tokens, open routes, credentials verified before (cached
-  // 30 minutes), malformed or throttled credentials, the role the route
-  // needs. kPending: Basic credentials not seen before.
+  // 30 minutes), malformed credentials, the role the route needs.
+  // kPending: Basic credentials not seen before, or from a client over its
+  // failure budget (verify() then answers 429 after throttle_delay, with
+  // no password check).
   AuthDecision decide(const HttpRequest& req, const Route& route);
 
   // Checks the Basic credentials of `req` (which decide() left pending) on
   // the auth workers and calls `done` with kAllowed or kRefused — always
   // later, never before verify() returns, through options.deliver. When
-  // the workers' queue is full, `done` gets 503 (still later).
+  // the workers' queue is full, `done` gets 503 (still later); a throttled
+  // client gets 429 after options.throttle_delay (through deliver_after).
   void verify(const HttpRequest& req, const Route& route, std::function<void(AuthDecision)> done);
 
   // Whether the configuration gave some user's password as plain text

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/url/parse.hpp>
 #include <cstdlib>
 #include <future>
@@ -188,6 +189,11 @@ int run_daemon(const Config& config, Logger& log) {
   // Password checks end on the auth workers; the request goes on on an
   // I/O thread.
   auth_options.deliver = [&ioc](std::function<void()> f) { asio::post(ioc, std::move(f)); };
+  // A throttled client's 429 waits on a timer (one per connection at most).
+  auth_options.deliver_after = [&ioc](std::chrono::milliseconds delay, std::function<void()> f) {
+    auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
+    timer->async_wait([timer, f = std::move(f)](boost::system::error_code) { f(); });
+  };
   if (config.auth_mode == "token") {
     auto tokens = TokenVerifier::make(config.token);
     if (!tokens.ok()) {

@@ -6,7 +6,8 @@
 # requests with wrong Basic credentials; the fire lateness p99 of the
 # phase comes from the epoch_fire_lateness_seconds histogram.
 #   quiet        no bad credentials (the baseline)
-#   throttled    bad credentials, default --auth-failures-per-minute (10)
+#   throttled    bad credentials, default --auth-failures-per-minute (10):
+#                beyond it, each 429 is held 1 s
 #   unthrottled  bad credentials, --auth-failures-per-minute 0 (every one is
 #                a PBKDF2 on the auth worker)
 # Prints one line per phase. Not a pass/fail test.
