@@ -23,12 +23,13 @@ using namespace std::chrono_literals;
 namespace {
 
 std::shared_ptr<ZkConnection> connect(const ZkServer& zk, std::string ns = "epoch",
-                                      std::chrono::milliseconds session = 2000ms) {
+                                      std::chrono::milliseconds session = 2000ms,
+                                      std::chrono::milliseconds operation = 1000ms) {
   ZkOptions o;
   o.hosts = zk.hosts();
   o.name_space = std::move(ns);
   o.session_timeout = session;
-  o.operation_timeout = 1000ms;
+  o.operation_timeout = operation;
   auto c = connect_zookeeper(o);
   REQUIRE(c.ok());
   REQUIRE(eventually([&] { return zk_connected(**c); }));
@@ -403,7 +404,9 @@ TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounde
     return i % 7 == 0 ? longest : "topology-" + std::to_string(i % 5);
   };
   ZkServer zk;
-  auto conn = connect(zk);
+  // Batches of 500 entries on a loaded 2-core machine (sanitizers, other
+  // tests): wait for ZooKeeper as long as a production node would.
+  auto conn = connect(zk, "epoch", 10s, 10s);
   auto store = make_zk_store(conn);
   const auto t0 = std::chrono::steady_clock::now();
   for (int at = 0; at < kTotal; at += kPerBatch) {
