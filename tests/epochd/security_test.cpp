@@ -628,7 +628,7 @@ TEST_CASE(
     CHECK(used < 0.5);  // a spinning accept loop uses all of it
     // A new client waits for a slot, but is answered.
     const auto r = http_call(d.port(), "GET", "/healthcheck", "", {}, std::chrono::seconds(20));
-    CHECK(r.status == 200);
+    CHECK_MESSAGE(r.status == 200, r.error);
   };
   SUBCASE("the default limit, derived from the descriptor limit") {
     DaemonProcess d("/usr/bin/prlimit", dir, under_100_fds({}));
