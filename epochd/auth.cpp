@@ -307,30 +307,25 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (options_.deliver) return options_.deliver(std::move(f));
     f();
   };
-  if (throttled(req.remote_address, false)) {
+  // A refusal without a check: still later, and off the caller's stack (on
+  // a worker if there is one).
+  const auto refuse = [&](int status, const std::string& message, const char* retry_after) {
     AuthDecision d;
-    d.response =
-        failure_response(429, "Too many failed sign-ins from this address; try again in a minute");
-    d.response.headers.emplace_back("Retry-After", "60");
+    d.response = failure_response(status, message);
+    d.response.headers.emplace_back("Retry-After", retry_after);
     auto answer = [done = std::move(done), d = std::move(d)]() mutable { done(std::move(d)); };
-    if (options_.deliver_after && options_.throttle_delay.count() > 0)
+    if (status == 429 && options_.deliver_after && options_.throttle_delay.count() > 0)
       return options_.deliver_after(options_.throttle_delay, std::move(answer));
-    if (workers_)
-      return asio::post(*workers_, [deliver, answer = std::move(answer)]() mutable {
-        deliver(std::move(answer));
-      });
-    return deliver(std::move(answer));
+    if (!workers_) return deliver(std::move(answer));
+    asio::post(*workers_,
+               [deliver, answer = std::move(answer)]() mutable { deliver(std::move(answer)); });
+  };
+  if (throttled(req.remote_address, false)) {
+    return refuse(429, "Too many failed sign-ins from this address; try again in a minute", "60");
   }
   if (!workers_ || queued_.fetch_add(1) >= options_.max_queued) {
     if (workers_) --queued_;
-    AuthDecision busy;
-    busy.response = failure_response(503, "Too many sign-ins in progress; try again");
-    busy.response.headers.emplace_back("Retry-After", "1");
-    // Still later, and off the caller's stack: on a worker if there is one.
-    if (!workers_) return deliver([done = std::move(done), busy] { done(busy); });
-    return asio::post(*workers_, [deliver, done = std::move(done), busy]() mutable {
-      deliver([done = std::move(done), busy] { done(busy); });
-    });
+    return refuse(503, "Too many sign-ins in progress; try again", "1");
   }
   asio::post(*workers_, [this, deliver, header = std::string(req.header("Authorization")),
                          address = req.remote_address, method = req.method, route,
