@@ -60,11 +60,6 @@ class Lifeline {
     state_ = std::make_shared<State>();
   }
 
-  bool open() const {
-    std::lock_guard lock(state_->mu);
-    return !state_->closed;
-  }
-
  private:
   struct State {
     std::mutex mu;
