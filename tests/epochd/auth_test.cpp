@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -393,4 +394,61 @@ TEST_CASE("every kind of change is audited, through Epoch's paths and the UI's")
   CHECK(edit.at("before").at("topology").at("trigger").at("timeSpec").as_string() == "0 0 6 * * ?");
   CHECK(edit.at("after").at("topology").at("trigger").at("timeSpec").as_string() == "0 0 7 * * ?");
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("refusals without a password check are never inline: 503 when busy, 429 held") {
+  AuthOptions o;
+  o.mode = "basic";
+  o.users["u"] = AuthUser{*hash_password("pw", 1000), Role::kReadOnly};
+  o.failures_per_minute = 1;
+  std::atomic<int> delivered{0};
+  o.deliver = [&](std::function<void()> f) {
+    ++delivered;
+    f();
+  };
+  std::promise<std::chrono::milliseconds> held;
+  std::thread later;  // where a held answer goes out: off the caller's stack
+  o.deliver_after = [&](std::chrono::milliseconds delay, std::function<void()> f) {
+    held.set_value(delay);
+    later = std::thread(std::move(f));
+  };
+  HttpRequest req;
+  req.method = "GET";
+  req.target = "/apis/v1/topologies";
+  req.remote_address = "192.0.2.7";
+  req.headers.emplace_back("Authorization", basic("u", "wrong"));
+  const Route route = parse_route(req.method, req.target);
+  const auto retry_after = [](const AuthDecision& d) {
+    for (const auto& [name, value] : d.response.headers)
+      if (name == "Retry-After") return value;
+    return std::string();
+  };
+  const auto verify = [&](Auth& auth) {
+    std::promise<AuthDecision> done;
+    auth.verify(req, route, [&](AuthDecision d) { done.set_value(std::move(d)); });
+    return done.get_future().get();
+  };
+  SUBCASE("the workers' queue is full: 503, Retry-After 1, through deliver") {
+    o.max_queued = 0;
+    Auth auth(o);
+    const AuthDecision d = verify(auth);
+    CHECK(d.kind == AuthDecision::Kind::kRefused);
+    CHECK(d.response.status == 503);
+    CHECK(retry_after(d) == "1");
+    CHECK(delivered.load() == 1);
+    CHECK(auth.password_checks() == 0);
+  }
+  SUBCASE("over the failure budget: 429, Retry-After 60, held throttle_delay, no check") {
+    o.throttle_delay = std::chrono::milliseconds(1234);
+    Auth auth(o);
+    CHECK(verify(auth).response.status == 401);  // the one failure allowed
+    CHECK(auth.password_checks() == 1);
+    CHECK(auth.decide(req, route).kind == AuthDecision::Kind::kPending);
+    const AuthDecision d = verify(auth);
+    CHECK(d.response.status == 429);
+    CHECK(retry_after(d) == "60");
+    CHECK(held.get_future().get() == std::chrono::milliseconds(1234));
+    CHECK(auth.password_checks() == 1);
+    later.join();
+  }
 }
