@@ -133,7 +133,7 @@ int run_daemon(const Config& config, Logger& log) {
     return 1;
   }
   Metrics metrics;
-  auto executor = make_instrumented_executor(**base_executor, metrics);
+  auto executor = make_instrumented_executor(**base_executor, metrics, log);
   auto event_log = make_event_logger(log);
   epoch::FanoutSink events;
   events.add(metrics.sink());

@@ -177,8 +177,8 @@ using Clock = std::chrono::steady_clock;
 
 class InstrumentedExecutor final : public epoch::Executor {
  public:
-  InstrumentedExecutor(epoch::Executor& target, Metrics& metrics)
-      : target_(target), metrics_(metrics) {}
+  InstrumentedExecutor(epoch::Executor& target, Metrics& metrics, Logger& log)
+      : target_(target), metrics_(metrics), log_(log) {}
 
   std::string_view name() const noexcept override { return target_.name(); }
 
@@ -201,7 +201,14 @@ class InstrumentedExecutor final : public epoch::Executor {
   }
 
   void cleanup(const std::string& task_id, std::function<void(epoch::Status)> done) override {
-    target_.cleanup(task_id, timed("cleanup", std::move(done)));
+    auto logged = [this, task_id, done = std::move(done)](epoch::Status s) {
+      if (!s.ok()) {
+        log_.warn("could not clean up a finished task in the executor",
+                  {{"taskId", task_id}, {"error", s.message()}});
+      }
+      if (done) done(std::move(s));
+    };
+    target_.cleanup(task_id, timed("cleanup", std::move(logged)));
   }
 
   epoch::StatusOr<epoch::TaskLogs> logs(const std::string& task_id) override {
@@ -235,6 +242,7 @@ class InstrumentedExecutor final : public epoch::Executor {
 
   epoch::Executor& target_;
   Metrics& metrics_;
+  Logger& log_;
   std::mutex mu_;
   std::unordered_set<std::string> seen_;
   std::deque<std::string> order_;
@@ -243,8 +251,8 @@ class InstrumentedExecutor final : public epoch::Executor {
 }  // namespace
 
 std::unique_ptr<epoch::Executor> make_instrumented_executor(epoch::Executor& target,
-                                                            Metrics& metrics) {
-  return std::make_unique<InstrumentedExecutor>(target, metrics);
+                                                            Metrics& metrics, Logger& log) {
+  return std::make_unique<InstrumentedExecutor>(target, metrics, log);
 }
 
 }  // namespace epochd

@@ -80,9 +80,12 @@ class Metrics {
   std::unique_ptr<Sink> sink_;
 };
 
+class Logger;
+
 // An Executor that forwards to another and measures each call (and the
-// lateness of each scheduled run's first launch) into `metrics`.
+// lateness of each scheduled run's first launch) into `metrics`. A cleanup
+// that failed (the engine does not wait for it) is logged to `log`.
 std::unique_ptr<epoch::Executor> make_instrumented_executor(epoch::Executor& target,
-                                                            Metrics& metrics);
+                                                            Metrics& metrics, Logger& log);
 
 }  // namespace epochd

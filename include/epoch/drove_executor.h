@@ -20,9 +20,15 @@
 // not know is reported as not found; the engine fails it after its
 // unknown_task_timeout, so it is never polled forever.
 //
+// A kill while the CREATE is still being retried stops the retries and
+// ends the task CANCELLED ("killed before Drove accepted the task"); a
+// CREATE that was in flight and succeeds is followed by a KILL. A cleanup
+// DELETE answered `deleted: false` or failing is tried three times (2 s and
+// 4 s apart) before its callback hears why.
+//
 // Threading: thread-safe; network calls run on the executor's own threads
 // (`workers` for create/kill/cleanup, one poller), never on the caller's;
-// observers and callbacks run on those threads.
+// no call answers inline: observers and callbacks run on those threads.
 // Ownership: the executor owns its threads; destroying it stops them (the
 // tasks go on in Drove).
 // Errors: make_drove_executor() refuses bad options (kInvalidArgument);
@@ -54,7 +60,8 @@ struct DroveExecutorOptions {
   // fails the task.
   std::chrono::milliseconds launch_give_up{60000};
   // ClusterOpSpec JSON sent with CREATE and KILL.
-  std::string cluster_op_spec = R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})";
+  std::string cluster_op_spec =
+      R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})";
   int workers = 4;  // threads for create, kill and cleanup calls
   // HTTPS endpoints: TLS 1.2 or later; the certificate is verified against
   // this CA bundle (PEM; empty: the system's) and must name the host.

@@ -27,7 +27,10 @@
 // line of its standard error; a task killed through kill() is CANCELLED; a
 // task whose supervisor vanished without recording an exit is FAILED as lost.
 //
-// Threading: thread-safe; observers run on the executor's monitor thread.
+// Threading: thread-safe; no call answers inline: observers and the
+// kill/cleanup callbacks run on the executor's monitor thread. A kill of a
+// task still in the intake, or whose command has not started yet, ends it
+// CANCELLED without starting it.
 // Ownership: the executor owns its monitor thread; destroying it stops
 // watching (the tasks go on).
 // Errors: launch problems are reported through the observer as FAILED;

@@ -321,6 +321,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     bool timed_out = false;
     bool killed = false;
     bool kill_when_started = false;  // replaced while its launch was in flight
+    // The error shown is about the task's state now ("not known yet",
+    // "status could not be ascertained"), not what an attempt left: the
+    // next report without one clears it.
+    bool transient_error = false;
     std::uint64_t timer_gen = 0;
     // A launch built ahead of its time (prepare_ahead), so that the launch
     // itself allocates nothing.
@@ -1129,6 +1133,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ctl) {
     ctl.launched_attempt = ti.attempt;
     ctl.timed_out = false;
+    ctl.transient_error = false;
     if (r.spec->policies && r.spec->policies->timeout) {
       push_due(saturating_add(now(), r.spec->policies->timeout->to_millis()), DueKind::kTaskTimeout,
                r.handle, ++ctl.timer_gen, task_name(leaf));
@@ -1161,6 +1166,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (ti.state != TaskState::kUnknown) {
         ti.state = TaskState::kUnknown;
         ti.error_message = "the executor does not know this task (yet)";
+        ctl.transient_error = true;
         touch(r);
         emit_task(r.rec.run, name, ti);
       }
@@ -1172,12 +1178,20 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ctl.kill_when_started = false;
         kill_soon(ti.task_id);
       }
-      if (ti.state == u.state && ti.upstream_id == u.upstream_id) return;
+      const bool clears = ctl.transient_error && u.error_message.empty();
+      if (ti.state == u.state && ti.upstream_id == u.upstream_id && !clears) return;
       ti.state = u.state;
       if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
       // Keeps what an earlier attempt left ("attempt 1 failed: ...") until
-      // this one has something to say.
-      if (!u.error_message.empty()) ti.error_message = u.error_message;
+      // this one has something to say; a transient word goes when the
+      // state it described does.
+      if (!u.error_message.empty()) {
+        ti.error_message = u.error_message;
+        ctl.transient_error = true;
+      } else if (clears) {
+        ti.error_message.clear();
+        ctl.transient_error = false;
+      }
       if (u.state == TaskState::kRunning && !ti.started) ti.started = t_now;
       touch(r);
       emit_task(r.rec.run, name, ti);

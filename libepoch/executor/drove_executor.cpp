@@ -9,9 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <deque>
@@ -84,8 +84,8 @@ struct Reply {
     std::string out;
     const auto* o = json.if_object();
     const auto* d = o != nullptr ? o->if_contains("data") : nullptr;
-    const auto* v = d != nullptr && d->is_object() ? d->as_object().if_contains("validationErrors")
-                                                   : nullptr;
+    const auto* v =
+        d != nullptr && d->is_object() ? d->as_object().if_contains("validationErrors") : nullptr;
     if (v != nullptr && v->is_array()) {
       for (const auto& e : v->as_array()) {
         if (!e.is_string()) continue;
@@ -159,8 +159,7 @@ class Connection {
         if (!options_.tls_insecure) {
           tls_->set_verify_callback(asio::ssl::host_name_verification(ep.host));
         }
-        tls_->async_handshake(asio::ssl::stream_base::client,
-                              [&](beast::error_code e) { ec = e; });
+        tls_->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
         run();
         if (ec) {
           r.error = "TLS handshake with " + ep.url + " failed: " + tls_error(ec);
@@ -252,6 +251,10 @@ struct Tracked {
   TaskLaunch launch;
   TaskObserver observer;
   bool accepted = false;  // Drove has it (created, or it already existed)
+  // Killed before Drove accepted it: the create loop stops, or kills what
+  // its last CREATE made; each kill's `done` is answered then.
+  bool cancelled = false;
+  std::vector<std::function<void(Status)>> kill_dones;
   std::optional<TaskUpdate> last;
   std::uint64_t generation = 0;
 };
@@ -276,8 +279,8 @@ TaskUpdate map_task(const json::object& info, const std::string& task_id) {
   if (const auto* tr = info.if_contains("taskResult"); tr != nullptr && tr->is_object()) {
     if (const auto* s = tr->as_object().if_contains("status"); s && s->is_string())
       result = std::string(s->as_string());
-    if (const auto* e = tr->as_object().if_contains("exitCode"); e && e->is_int64() &&
-                                                                 e->as_int64() >= 0)
+    if (const auto* e = tr->as_object().if_contains("exitCode");
+        e && e->is_int64() && e->as_int64() >= 0)
       u.exit_code = static_cast<int>(e->as_int64());
   }
   if (state == "PENDING" || state == "PROVISIONING" || state == "STARTING") {
@@ -324,6 +327,7 @@ class DroveExecutor final : public Executor {
     }
     jobs_cv_.notify_all();
     poll_cv_.notify_all();
+    cancel_cv_.notify_all();
     for (auto& t : workers_)
       t.join();
     poller_.join();
@@ -337,7 +341,7 @@ class DroveExecutor final : public Executor {
       u.state = TaskState::kFailed;
       u.upstream_id = "UNKNOWN";
       u.error_message = "only CONTAINER_EXECUTION tasks run on Drove";
-      observer(u);
+      enqueue([observer = std::move(observer), u](Connection&) { observer(u); });
       return;
     }
     std::uint64_t gen;
@@ -347,6 +351,7 @@ class DroveExecutor final : public Executor {
       t.launch = l;
       t.observer = std::move(observer);
       t.last.reset();
+      t.accepted = false;  // a kill asked for before (cancelled, kill_dones) still holds
       gen = t.generation = ++generation_;
     }
     enqueue([this, id = l.task_id, gen](Connection& c) { create(c, id, gen); });
@@ -358,34 +363,24 @@ class DroveExecutor final : public Executor {
   }
 
   void kill(const std::string& task_id, std::function<void(Status)> done) override {
-    enqueue([this, task_id, done = std::move(done)](Connection& c) {
-      json::object op{{"type", "KILL"},
-                      {"sourceAppName", options_.app_name},
-                      {"taskId", task_id},
-                      {"opSpec", op_spec_}};
-      const Reply r = call(c, http::verb::post, "/apis/v1/tasks/operations", json::serialize(op));
-      if (r.status == 200 && r.success()) return done(ok_status());
-      if (r.status == 0 || r.status >= 500) {
-        return done(unavailable("Could not send kill command to drove: " + failure_text(r)));
+    {
+      // A task whose CREATE Drove has not accepted yet: its create loop
+      // stops (or kills what it made) and answers.
+      std::lock_guard lock(mu_);
+      if (const auto it = tracked_.find(task_id); it != tracked_.end() && !it->second.accepted) {
+        it->second.cancelled = true;
+        it->second.kill_dones.push_back(std::move(done));
+        cancel_cv_.notify_all();
+        return;
       }
-      const std::string why = r.validation_errors();
-      done(failed_precondition("Drove refused the kill: " + (why.empty() ? r.message() : why)));
-    });
+    }
+    enqueue(
+        [this, task_id, done = std::move(done)](Connection& c) { done(send_kill(c, task_id)); });
   }
 
   void cleanup(const std::string& task_id, std::function<void(Status)> done) override {
-    enqueue([this, task_id, done = std::move(done)](Connection& c) {
-      const Reply r = call(c, http::verb::delete_, instance_path(task_id), "");
-      const auto* o = r.json.if_object();
-      const auto* d = o != nullptr ? o->if_contains("data") : nullptr;
-      const auto* deleted = d != nullptr && d->is_object() ? d->as_object().if_contains("deleted")
-                                                           : nullptr;
-      if (r.status == 200 && r.success() && deleted != nullptr && deleted->is_bool() &&
-          deleted->as_bool()) {
-        return done(ok_status());
-      }
-      done(unavailable("Could not delete Drove task " + options_.app_name + "/" + task_id + ": " +
-                       failure_text(r)));
+    enqueue([this, task_id, done = std::move(done)](Connection& c) mutable {
+      delete_task(c, task_id, 1, std::move(done));
     });
   }
 
@@ -399,6 +394,15 @@ class DroveExecutor final : public Executor {
 
  private:
   using Job = std::function<void(Connection&)>;
+
+  // Runs `job` on a worker after `delay` (the poller hands it over).
+  void later(milliseconds delay, Job job) {
+    {
+      std::lock_guard lock(mu_);
+      later_.emplace(Steady::now() + delay, std::move(job));
+    }
+    poll_cv_.notify_one();
+  }
 
   void enqueue(Job job) {
     {
@@ -430,6 +434,61 @@ class DroveExecutor final : public Executor {
   static std::string failure_text(const Reply& r) {
     if (r.status == 0) return r.error;
     return "[" + std::to_string(r.status) + "] " + r.body.substr(0, 300);
+  }
+
+  // DELETE of a task's metadata. Drove answering `deleted: false` (or
+  // failing) is tried again kCleanupTries times, kCleanupPause apart and
+  // doubling, off the worker threads; then `done` hears why.
+  static constexpr int kCleanupTries = 3;
+  static constexpr milliseconds kCleanupPause{2000};
+
+  void delete_task(Connection& c, const std::string& task_id, int attempt,
+                   std::function<void(Status)> done) {
+    const Reply r = call(c, http::verb::delete_, instance_path(task_id), "");
+    const auto* o = r.json.if_object();
+    const auto* d = o != nullptr ? o->if_contains("data") : nullptr;
+    const auto* deleted =
+        d != nullptr && d->is_object() ? d->as_object().if_contains("deleted") : nullptr;
+    const bool answered =
+        r.status == 200 && r.success() && deleted != nullptr && deleted->is_bool();
+    if (answered && deleted->as_bool()) return done(ok_status());
+    if (attempt < kCleanupTries) {
+      return later(kCleanupPause * (1 << (attempt - 1)),
+                   [this, task_id, attempt, done = std::move(done)](Connection& c2) mutable {
+                     delete_task(c2, task_id, attempt + 1, std::move(done));
+                   });
+    }
+    done(unavailable("Could not delete Drove task " + options_.app_name + "/" + task_id + " in " +
+                     std::to_string(attempt) + " tries: " +
+                     (answered ? std::string("Drove answered deleted: false") : failure_text(r))));
+  }
+
+  Status send_kill(Connection& c, const std::string& task_id) {
+    json::object op{{"type", "KILL"},
+                    {"sourceAppName", options_.app_name},
+                    {"taskId", task_id},
+                    {"opSpec", op_spec_}};
+    const Reply r = call(c, http::verb::post, "/apis/v1/tasks/operations", json::serialize(op));
+    if (r.status == 200 && r.success()) return ok_status();
+    if (r.status == 0 || r.status >= 500) {
+      return unavailable("Could not send kill command to drove: " + failure_text(r));
+    }
+    return failed_precondition("Drove refused the kill: " + refusal_text(r));
+  }
+
+  // What a 4xx answer says, in words even when Drove's body has none.
+  static std::string refusal_text(const Reply& r) {
+    if (r.status == 401) {
+      return "Drove did not accept epochd's credentials (401 Unauthorized; check the Drove "
+             "username and password)";
+    }
+    if (r.status == 403) {
+      return "the Drove user may not operate tasks (403 Forbidden; it needs write access)";
+    }
+    std::string why = r.validation_errors();
+    if (why.empty()) why = r.message();
+    if (why.empty()) why = "no reason given";
+    return why + " [" + std::to_string(r.status) + "]";
   }
 
   // ---- leader discovery ------------------------------------------------------------
@@ -464,7 +523,9 @@ class DroveExecutor final : public Executor {
 
   // A call to the leader, retried with backoff on transport errors, 5xx
   // and "not the leader" (then the leader is looked for again).
-  Reply call(Connection& c, http::verb verb, const std::string& target, const std::string& body) {
+  // `abandon` (when set) is asked before each retry: true stops retrying.
+  Reply call(Connection& c, http::verb verb, const std::string& target, const std::string& body,
+             const std::function<bool()>& abandon = nullptr) {
     Reply r;
     milliseconds backoff = options_.retry_backoff;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
@@ -481,7 +542,7 @@ class DroveExecutor final : public Executor {
         if (r.status == 0 || not_leader) forget_leader(*l);
         if (r.status != 0 && r.status < 500 && !not_leader) return r;
       }
-      if (attempt == options_.max_attempts || stopping()) break;
+      if (attempt == options_.max_attempts || stopping() || (abandon && abandon())) break;
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
@@ -505,9 +566,10 @@ class DroveExecutor final : public Executor {
                           {"dockerPullTimeout", to_string(c.executable.docker_pull_timeout)}};
     json::array volumes;
     for (const Volume& v : c.volumes.value_or(std::vector<Volume>{})) {
-      volumes.push_back({{"pathInContainer", v.path_in_container},
-                         {"pathOnHost", v.path_on_host},
-                         {"mode", v.mode == Volume::Mode::kReadWrite ? "READ_WRITE" : "READ_ONLY"}});
+      volumes.push_back(
+          {{"pathInContainer", v.path_in_container},
+           {"pathOnHost", v.path_on_host},
+           {"mode", v.mode == Volume::Mode::kReadWrite ? "READ_WRITE" : "READ_ONLY"}});
     }
     spec["volumes"] = std::move(volumes);
     const auto raw = [](const Boxed<RawJson>& b, json::value fallback) -> json::value {
@@ -517,10 +579,9 @@ class DroveExecutor final : public Executor {
       return ec ? fallback : v;
     };
     spec["configs"] = raw(c.configs, json::array{});
-    spec["logging"] = raw(c.logging, json::object{{"type", "LOCAL"},
-                                                  {"maxSize", "10m"},
-                                                  {"maxFiles", 3},
-                                                  {"compress", true}});
+    spec["logging"] = raw(
+        c.logging,
+        json::object{{"type", "LOCAL"}, {"maxSize", "10m"}, {"maxFiles", 3}, {"compress", true}});
     json::array resources;
     for (const Resource& r : c.resources) {
       if (r.type == Resource::Type::kCpu) {
@@ -551,6 +612,8 @@ class DroveExecutor final : public Executor {
     return json::serialize(json::object{{"type", "CREATE"}, {"spec", spec}, {"opSpec", op_spec_}});
   }
 
+  // Creates the task in Drove, retrying transport errors and 5xx until
+  // `launch_give_up`; a kill meanwhile stops it (see kill()).
   void create(Connection& conn, const std::string& task_id, std::uint64_t gen) {
     std::string body;
     {
@@ -559,41 +622,108 @@ class DroveExecutor final : public Executor {
       if (it == tracked_.end() || it->second.generation != gen) return;
       body = create_body(it->second.launch);
     }
-    const auto give_up = Steady::now() + options_.launch_give_up;
+    const auto started = Steady::now();
+    const auto give_up = started + options_.launch_give_up;
     milliseconds wait = options_.retry_backoff;
+    const auto abandon = [&] { return !current(task_id, gen) || cancelled(task_id, gen); };
+    bool maybe_created = false;  // an attempt whose outcome Drove did not tell
     while (true) {
-      const Reply r = call(conn, http::verb::post, "/apis/v1/tasks/operations", body);
+      if (cancelled(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
+      const Reply r = call(conn, http::verb::post, "/apis/v1/tasks/operations", body, abandon);
       TaskUpdate u;
       u.upstream_id = task_id;
-      if (r.status == 200 && r.success()) {
+      const bool exists =
+          r.status == 400 && r.validation_errors().find("Task already exists") != std::string::npos;
+      if ((r.status == 200 && r.success()) || exists) {
+        if (cancelled(task_id, gen)) return kill_created(conn, task_id, gen);
+        if (exists) return accepted(task_id, gen, std::nullopt);  // attach: the poll tells
         u.state = TaskState::kStarting;
         return accepted(task_id, gen, u);
       }
-      const std::string errors = r.validation_errors();
-      if (r.status == 400 && errors.find("Task already exists") != std::string::npos) {
-        return accepted(task_id, gen, std::nullopt);  // attach: the poll tells its state
-      }
+      if (r.status == 0 || r.status >= 500) maybe_created = true;
+      if (cancelled(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
       if (r.status != 0 && r.status < 500) {
         u.state = TaskState::kFailed;
         u.upstream_id = "UNKNOWN";
-        u.error_message = "Drove refused the task: " + (errors.empty() ? r.message() : errors) +
-                          " [" + std::to_string(r.status) + "]";
+        u.error_message = "Drove refused the task: " + refusal_text(r);
         return finish(task_id, gen, u);
       }
-      if (Steady::now() + wait >= give_up || stopping()) {
+      const auto now = Steady::now();
+      if (now >= give_up || stopping()) {
+        const auto tried = std::chrono::duration_cast<milliseconds>(now - started).count();
         u.state = TaskState::kFailed;
         u.upstream_id = "UNKNOWN";
-        u.error_message = "Drove did not accept the task within " +
+        u.error_message = "Drove did not accept the task in " + std::to_string(tried / 1000) + "." +
+                          std::to_string(tried % 1000 / 100) + " s of trying (launch give-up " +
                           std::to_string(options_.launch_give_up.count() / 1000) +
-                          " s: " + failure_text(r);
+                          " s): " + failure_text(r);
         return finish(task_id, gen, u);
       }
-      std::this_thread::sleep_for(wait);
+      // The last try is made at the give-up time, not a backoff before it.
+      const auto pause = std::min<Steady::duration>(wait, give_up - now);
+      {
+        std::unique_lock lock(mu_);
+        cancel_cv_.wait_for(lock, pause, [&] {
+          const auto it = tracked_.find(task_id);
+          return stopping_ || it == tracked_.end() || it->second.generation != gen ||
+                 it->second.cancelled;
+        });
+      }
       wait = std::min(wait * 2, milliseconds(5000));
+      if (!current(task_id, gen)) return;
+    }
+  }
+
+  bool current(const std::string& task_id, std::uint64_t gen) {
+    std::lock_guard lock(mu_);
+    const auto it = tracked_.find(task_id);
+    return it != tracked_.end() && it->second.generation == gen;
+  }
+
+  bool cancelled(const std::string& task_id, std::uint64_t gen) {
+    std::lock_guard lock(mu_);
+    const auto it = tracked_.find(task_id);
+    return it != tracked_.end() && it->second.generation == gen && it->second.cancelled;
+  }
+
+  // Killed before Drove accepted it: the task ends CANCELLED. When a CREATE
+  // may have reached Drove unanswered, a KILL follows (a "does not exist"
+  // answer to it is the expected one).
+  void cancel_launch(Connection& conn, const std::string& task_id, std::uint64_t gen,
+                     bool maybe_created) {
+    std::vector<std::function<void(Status)>> dones;
+    {
       std::lock_guard lock(mu_);
       const auto it = tracked_.find(task_id);
       if (it == tracked_.end() || it->second.generation != gen) return;
+      dones = std::move(it->second.kill_dones);
     }
+    TaskUpdate u;
+    u.state = TaskState::kCancelled;
+    u.upstream_id = "UNKNOWN";
+    u.error_message = "killed before Drove accepted the task";
+    finish(task_id, gen, u);
+    for (auto& done : dones)
+      done(ok_status());
+    if (maybe_created) (void)send_kill(conn, task_id);  // "does not exist" is expected
+  }
+
+  // Killed while the CREATE that made it was in flight: track it (the poll
+  // reports its end) and kill it.
+  void kill_created(Connection& conn, const std::string& task_id, std::uint64_t gen) {
+    std::vector<std::function<void(Status)>> dones;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end() || it->second.generation != gen) return;
+      dones = std::move(it->second.kill_dones);
+      it->second.accepted = true;
+      poll_soon_ = true;
+    }
+    poll_cv_.notify_one();
+    const Status s = send_kill(conn, task_id);
+    for (auto& done : dones)
+      done(s);
   }
 
   void accepted(const std::string& task_id, std::uint64_t gen, std::optional<TaskUpdate> u) {
@@ -641,13 +771,28 @@ class DroveExecutor final : public Executor {
   void poll_loop() {
     Connection conn(options_, *tls_);
     auto next_leader_check = Steady::now();
+    auto next_poll = Steady::now() + options_.poll_interval;
     while (true) {
       std::vector<std::pair<std::string, std::uint64_t>> live;
       {
         std::unique_lock lock(mu_);
-        poll_cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || poll_soon_; });
+        const auto deadline = next_poll;
+        const auto due = [&] { return !later_.empty() && later_.begin()->first <= Steady::now(); };
+        while (!stopping_ && !poll_soon_ && !due() && Steady::now() < deadline) {
+          poll_cv_.wait_until(
+              lock, later_.empty() ? deadline : std::min(deadline, later_.begin()->first));
+        }
         if (stopping_) return;
+        bool handed = false;
+        while (due()) {
+          jobs_.push_back(std::move(later_.begin()->second));
+          later_.erase(later_.begin());
+          handed = true;
+        }
+        if (handed) jobs_cv_.notify_all();
+        if (!poll_soon_ && Steady::now() < deadline) continue;
         poll_soon_ = false;
+        next_poll = Steady::now() + options_.poll_interval;
         for (const auto& [id, t] : tracked_)
           if (t.accepted) live.emplace_back(id, t.generation);
       }
@@ -686,7 +831,8 @@ class DroveExecutor final : public Executor {
     u.upstream_id = task_id;
     if (r.status == 200 && r.success()) {
       const auto* data = r.json.as_object().if_contains("data");
-      if (data != nullptr && data->is_object()) return report(task_id, gen, map_task(data->as_object(), task_id));
+      if (data != nullptr && data->is_object())
+        return report(task_id, gen, map_task(data->as_object(), task_id));
     }
     if (r.status == 200 && r.message().rfind("No such task instance", 0) == 0) {
       u.not_found = true;
@@ -711,7 +857,8 @@ class DroveExecutor final : public Executor {
   std::map<std::string, Tracked> tracked_;
   std::uint64_t generation_ = 0;
   std::deque<Job> jobs_;
-  std::condition_variable jobs_cv_, poll_cv_;
+  std::multimap<Steady::time_point, Job> later_;  // cleanup retries, by when
+  std::condition_variable jobs_cv_, poll_cv_, cancel_cv_;
   bool poll_soon_ = false;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
@@ -760,10 +907,10 @@ StatusOr<std::unique_ptr<Executor>> make_drove_executor(DroveExecutorOptions opt
       tls->load_verify_file(options.tls_ca_file, ec);
     }
     if (ec) {
-      return invalid_argument("drove: cannot load CA certificates" +
-                              (options.tls_ca_file.empty() ? std::string()
-                                                           : " from '" + options.tls_ca_file + "'") +
-                              ": " + ec.message());
+      return invalid_argument(
+          "drove: cannot load CA certificates" +
+          (options.tls_ca_file.empty() ? std::string() : " from '" + options.tls_ca_file + "'") +
+          ": " + ec.message());
     }
   }
   return std::unique_ptr<Executor>(

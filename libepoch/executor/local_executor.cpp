@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -84,6 +85,7 @@ void write_file_safe(const char* path, const char* tmp, const char* prefix, long
 // Everything the forked processes need, prepared before fork.
 struct Spawn {
   std::string sup_pid, sup_pid_tmp, child_pid, child_pid_tmp, exit, exit_tmp;
+  std::string killed;  // present: killed before the command started
   std::string stdout_path, stderr_path, cwd;
   std::string program;  // resolved path
   std::vector<std::string> args, env;
@@ -137,6 +139,10 @@ bool spawn(const Spawn& s) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT})
       ::sigaction(sig, &ign, nullptr);
     write_file_safe(s.sup_pid.c_str(), s.sup_pid_tmp.c_str(), "", ::getpid());
+    if (::access(s.killed.c_str(), F_OK) == 0) {  // a kill came first: never start
+      write_file_safe(s.exit.c_str(), s.exit_tmp.c_str(), "signal ", SIGTERM);
+      ::_exit(0);
+    }
     const pid_t child = ::fork();
     if (child == 0) run_command(s, argv.data(), envp.data());
     if (child < 0) {
@@ -291,32 +297,42 @@ class LocalExecutor final : public Executor {
     watches_.erase(task_id);
   }
 
+  // A task still in the intake ends CANCELLED without starting; one whose
+  // supervisor has not started the command yet never starts it; a running
+  // one gets SIGTERM (docker stop), then SIGKILL after kill_grace. The
+  // monitor thread sends the signals and answers `done`.
   void kill(const std::string& task_id, std::function<void(Status)> done) override {
     Status result;
     {
       std::lock_guard lock(mu_);
+      std::optional<Launch> queued;
+      {
+        std::lock_guard intake(in_mu_);
+        const auto it = std::find_if(queue_.begin(), queue_.end(),
+                                     [&](const Launch& l) { return l.launch.task_id == task_id; });
+        if (it != queue_.end()) {
+          queued = std::move(*it);
+          queue_.erase(it);
+        }
+      }
       const fs::path dir = task_dir(task_id);
-      auto child = read_number(dir / "child.pid");
-      const bool finished = fs::exists(dir / "exit");
-      if (!safe_id(task_id) || !fs::exists(dir) || finished || !child) {
+      if (queued) {
+        TaskUpdate u;
+        u.state = TaskState::kCancelled;
+        u.upstream_id = "UNKNOWN";
+        u.error_message = "killed before it started";
+        report_later(std::move(queued->observer), std::move(u));
+      } else if (!safe_id(task_id) || !fs::exists(dir) || fs::exists(dir / "exit")) {
         result = not_found("no running task " + task_id);
       } else {
         std::ofstream(dir / "killed") << "1\n";
-        if (auto it = watches_.find(task_id); it != watches_.end()) {
-          it->second.kill_at = Clock::now();
-        } else {
-          orphan_kills_[task_id] = Clock::now();
-        }
-        if (fs::exists(dir / "container")) {
-          const std::string grace =
-              std::to_string(std::max<long long>(1, options_.kill_grace.count() / 1000));
-          spawn_detached({options_.docker_cli, "stop", "-t", grace, task_id});
-        }
-        ::kill(static_cast<pid_t>(-*child), SIGTERM);
+        const auto it = watches_.find(task_id);
+        Watch& w = it != watches_.end() ? it->second : orphan_kills_[task_id];
+        if (!w.kill_at) w.kill_at = Clock::now();
       }
+      completions_.emplace_back(std::move(done), std::move(result));
     }
     wake();
-    done(result);
   }
 
   void cleanup(const std::string& task_id, std::function<void(Status)> done) override {
@@ -334,8 +350,9 @@ class LocalExecutor final : public Executor {
         watches_.erase(task_id);
         if (ec) result = internal_error("cannot remove " + dir.string() + ": " + ec.message());
       }
+      completions_.emplace_back(std::move(done), std::move(result));
     }
-    done(result);
+    wake();
   }
 
   StatusOr<TaskLogs> logs(const std::string& task_id) override {
@@ -358,6 +375,7 @@ class LocalExecutor final : public Executor {
     TaskState reported = TaskState::kPending;
     std::string upstream;
     std::optional<Clock::time_point> kill_at;
+    bool termed = false;  // SIGTERM (docker stop) sent
     bool sigkilled = false;
     Clock::time_point since = Clock::now();
   };
@@ -390,21 +408,24 @@ class LocalExecutor final : public Executor {
     while (true) {
       std::deque<Launch> batch;
       bool stopping = false;
-      {
-        std::lock_guard intake(in_mu_);
-        batch.swap(queue_);
-        stopping = stop_;
-        wake_ = false;
-      }
       std::vector<std::pair<TaskObserver, TaskUpdate>> reports;
+      std::vector<std::pair<std::function<void(Status)>, Status>> completions;
       {
+        // mu_ before in_mu_: a kill sees a launch either queued or started.
         std::lock_guard lock(mu_);
+        {
+          std::lock_guard intake(in_mu_);
+          batch.swap(queue_);
+          stopping = stop_;
+          wake_ = false;
+        }
         // Launches accepted before the executor is destroyed are still started.
         for (Launch& l : batch)
           start(l);
         if (stopping) break;
         reports = std::move(early_);
         early_.clear();
+        completions.swap(completions_);
         for (auto it = watches_.begin(); it != watches_.end();) {
           std::optional<TaskUpdate> u = check(it->first, it->second);
           if (u) {
@@ -418,9 +439,12 @@ class LocalExecutor final : public Executor {
         }
         escalate_orphans();
       }
-      if (!reports.empty()) {
+      if (!reports.empty() || !completions.empty()) {
         for (auto& [observer, update] : reports) {
           if (observer) observer(update);
+        }
+        for (auto& [done, status] : completions) {
+          if (done) done(std::move(status));
         }
         continue;
       }
@@ -471,6 +495,7 @@ class LocalExecutor final : public Executor {
     s.child_pid_tmp = d + "/.child.pid";
     s.exit = d + "/exit";
     s.exit_tmp = d + "/.exit";
+    s.killed = d + "/killed";
     s.stdout_path = d + "/stdout.log";
     s.stderr_path = d + "/stderr.log";
     std::map<std::string, std::string> env = base_environment();
@@ -612,9 +637,19 @@ class LocalExecutor final : public Executor {
     return u;
   }
 
-  // REQUIRES: mu_ held. SIGKILL after the grace time.
+  // REQUIRES: mu_ held. A killed task's command gets SIGTERM once it has
+  // a pid, SIGKILL after the grace time.
   void escalate(const std::string& id, Watch& w, std::optional<long long> child) {
     if (!w.kill_at || w.sigkilled || !child) return;
+    if (!w.termed) {
+      w.termed = true;
+      if (fs::exists(task_dir(id) / "container")) {
+        const std::string grace =
+            std::to_string(std::max<long long>(1, options_.kill_grace.count() / 1000));
+        spawn_detached({options_.docker_cli, "stop", "-t", grace, id});
+      }
+      ::kill(static_cast<pid_t>(-*child), SIGTERM);
+    }
     if (Clock::now() - *w.kill_at < options_.kill_grace) return;
     w.sigkilled = true;
     if (fs::exists(task_dir(id) / "container")) spawn_detached({options_.docker_cli, "kill", id});
@@ -623,8 +658,7 @@ class LocalExecutor final : public Executor {
 
   void escalate_orphans() {
     for (auto it = orphan_kills_.begin(); it != orphan_kills_.end();) {
-      Watch w;
-      w.kill_at = it->second;
+      Watch& w = it->second;
       const auto child = read_number(task_dir(it->first) / "child.pid");
       if (fs::exists(task_dir(it->first) / "exit")) {
         it = orphan_kills_.erase(it);
@@ -645,8 +679,9 @@ class LocalExecutor final : public Executor {
   bool wake_ = false;
   std::deque<Launch> queue_;
   std::map<std::string, Watch> watches_;
-  std::map<std::string, Clock::time_point> orphan_kills_;
+  std::map<std::string, Watch> orphan_kills_;  // killed tasks no observer watches
   std::vector<std::pair<TaskObserver, TaskUpdate>> early_;
+  std::vector<std::pair<std::function<void(Status)>, Status>> completions_;  // kill, cleanup
   std::thread monitor_;
 };
 

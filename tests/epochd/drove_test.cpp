@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "daemon_process.h"
 #include "fake_drove_process.h"
@@ -28,7 +29,8 @@ json::object container(const std::string& name, const std::string& script) {
   return {{"type", "CONTAINER_EXECUTION"},
           {"taskName", name},
           {"executable",
-           {{"type", "DOCKER"}, {"url", "docker.io/library/busybox:1.36"},
+           {{"type", "DOCKER"},
+            {"url", "docker.io/library/busybox:1.36"},
             {"dockerPullTimeout", "120 seconds"}}},
           {"resources",
            json::array{{{"type", "CPU"}, {"count", 1}}, {{"type", "MEMORY"}, {"sizeInMB", 128}}}},
@@ -48,9 +50,20 @@ struct Setup {
   explicit Setup(int controllers = 1, std::vector<std::string> extra = {},
                  std::vector<std::string> fake_args = {})
       : drove(FAKE_DROVE_BINARY, controllers, std::move(fake_args)) {
-    args = {"--executor", "drove", "--drove-endpoints", drove.endpoints(), "--drove-app-name",
-            "epoch", "--drove-poll-interval", "200 ms", "--drove-leader-check-interval", "200 ms",
-            "--drove-attempts", "2", "--unknown-task-timeout", "3 seconds"};
+    args = {"--executor",
+            "drove",
+            "--drove-endpoints",
+            drove.endpoints(),
+            "--drove-app-name",
+            "epoch",
+            "--drove-poll-interval",
+            "200 ms",
+            "--drove-leader-check-interval",
+            "200 ms",
+            "--drove-attempts",
+            "2",
+            "--unknown-task-timeout",
+            "3 seconds"};
     args.insert(args.end(), extra.begin(), extra.end());
     start();
   }
@@ -131,7 +144,8 @@ TEST_CASE("Drove: create to a finished run; Drove's outcomes; composites; the lo
   CHECK(str(task.at("taskId")) == task_id);
   CHECK(str(task.at("upstreamId")) == task_id);
   // The log link points into the Drove UI of the leader.
-  const auto log = http_call(s.port(), "GET", "/apis/v1/topologies/ok/runs/" + ok + "/tasks/main/log");
+  const auto log =
+      http_call(s.port(), "GET", "/apis/v1/topologies/ok/runs/" + ok + "/tasks/main/log");
   CHECK(str(json::parse(log.body).at("data")) ==
         "http://127.0.0.1:" + std::to_string(s.drove.ports()[0]) + "/tasks/epoch/" + task_id);
 
@@ -182,8 +196,8 @@ TEST_CASE("Drove: kill a running task; a task Drove never shows is failed after 
   const std::string slow = s.run_now("slow");
   const std::string ghost = s.run_now("ghost");
   REQUIRE(eventually([&] { return s.task_in("slow", slow, "main", "RUNNING"); }, 10s));
-  const auto k = http_call(s.port(), "POST",
-                           "/apis/v1/topologies/slow/runs/" + slow + "/tasks/main/kill");
+  const auto k =
+      http_call(s.port(), "POST", "/apis/v1/topologies/slow/runs/" + slow + "/tasks/main/kill");
   REQUIRE_MESSAGE(k.status == 200, k.body);
   auto r = s.finished("slow", slow);
   CHECK(str(r.at("state")) == "FAILED");
@@ -193,6 +207,77 @@ TEST_CASE("Drove: kill a running task; a task Drove never shows is failed after 
   CHECK(str(r.at("state")) == "FAILED");
   CHECK(str(r.at("tasks").at("main").at("errorMessage")).find("has not known task") !=
         std::string::npos);
+}
+
+TEST_CASE("Drove: a kill while the CREATE is retried or in flight: CANCELLED, nothing runs") {
+  Setup s;
+  s.create("t", container("main", "run=20000"));
+  const auto id = [](const std::string& run) { return "t-" + run + "-main"; };
+  // Drove answers 500 to everything: the CREATE is being retried.
+  s.drove.fault("status500=100000");
+  auto calls = s.drove.count("apiCalls");
+  const std::string first = s.run_now("t");
+  REQUIRE(eventually([&] { return s.drove.count("apiCalls") >= calls + 2; }, 10s));
+  auto k = http_call(s.port(), "POST", "/apis/v1/topologies/t/runs/" + first + "/tasks/main/kill");
+  CHECK_MESSAGE(k.status == 200, k.body);
+  auto r = s.finished("t", first, 5s);
+  CHECK(str(r.at("tasks").at("main").at("state")) == "CANCELLED");
+  CHECK(str(r.at("tasks").at("main").at("errorMessage")) ==
+        "killed before Drove accepted the task");
+  s.drove.fault("status500=0");
+  std::this_thread::sleep_for(1500ms);  // the retries would have created it by now
+  CHECK(s.drove.accepted().count(id(first)) == 0);
+
+  // Drove is slow: the kill arrives while the CREATE is on its way, which
+  // then succeeds; the task it made is killed.
+  s.drove.fault("delay=2500");
+  calls = s.drove.count("apiCalls");
+  const std::string second = s.run_now("t");
+  REQUIRE(eventually([&] { return s.drove.count("apiCalls") > calls; }, 10s));
+  k = http_call(s.port(), "POST", "/apis/v1/topologies/t/runs/" + second + "/tasks/main/kill", "",
+                {}, 20s);
+  CHECK_MESSAGE(k.status == 200, k.body);
+  s.drove.fault("delay=0");
+  r = s.finished("t", second, 10s);
+  CHECK(str(r.at("tasks").at("main").at("state")) == "CANCELLED");
+  CHECK(s.drove.accepted().at(id(second)) == 1);
+}
+
+TEST_CASE("Drove: refusals, give-ups and transient states say what happened") {
+  {
+    // A user Drove lets read but not operate: 403, in words.
+    Setup s(1, {"--drove-username", "ro", "--drove-password", "pw"}, {"--user", "ro:pw:ro"});
+    s.create("t", container("main", "run=100"));
+    const auto r = s.finished("t", s.run_now("t"));
+    CHECK(str(r.at("tasks").at("main").at("errorMessage")) ==
+          "Drove refused the task: the Drove user may not operate tasks (403 Forbidden; it needs "
+          "write access)");
+  }
+  {
+    // Drove down for longer than the give-up time: the message says how long was tried.
+    Setup s(1, {"--drove-launch-give-up", "2 seconds"});
+    s.create("t", container("main", "run=100"));
+    s.drove.fault("status500=100000");
+    const auto r = s.finished("t", s.run_now("t"));
+    const std::string why = str(r.at("tasks").at("main").at("errorMessage"));
+    INFO(why);
+    REQUIRE(why.rfind("Drove did not accept the task in ", 0) == 0);
+    CHECK(std::stod(why.substr(33)) >= 2.0);
+    CHECK(why.find(" s of trying (launch give-up 2 s): [500]") != std::string::npos);
+  }
+  {
+    // Unknown to Drove for its first polls, then RUNNING: the word about
+    // the unknown state goes with it.
+    Setup s;
+    s.create("t", container("main", "appear=1500,run=3000"));
+    const std::string run = s.run_now("t");
+    REQUIRE(eventually([&] { return s.task_in("t", run, "main", "UNKNOWN"); }, 10s));
+    REQUIRE(eventually([&] { return s.task_in("t", run, "main", "RUNNING"); }, 10s));
+    const auto task = s.run("t", run).at("tasks").at("main").as_object();
+    const auto* message = task.if_contains("errorMessage");
+    CHECK_MESSAGE((message == nullptr || message->is_null() || message->as_string().empty()),
+                  json::serialize(task));
+  }
 }
 
 TEST_CASE("Drove: the leader controller switches mid-run; Drove fails at launch and mid-run") {
@@ -248,18 +333,33 @@ TEST_CASE("Drove: an epochd restart (kill -9) while a task runs attaches to it")
 TEST_CASE("Drove: retention removes old runs' Drove tasks") {
   Setup s(1, {"--retention-runs", "1", "--retention-interval", "1 second"});
   s.create("t", container("main", "run=50"));
+  // Drove's first two DELETEs delete nothing: they are tried again.
+  s.drove.fault("deletefalse=2");
   std::vector<std::string> runs;
   for (int i = 0; i < 3; ++i) {
     runs.push_back(s.run_now("t"));
     s.finished("t", runs.back());
   }
   const auto gone = [&](const std::string& run) {
-    const auto r = http_call(s.drove.ports()[0], "GET",
-                             "/apis/v1/tasks/epoch/instances/t-" + run + "-main");
+    const auto r =
+        http_call(s.drove.ports()[0], "GET", "/apis/v1/tasks/epoch/instances/t-" + run + "-main");
     return json::parse(r.body).at("status").as_string() == "FAILED";  // "No such task instance"
   };
-  REQUIRE(eventually([&] { return gone(runs[0]) && gone(runs[1]); }, 15s));
+  REQUIRE(eventually([&] { return gone(runs[0]) && gone(runs[1]); }, 20s));
   CHECK_FALSE(gone(runs[2]));
+  CHECK(s.drove.count("deletes") >= 4);
+  // A task Drove never deletes is logged, after three tries.
+  s.drove.fault("deletefalse=1000");
+  runs.push_back(s.run_now("t"));
+  s.finished("t", runs.back());
+  REQUIRE(eventually(
+      [&] {
+        return s.epochd->log().find("could not clean up a finished task in the executor") !=
+               std::string::npos;
+      },
+      20s));
+  const std::string log = s.epochd->log();
+  CHECK(log.find("in 3 tries: Drove answered deleted: false") != std::string::npos);
 }
 
 TEST_CASE("Drove over HTTPS: verified against the configured CA; an unknown CA is refused") {
@@ -270,17 +370,25 @@ TEST_CASE("Drove over HTTPS: verified against the configured CA; an unknown CA i
   const std::string endpoint = "https://localhost:" + std::to_string(drove.ports()[0]);
   const auto daemon = [&](const std::string& home, std::vector<std::string> extra) {
     std::filesystem::create_directories(home);
-    std::vector<std::string> args = {"--executor", "drove", "--drove-endpoints", endpoint,
-                                     "--drove-app-name", "epoch", "--drove-poll-interval",
-                                     "200 ms", "--drove-launch-give-up", "1 second",
-                                     "--store", "memory"};
+    std::vector<std::string> args = {"--executor",
+                                     "drove",
+                                     "--drove-endpoints",
+                                     endpoint,
+                                     "--drove-app-name",
+                                     "epoch",
+                                     "--drove-poll-interval",
+                                     "200 ms",
+                                     "--drove-launch-give-up",
+                                     "1 second",
+                                     "--store",
+                                     "memory"};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args);
   };
-  const std::string topology =
-      json::serialize(json::object{{"name", "tls"},
-                                   {"task", container("main", "run=100")},
-                                   {"trigger", {{"type", "CRON"}, {"timeSpec", "0 0 0 1 1 ? 2099"}}}});
+  const std::string topology = json::serialize(
+      json::object{{"name", "tls"},
+                   {"task", container("main", "run=100")},
+                   {"trigger", {{"type", "CRON"}, {"timeSpec", "0 0 0 1 1 ? 2099"}}}});
   const auto run_once = [&](DaemonProcess& d) {
     REQUIRE(http_call(d.port(), "POST", "/apis/v1/topologies", topology,
                       {{"Content-Type", "application/json"}})
@@ -343,9 +451,10 @@ TEST_CASE("the fake controller speaks Drove: leadership, auth, validation, envel
   CHECK(r.body == R"({"status":"FAILED","message":"No such task instance epoch/nope"})");
   r = http_call(leader, "DELETE", "/apis/v1/tasks/epoch/instances/nope", "", rw);
   CHECK(r.body == R"({"status":"SUCCESS","data":{"deleted":true},"message":"success"})");
-  r = http_call(leader, "POST", "/apis/v1/tasks/operations",
-                R"({"type":"KILL","sourceAppName":"epoch","taskId":"nope","opSpec":{"timeout":"1 second","parallelism":1,"failureStrategy":"STOP"}})",
-                rw);
+  r = http_call(
+      leader, "POST", "/apis/v1/tasks/operations",
+      R"({"type":"KILL","sourceAppName":"epoch","taskId":"nope","opSpec":{"timeout":"1 second","parallelism":1,"failureStrategy":"STOP"}})",
+      rw);
   CHECK(r.status == 400);
   CHECK(r.body.find("Either task does not exist or has already finished for epoch/nope") !=
         std::string::npos);

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -47,6 +48,29 @@ TaskUpdate wait_terminal(Seen& seen) {
   FAIL("no terminal state within 20 s");
   return {};
 }
+
+// What a kill or cleanup answered, and on which thread.
+struct Answer {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Status> status;
+  std::thread::id thread;
+  std::function<void(Status)> callback() {
+    return [this](Status s) {
+      std::lock_guard lock(mu);
+      status = std::move(s);
+      thread = std::this_thread::get_id();
+      cv.notify_all();
+    };
+  }
+  // The answer (up to 20 s), which never comes on the caller's thread.
+  Status wait() {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return status.has_value(); }));
+    CHECK(thread != std::this_thread::get_id());
+    return *status;
+  }
+};
 
 template <typename F>
 void wait_until(F condition) {
@@ -114,9 +138,9 @@ TEST_CASE("a process task: output captured, environment set, exit 0 COMPLETED") 
   REQUIRE(logs.ok());
   CHECK(slurp(logs->path) == "hello ESR-2026-01-01-00-00-00-000 1767225600000\n");
   CHECK(slurp(logs->stderr_path) == "warn\n");
-  Status cleaned = internal_error("not called");
-  ex->cleanup("t1", [&](Status s) { cleaned = s; });
-  CHECK(cleaned.ok());
+  Answer cleaned;
+  ex->cleanup("t1", cleaned.callback());
+  CHECK(cleaned.wait().ok());
   CHECK_FALSE(fs::exists(d.path / "t1"));
   CHECK(ex->logs("t1").status().code() == StatusCode::kNotFound);
 }
@@ -177,17 +201,44 @@ TEST_CASE("kill: SIGTERM, then SIGKILL after the grace time; the task is CANCELL
              stubborn.observer());
   wait_until([&] { return polite.last() && polite.last()->state == TaskState::kRunning; });
   wait_until([&] { return stubborn.last() && stubborn.last()->state == TaskState::kRunning; });
-  Status k1, k2;
-  ex->kill("polite", [&](Status s) { k1 = s; });
-  ex->kill("stubborn", [&](Status s) { k2 = s; });
-  CHECK(k1.ok());
-  CHECK(k2.ok());
+  Answer k1, k2;
+  ex->kill("polite", k1.callback());
+  ex->kill("stubborn", k2.callback());
+  CHECK(k1.wait().ok());
+  CHECK(k2.wait().ok());
   CHECK(wait_terminal(polite).state == TaskState::kCancelled);
   const TaskUpdate u = wait_terminal(stubborn);
   CHECK(u.state == TaskState::kCancelled);
-  Status again;
-  ex->kill("polite", [&](Status s) { again = s; });
-  CHECK(again.code() == StatusCode::kNotFound);
+  Answer again;
+  ex->kill("polite", again.callback());
+  CHECK(again.wait().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a kill while the launch is in flight: the command never starts; CANCELLED") {
+  Dir d;
+  LocalExecutorOptions o = options(d);
+  o.poll_interval = std::chrono::milliseconds(200);
+  const fs::path ran = d.path / "ran";
+  // Many times over, so the kill lands in each window: in the intake,
+  // between the supervisor's start and the command's, and running.
+  for (int i = 0; i < 30; ++i) {
+    auto ex = make_local_executor(o);
+    Seen seen;
+    const std::string id = "early-" + std::to_string(i);
+    ex->launch(shell(id, "touch '" + ran.string() + "-" + id + "'; sleep 30"), seen.observer());
+    if (i % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(200 * i));
+    Answer k;
+    ex->kill(id, k.callback());
+    INFO("kill ", i, ": ", k.wait().message());
+    CHECK(k.wait().ok());
+    const TaskUpdate u = wait_terminal(seen);
+    CHECK(u.state == TaskState::kCancelled);
+    if (i % 3 == 0) {  // straight after launch(): still in the intake
+      CHECK(u.error_message == "killed before it started");
+      CHECK_FALSE(fs::exists(d.path / id));
+    }
+    if (u.upstream_id == "UNKNOWN") CHECK_FALSE(fs::exists(ran.string() + "-" + id));
+  }
 }
 
 TEST_CASE("a task survives the executor: a new executor attaches instead of starting it again") {
@@ -272,9 +323,9 @@ TEST_CASE("container tasks go through the docker CLI") {
     Seen s3;
     ex->launch(l, s3.observer());
     wait_until([&] { return fs::exists(log + ".box-3.pid"); });
-    Status k;
-    ex->kill("box-3", [&](Status s) { k = s; });
-    CHECK(k.ok());
+    Answer k;
+    ex->kill("box-3", k.callback());
+    CHECK(k.wait().ok());
     CHECK(wait_terminal(s3).state == TaskState::kCancelled);
     wait_until([&] { return slurp(log).find("stop -t 1 box-3") != std::string::npos; });
   }

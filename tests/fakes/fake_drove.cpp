@@ -17,20 +17,21 @@
 // e.g. "run=500,exit=3". Fault injection and inspection, outside /apis:
 //   POST /fake/leader?controller=<i>      make controller i (0-based) the leader
 //   POST /fake/faults?status500=<n>&delay=<ms>&drop=<n>&maintenance=<0|1>
+//                    &deletefalse=<n>      (the next n DELETEs: deleted:false)
 //   GET  /fake/launches                    {"accepted":{id:n},"requests":{id:n},
-//                                           "apiCalls":n,"statusCalls":n}
+//                                           "apiCalls":n,"statusCalls":n,"deletes":n}
 //
 //   fake_drove [--ports N] [--port P] [--user name:password:rw|ro]...
 //              [--cores N] [--memory-mb M] [--default-script S]
 //              [--tls-cert chain.pem --tls-key key.pem]   (HTTPS)
 // Prints "fake-drove listening ports=p1,p2,..." on stderr when ready.
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -193,6 +194,7 @@ struct User {
 struct Faults {
   int status500 = 0;
   int drop = 0;
+  int delete_false = 0;  // DELETEs answered deleted:false (nothing deleted)
   std::int64_t delay_ms = 0;
   bool maintenance = false;
 };
@@ -203,6 +205,7 @@ class Controller {
   std::map<std::string, Task> tasks;  // by "<app>-<id>"
   std::map<std::string, int> accepted, requests;
   std::uint64_t api_calls = 0, status_calls = 0;  // all /apis calls; GET instance calls
+  std::uint64_t deletes = 0;                      // DELETE instance calls
   std::map<std::string, User> users;
   std::int64_t total_cores = 64, total_memory = 256 * 1024;
   std::size_t leader = 0;
@@ -264,9 +267,9 @@ json::object task_info(const Task& t, const View& v) {
   json::object executable = t.spec.at("executable").as_object();
   if (!executable.contains("type")) executable["type"] = "DOCKER";
   o["executable"] = executable;
-  o["resources"] = json::array{
-      json::object{{"type", "CPU"}, {"cores", json::object{{"0", json::array{3}}}}},
-      json::object{{"type", "MEMORY"}, {"memoryInMB", json::object{{"0", t.memory}}}}};
+  o["resources"] =
+      json::array{json::object{{"type", "CPU"}, {"cores", json::object{{"0", json::array{3}}}}},
+                  json::object{{"type", "MEMORY"}, {"memoryInMB", json::object{{"0", t.memory}}}}};
   if (const auto* vol = t.spec.if_contains("volumes")) o["volumes"] = *vol;
   if (const auto* l = t.spec.if_contains("logging")) o["loggingSpec"] = *l;
   if (const auto* e = t.spec.if_contains("env")) o["env"] = *e;
@@ -306,8 +309,10 @@ Response create(Controller& c, const json::object& op) {
     errors.push_back("opSpec must not be null");
   } else {
     const auto* par = opspec->as_object().if_contains("parallelism");
-    if (!par || !par->is_int64() || par->as_int64() < 1) errors.push_back("opSpec.parallelism must be greater than or equal to 1");
-    if (!opspec->as_object().contains("timeout")) errors.push_back("opSpec.timeout must not be null");
+    if (!par || !par->is_int64() || par->as_int64() < 1)
+      errors.push_back("opSpec.parallelism must be greater than or equal to 1");
+    if (!opspec->as_object().contains("timeout"))
+      errors.push_back("opSpec.timeout must not be null");
   }
   if (!errors.empty()) return validation(errors);
   const json::object& spec = spec_v->as_object();
@@ -316,25 +321,35 @@ Response create(Controller& c, const json::object& op) {
     return v && v->is_string() ? std::string(v->as_string()) : std::string();
   };
   const std::string app = str("sourceAppName"), id = str("taskId");
-  if (app.empty()) errors.push_back("spec.sourceAppName - Source Application name is mandatory");
-  else if (!valid_name(app)) errors.push_back("spec.sourceAppName - Only characters, numbers, hyphen and underscore is allowed");
-  if (id.empty()) errors.push_back("spec.taskId - Task ID is mandatory");
-  else if (!valid_name(id)) errors.push_back("spec.taskId - Only characters, numbers, hyphen and underscore is allowed");
+  if (app.empty())
+    errors.push_back("spec.sourceAppName - Source Application name is mandatory");
+  else if (!valid_name(app))
+    errors.push_back(
+        "spec.sourceAppName - Only characters, numbers, hyphen and underscore is allowed");
+  if (id.empty())
+    errors.push_back("spec.taskId - Task ID is mandatory");
+  else if (!valid_name(id))
+    errors.push_back("spec.taskId - Only characters, numbers, hyphen and underscore is allowed");
   const auto* exe = spec.if_contains("executable");
   if (!exe || !exe->is_object()) {
     errors.push_back("spec.executable - Executable details is required");
   } else {
     const auto* url = exe->as_object().if_contains("url");
-    if (!url || !url->is_string() || url->as_string().empty()) errors.push_back("spec.executable.url - Specify url for container");
-    if (!exe->as_object().contains("dockerPullTimeout")) errors.push_back("spec.executable.dockerPullTimeout - Specify container fetch (docker pull) timeout");
+    if (!url || !url->is_string() || url->as_string().empty())
+      errors.push_back("spec.executable.url - Specify url for container");
+    if (!exe->as_object().contains("dockerPullTimeout"))
+      errors.push_back(
+          "spec.executable.dockerPullTimeout - Specify container fetch (docker pull) timeout");
   }
   const auto* res = spec.if_contains("resources");
-  if (!res || !res->is_array() || res->as_array().empty()) errors.push_back("spec.resources - CPU/Memory requirements must be specified");
+  if (!res || !res->is_array() || res->as_array().empty())
+    errors.push_back("spec.resources - CPU/Memory requirements must be specified");
   if (!errors.empty()) return validation(errors);
   if (c.faults.maintenance) return validation({"Cluster is in maintenance mode"});
   const std::string key = app + "-" + id;
   ++c.requests[id];
-  const std::int64_t cores = resource(spec, "CPU", "count"), memory = resource(spec, "MEMORY", "sizeInMB");
+  const std::int64_t cores = resource(spec, "CPU", "count"),
+                     memory = resource(spec, "MEMORY", "sizeInMB");
   std::int64_t used_cores = 0, used_memory = 0;
   const auto now = Clock::now();
   for (const auto& [k, t] : c.tasks) {
@@ -343,9 +358,11 @@ Response create(Controller& c, const json::object& op) {
     used_memory += t.memory;
   }
   if (cores > c.total_cores - used_cores)
-    errors.push_back("Cluster does not have enough CPU. Required: " + std::to_string(cores) + " Available: " + std::to_string(c.total_cores - used_cores));
+    errors.push_back("Cluster does not have enough CPU. Required: " + std::to_string(cores) +
+                     " Available: " + std::to_string(c.total_cores - used_cores));
   if (memory > c.total_memory - used_memory)
-    errors.push_back("Cluster does not have enough Memory. Required: " + std::to_string(memory) + " Available: " + std::to_string(c.total_memory - used_memory));
+    errors.push_back("Cluster does not have enough Memory. Required: " + std::to_string(memory) +
+                     " Available: " + std::to_string(c.total_memory - used_memory));
   if (!errors.empty()) return validation(errors);
   if (const auto it = c.tasks.find(key); it != c.tasks.end()) {
     // A task that never got an executor leaves no record: its id is free.
@@ -364,7 +381,8 @@ Response create(Controller& c, const json::object& op) {
   t.memory = memory;
   std::string script;
   if (const auto* env = spec.if_contains("env"); env && env->is_object()) {
-    if (const auto* s = env->as_object().if_contains("DROVE_FAKE"); s && s->is_string()) script = std::string(s->as_string());
+    if (const auto* s = env->as_object().if_contains("DROVE_FAKE"); s && s->is_string())
+      script = std::string(s->as_string());
   }
   t.script = parse_script(script, c.default_script);
   c.tasks[key] = std::move(t);
@@ -376,8 +394,10 @@ Response kill(Controller& c, const json::object& op) {
   const auto* app = op.if_contains("sourceAppName");
   const auto* id = op.if_contains("taskId");
   std::vector<std::string> errors;
-  if (!app || !app->is_string() || app->as_string().empty()) errors.push_back("sourceAppName must not be empty");
-  if (!id || !id->is_string() || id->as_string().empty()) errors.push_back("taskId must not be empty");
+  if (!app || !app->is_string() || app->as_string().empty())
+    errors.push_back("sourceAppName must not be empty");
+  if (!id || !id->is_string() || id->as_string().empty())
+    errors.push_back("taskId must not be empty");
   if (!op.contains("opSpec")) errors.push_back("opSpec must not be null");
   if (!errors.empty()) return validation(errors);
   if (c.faults.maintenance) return validation({"Cluster is in maintenance mode"});
@@ -389,7 +409,8 @@ Response kill(Controller& c, const json::object& op) {
     const View v = view_of(it->second, now);
     runner = !v.terminal || now < v.terminal_at + std::chrono::seconds(5);
   }
-  if (!runner) return validation({"Either task does not exist or has already finished for " + a + "/" + i});
+  if (!runner)
+    return validation({"Either task does not exist or has already finished for " + a + "/" + i});
   if (!it->second.killed) it->second.killed = now;
   return reply(200, success(json::object{{"taskId", i}}));
 }
@@ -399,7 +420,8 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
                 bool& drop) {
   const std::string target(req.target());
   const std::string path = target.substr(0, target.find('?'));
-  const std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+  const std::string query =
+      target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
   const auto param = [&](const std::string& name) -> std::optional<std::string> {
     const std::regex re("(^|&)" + name + "=([^&]*)");
     std::smatch m;
@@ -415,17 +437,21 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
   if (path == "/fake/faults" && req.method() == http::verb::post) {
     if (auto v = param("status500")) c.faults.status500 = std::stoi(*v);
     if (auto v = param("drop")) c.faults.drop = std::stoi(*v);
+    if (auto v = param("deletefalse")) c.faults.delete_false = std::stoi(*v);
     if (auto v = param("delay")) c.faults.delay_ms = std::stoll(*v);
     if (auto v = param("maintenance")) c.faults.maintenance = *v == "1" || *v == "true";
     return reply(200, success(nullptr));
   }
   if (path == "/fake/launches") {
     json::object a, r;
-    for (const auto& [k, n] : c.accepted) a[k] = n;
-    for (const auto& [k, n] : c.requests) r[k] = n;
+    for (const auto& [k, n] : c.accepted)
+      a[k] = n;
+    for (const auto& [k, n] : c.requests)
+      r[k] = n;
     return reply(200, json::object{{"accepted", a},
                                    {"requests", r},
                                    {"apiCalls", c.api_calls},
+                                   {"deletes", c.deletes},
                                    {"statusCalls", c.status_calls}});
   }
   if (path.rfind("/apis/", 0) != 0) {
@@ -477,9 +503,11 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
   if (index != c.leader) return reply(400, failure("This node is not the leader controller"));
   if (c.faults.status500 > 0) {
     --c.faults.status500;
-    return reply(500, failure("Unexpected Server error", json::object{{"failure", "injected fault"}}));
+    return reply(500,
+                 failure("Unexpected Server error", json::object{{"failure", "injected fault"}}));
   }
-  if (path == "/apis/v1/ping" && req.method() == http::verb::get) return reply(200, success("pong"));
+  if (path == "/apis/v1/ping" && req.method() == http::verb::get)
+    return reply(200, success("pong"));
   if (path == "/apis/v1/tasks/operations" && req.method() == http::verb::post) {
     if (!read_write) {
       Response r{http::status::forbidden, 11};
@@ -490,12 +518,15 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     }
     boost::system::error_code ec;
     const json::value body = json::parse(req.body(), ec);
-    if (ec || !body.is_object()) return validation({ec ? ec.message() : "not an object"}, "JSON validation failure");
+    if (ec || !body.is_object())
+      return validation({ec ? ec.message() : "not an object"}, "JSON validation failure");
     const auto* type = body.as_object().if_contains("type");
-    if (!type || !type->is_string()) return validation({"missing type id property 'type'"}, "JSON validation failure");
+    if (!type || !type->is_string())
+      return validation({"missing type id property 'type'"}, "JSON validation failure");
     if (type->as_string() == "CREATE") return create(c, body.as_object());
     if (type->as_string() == "KILL") return kill(c, body.as_object());
-    return validation({"Could not resolve type id '" + std::string(type->as_string()) + "'"}, "JSON validation failure");
+    return validation({"Could not resolve type id '" + std::string(type->as_string()) + "'"},
+                      "JSON validation failure");
   }
   static const std::regex instance("/apis/v1/tasks/([^/]+)/instances/([^/]+)");
   std::smatch m;
@@ -504,12 +535,18 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     const auto it = c.tasks.find(app + "-" + id);
     if (req.method() == http::verb::get) {
       ++c.status_calls;
-      if (it == c.tasks.end()) return reply(200, failure("No such task instance " + app + "/" + id));
+      if (it == c.tasks.end())
+        return reply(200, failure("No such task instance " + app + "/" + id));
       const View v = view_of(it->second, Clock::now());
       if (!v.visible) return reply(200, failure("No such task instance " + app + "/" + id));
       return reply(200, success(task_info(it->second, v)));
     }
     if (req.method() == http::verb::delete_) {
+      ++c.deletes;
+      if (c.faults.delete_false > 0) {
+        --c.faults.delete_false;
+        return reply(200, success(json::object{{"deleted", false}}));
+      }
       if (it != c.tasks.end()) c.tasks.erase(it);
       return reply(200, success(json::object{{"deleted", true}}));
     }
@@ -519,7 +556,8 @@ Response handle(Controller& c, std::size_t index, const http::request<http::stri
     const auto now = Clock::now();
     for (const auto& [k, t] : c.tasks) {
       const View v = view_of(t, now);
-      if (v.visible && !v.terminal && v.state != "PROVISIONING_FAILED") list.push_back(task_info(t, v));
+      if (v.visible && !v.terminal && v.state != "PROVISIONING_FAILED")
+        list.push_back(task_info(t, v));
     }
     return reply(200, success(list));
   }
@@ -568,16 +606,24 @@ int main(int argc, char** argv) {
   std::string cert, key;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--ports") ports = std::stoi(value);
-    else if (flag == "--port") first_port = static_cast<unsigned short>(std::stoi(value));
-    else if (flag == "--cores") c.total_cores = std::stoll(value);
-    else if (flag == "--memory-mb") c.total_memory = std::stoll(value);
-    else if (flag == "--default-script") c.default_script = parse_script(value);
-    else if (flag == "--tls-cert") cert = value;
-    else if (flag == "--tls-key") key = value;
+    if (flag == "--ports")
+      ports = std::stoi(value);
+    else if (flag == "--port")
+      first_port = static_cast<unsigned short>(std::stoi(value));
+    else if (flag == "--cores")
+      c.total_cores = std::stoll(value);
+    else if (flag == "--memory-mb")
+      c.total_memory = std::stoll(value);
+    else if (flag == "--default-script")
+      c.default_script = parse_script(value);
+    else if (flag == "--tls-cert")
+      cert = value;
+    else if (flag == "--tls-key")
+      key = value;
     else if (flag == "--user") {
       const auto a = value.find(':'), b = value.rfind(':');
-      c.users[value.substr(0, a)] = User{value.substr(a + 1, b - a - 1), value.substr(b + 1) != "ro"};
+      c.users[value.substr(0, a)] =
+          User{value.substr(a + 1, b - a - 1), value.substr(b + 1) != "ro"};
     } else {
       std::cerr << "fake_drove: unknown option " << flag << "\n";
       return 2;
@@ -594,7 +640,8 @@ int main(int argc, char** argv) {
   std::string listening;
   for (int i = 0; i < ports; ++i) {
     const unsigned short p = first_port == 0 ? 0 : static_cast<unsigned short>(first_port + i);
-    auto a = std::make_unique<tcp::acceptor>(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), p));
+    auto a =
+        std::make_unique<tcp::acceptor>(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), p));
     listening += (i ? "," : "") + std::to_string(a->local_endpoint().port());
     acceptors.push_back(std::move(a));
   }
@@ -610,5 +657,6 @@ int main(int argc, char** argv) {
       }
     });
   }
-  for (auto& t : loops) t.join();
+  for (auto& t : loops)
+    t.join();
 }

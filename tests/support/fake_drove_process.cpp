@@ -64,10 +64,17 @@ std::map<std::string, int> FakeDroveProcess::accepted() const {
   const auto r = http_call(ports_.front(), "GET", "/fake/launches");
   std::map<std::string, int> out;
   if (r.status != 200) return out;
-  const boost::json::value body = boost::json::parse(r.body);  // (range-for over a temporary's member dangles)
+  const boost::json::value body =
+      boost::json::parse(r.body);  // (range-for over a temporary's member dangles)
   for (const auto& [k, v] : body.at("accepted").as_object())
     out[std::string(k)] = static_cast<int>(v.as_int64());
   return out;
+}
+
+std::int64_t FakeDroveProcess::count(const std::string& name) const {
+  const auto r = http_call(ports_.front(), "GET", "/fake/launches");
+  if (r.status != 200) return -1;
+  return boost::json::parse(r.body).at(name).as_int64();
 }
 
 void FakeDroveProcess::set_leader(int i) const {

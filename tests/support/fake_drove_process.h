@@ -26,6 +26,8 @@ class FakeDroveProcess {
   std::string endpoints() const;
   // Accepted CREATEs per task id (from /fake/launches).
   std::map<std::string, int> accepted() const;
+  // A counter from /fake/launches: "apiCalls", "statusCalls", "deletes".
+  std::int64_t count(const std::string& name) const;
   // Makes controller `i` the leader.
   void set_leader(int i) const;
   // POST /fake/faults?<query>, e.g. "status500=3" or "drop=2".
