@@ -145,8 +145,8 @@ constexpr Option kOptions[] = {
      "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
      "which run events are sent"},
     {"notify-running-longer-than", "0 seconds",
-     "RUN_RUNNING_LONG (webhooks; mail when a topology selects it) for runs still going after "
-     "this long (0: never)"},
+     "RUN_RUNNING_LONG (webhooks; mail when a topology selects it) for runs still going this "
+     "long after their first task started (0: never)"},
     {"webhook-timeout", "5 seconds", "time allowed for one webhook delivery"},
     {"webhook-attempts", "5", "tries per webhook delivery (exponential backoff from 500 ms)"},
     {"webhook-ca-file", nullptr, "CA certificates (PEM) for https webhook URLs"},
@@ -392,8 +392,9 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.zk_session_timeout, duration(*get("zk-session-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.zk_operation_timeout, duration(*get("zk-operation-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.proxy_timeout, duration(*get("proxy-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.forward_body_limit, integer<std::uint64_t>(*get("forward-body-limit"),
-                                                                      1024, std::uint64_t{1} << 30));
+  EPOCH_ASSIGN_OR_RETURN(
+      c.forward_body_limit,
+      integer<std::uint64_t>(*get("forward-body-limit"), 1024, std::uint64_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
   c.local_work_dir = get("work-dir")->value;
   if (const Source* s = get("drove-endpoints")) {
@@ -551,8 +552,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
     const std::vector<std::string> events = split_list(get("webhook-events")->value);
     c.webhook.events = std::set<std::string>(events.begin(), events.end());
   }
-  EPOCH_ASSIGN_OR_RETURN(c.webhook.running_longer_than,
-                         duration(*get("notify-running-longer-than"), true));
+  EPOCH_ASSIGN_OR_RETURN(c.running_long_after, duration(*get("notify-running-longer-than"), true));
   EPOCH_ASSIGN_OR_RETURN(c.webhook.timeout, duration(*get("webhook-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.webhook.max_attempts, integer<int>(*get("webhook-attempts"), 1, 100));
   if (const Source* s = get("webhook-ca-file")) c.webhook.ca_file = s->value;
@@ -580,7 +580,6 @@ epoch::StatusOr<std::optional<Config>> load_config(
     EPOCH_ASSIGN_OR_RETURN(const std::string no_success,
                            one_of(*get("mail-disable-for-successful-runs"), {"false", "true"}));
     m.disable_for_successful_runs = no_success == "true";
-    m.running_longer_than = c.webhook.running_longer_than;
     EPOCH_ASSIGN_OR_RETURN(m.timeout, duration(*get("mail-timeout"), false));
     EPOCH_ASSIGN_OR_RETURN(m.max_attempts, integer<int>(*get("mail-attempts"), 1, 100));
     if (const Source* ca = get("mail-ca-file")) m.ca_file = ca->value;

@@ -70,6 +70,8 @@ struct Config {
   std::optional<epoch::Duration> retention_max_age;
   std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
   std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
+  // RUN_RUNNING_LONG for runs still going this long after they started (0: never).
+  std::chrono::milliseconds running_long_after{0};
   // Authentication
   std::string auth_mode = "none";  // none | basic | token
   std::map<std::string, AuthUser> auth_users;

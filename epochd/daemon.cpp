@@ -238,6 +238,7 @@ int run_daemon(const Config& config, Logger& log) {
   epoch::SchedulerOptions so;
   so.default_time_zone = config.default_time_zone;
   so.unknown_task_timeout = config.unknown_task_timeout;
+  so.running_long_after = config.running_long_after;
   so.default_retention = epoch::RetentionPolicy{config.retention_runs, config.retention_max_age};
   so.retention_interval = config.retention_interval;
   epoch::Scheduler scheduler(ioc, **store, *executor, *elector, *clock, events, so);

@@ -161,7 +161,8 @@ class EventLogger final : public epoch::EventSink {
       }
       case T::kTaskStateChanged: {
         const auto state = e.task_state ? epoch::to_string(*e.task_state) : "";
-        const bool bad = e.task_state && *e.task_state == epoch::TaskState::kFailed;
+        const bool bad = e.task_state && (*e.task_state == epoch::TaskState::kFailed ||
+                                          *e.task_state == epoch::TaskState::kTimedOut);
         logger_.log(bad ? LogLevel::kWarn : LogLevel::kDebug, "task " + std::string(state),
                     {{"event", type},
                      {"topologyId", e.topology_id},
@@ -170,6 +171,12 @@ class EventLogger final : public epoch::EventSink {
                      {"error", e.message}});
         return;
       }
+      case T::kRunRunningLong:
+        logger_.warn("run " + e.message, {{"event", type},
+                                          {"topologyId", e.topology_id},
+                                          {"runId", e.run_id},
+                                          {"scheduledTime", scheduled}});
+        return;
       default:
         logger_.info("topology " + std::string(type.substr(type.find('_') + 1)),
                      {{"event", type},

@@ -76,6 +76,20 @@ function askForToken(error) {
 // ---- formatting --------------------------------------------------------------------
 
 const fmtTime = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
+// A run's real span: from its first task's start to its last one's end
+// (now while it runs); nulls when no task started (SKIPPED, MISSED, waiting).
+function runSpan(r) {
+  let start = null, end = null, live = r.state === 'RUNNING';
+  for (const t of Object.values(r.tasks || {})) {
+    if (t.started === undefined || t.started === null) continue;
+    if (start === null || t.started < start) start = t.started;
+    if (t.finished === undefined || t.finished === null) live = true;
+    else if (end === null || t.finished > end) end = t.finished;
+  }
+  if (start === null) return { start: null, end: null };
+  return { start, end: live ? Date.now() : end };
+}
+
 function fmtDuration(ms) {
   if (ms === undefined || ms === null || ms < 0) return '—';
   if (ms < 1000) return ms + ' ms';
@@ -272,7 +286,7 @@ async function topologyPage(main, id) {
               h('thead', {}, h('tr', {},
                 h('th', { scope: 'col', class: 'expander' }, h('span', { class: 'skip' }, 'Tasks')),
                 h('th', { scope: 'col' }, 'Run'), h('th', { scope: 'col', class: 'hide-sm' }, 'Type'),
-                h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Started'),
+                h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Due'),
                 h('th', { scope: 'col' }, 'Duration'), h('th', { scope: 'col', class: 'hide-sm' }, 'Message'))),
               runsBody)),
           pager))));
@@ -359,8 +373,8 @@ async function topologyPage(main, id) {
     const rows = [];
     for (const r of view.runs) {
       const open = view.expanded.has(r.runId);
-      const started = r.created;
-      const ended = r.state === 'RUNNING' ? Date.now() : r.updated;
+      const span = runSpan(r);
+      const due = r.scheduledTime || r.created;
       rows.push(h('tr', { dataset: { run: r.runId } },
         h('td', {}, h('button', {
           type: 'button', class: 'small', 'aria-expanded': String(open), 'aria-label': (open ? 'Hide' : 'Show') + ' tasks of ' + r.runId,
@@ -369,8 +383,9 @@ async function topologyPage(main, id) {
         h('td', {}, h('code', {}, r.runId)),
         h('td', { class: 'hide-sm' }, r.runType === 'INSTANT' ? 'Instant' : 'Scheduled'),
         h('td', {}, badge(r.state)),
-        h('td', {}, fmtTime(started)),
-        h('td', {}, fmtDuration(ended - started)),
+        h('td', {}, fmtTime(due)),
+        h('td', { title: span.start === null ? 'no task started' : 'started ' + fmtTime(span.start) },
+          span.start === null ? '—' : fmtDuration(span.end - span.start)),
         h('td', { class: 'hide-sm' }, r.reason || r.message || '')));
       if (open) rows.push(h('tr', { class: 'tasks' }, h('td', { colspan: 7 }, tasksTable(r))));
     }
@@ -394,7 +409,7 @@ async function topologyPage(main, id) {
       h('td', {}, t.errorMessage || ''),
       h('td', {},
         h('button', { type: 'button', class: 'small', onclick: () => openLog(id, r.runId, name) }, 'Log'), ' ',
-        canWrite() && !['COMPLETED', 'FAILED', 'CANCELLED'].includes(t.state) &&
+        canWrite() && !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(t.state) &&
           h('button', { type: 'button', class: 'small danger', onclick: () => kill(r.runId, name) }, 'Kill'))))));
   const kill = async (runId, task) => {
     if (!(await confirmAction('Kill ' + task + '?', 'The task of run ' + runId + ' is stopped.', 'Kill'))) return;
@@ -433,7 +448,7 @@ function drawChart(box, runs) {
   const colors = { SUCCESSFUL: '#16a34a', COMPLETED: '#16a34a', FAILED: '#dc2626', RUNNING: '#2563eb', SKIPPED: '#d97706', MISSED: '#d97706' };
   if (!data.length) { box.replaceChildren(); return; }
   const ns = 'http://www.w3.org/2000/svg';
-  const durations = data.map((r) => Math.max(0, (r.state === 'RUNNING' ? Date.now() : r.updated) - r.created));
+  const durations = data.map((r) => { const s = runSpan(r); return s.start === null ? 0 : Math.max(0, s.end - s.start); });
   const max = Math.max(...durations, 1);
   const svg = document.createElementNS(ns, 'svg');
   const w = 600, hgt = 90, bw = w / 30;

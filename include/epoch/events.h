@@ -2,7 +2,8 @@
 //
 // What: the engine emits an `Event` for every state change — topology
 // created, updated, paused, resumed, deleted; run state changed (including
-// SKIPPED and MISSED runs, with the reason); task state changed — to an
+// SKIPPED and MISSED runs, with the reason); task state changed; a run
+// running long — to an
 // `EventSink`. Log, webhook and email sinks, and metrics, all read the same
 // stream.
 //
@@ -36,6 +37,10 @@ struct Event {
     kTopologyDeleted,
     kRunStateChanged,
     kTaskStateChanged,
+    // A run still RUNNING SchedulerOptions::running_long_after after its
+    // first task started: once per run, across leader changes (the run
+    // record remembers it). `run` is the run as it is then.
+    kRunRunningLong,
   };
   Type type = Type::kRunStateChanged;
   Instant time{};

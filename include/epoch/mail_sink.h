@@ -5,7 +5,8 @@
 // `default_recipients`, else nobody; by default a successful run
 // ("Topology run {id}/{run} completed successfully", body "Tasks completed:
 // [...] in N ms") and a failed or timed-out one ("Topology run {id}/{run}
-// failed", body naming the failed task, its upstream id and error) are
+// failed" / "... timed out", body naming the failed task, its upstream id
+// and error) are
 // mailed; `disable_for_successful_runs` drops SUCCESSFUL runs (COMPLETED
 // instant runs are still mailed, as Epoch). A topology's notify.events
 // replaces that selection and may add RUN_MISSED, RUN_SKIPPED and
@@ -49,8 +50,7 @@ struct MailOptions {
   std::string from_name;           // empty: from_address
   std::vector<std::string> default_recipients;
   bool disable_for_successful_runs = false;
-  std::chrono::milliseconds running_longer_than{0};  // 0: no RUN_RUNNING_LONG mail
-  std::chrono::milliseconds timeout{30000};          // per attempt
+  std::chrono::milliseconds timeout{30000};  // per attempt
   int max_attempts = 3;
   std::chrono::milliseconds initial_backoff{5000};
   std::string ca_file;
@@ -65,7 +65,7 @@ struct MailMessage {
   std::string body;
 };
 
-// The mail `event` (a run event, or the RUN_RUNNING_LONG copy of one) gets
+// The mail `event` (a run event, or a kRunRunningLong one) gets
 // under `options`; nullopt when it gets none. Pure: used by the sink and
 // tests. `event_name` is RUN_SUCCEEDED, RUN_FAILED, ... . The body holds no
 // control character but newline and tab: others (task output's CR, ESC, ...)

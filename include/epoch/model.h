@@ -383,10 +383,22 @@ struct TopologyDetails {
 
 enum class RunState { kRunning, kCompleted, kSuccessful, kSkipped, kFailed, kMissed };
 enum class RunType { kScheduled, kInstant };
-enum class TaskState { kPending, kStarting, kUnknown, kRunning, kCompleted, kCancelled, kFailed };
+// kTimedOut (extension): the attempt ran past the topology's `timeout`
+// policy and was killed; the run then fails (RUN_TIMED_OUT) unless a retry
+// or an ANY sibling completes.
+enum class TaskState {
+  kPending,
+  kStarting,
+  kUnknown,
+  kRunning,
+  kCompleted,
+  kCancelled,
+  kFailed,
+  kTimedOut
+};
 
 bool is_terminal(RunState s) noexcept;   // all but kRunning
-bool is_terminal(TaskState s) noexcept;  // kCompleted, kCancelled, kFailed
+bool is_terminal(TaskState s) noexcept;  // kCompleted, kCancelled, kFailed, kTimedOut
 
 struct TaskRunInfo {
   std::string task_id;  // "{topologyId}-{runId}-{taskName}" (+ "-{attempt}" for retries)
@@ -396,8 +408,8 @@ struct TaskRunInfo {
   // Extensions:
   std::optional<int> exit_code;
   int attempt = 1;
-  std::optional<Instant> started;
-  std::optional<Instant> finished;
+  std::optional<Instant> started;     // the executor took this attempt
+  std::optional<Instant> finished;    // it reached its terminal state
   std::optional<Instant> not_before;  // a retry waits until then
   friend bool operator==(const TaskRunInfo&, const TaskRunInfo&) = default;
 };
@@ -414,8 +426,15 @@ struct RunInfo {
   // Extensions:
   std::optional<Instant> scheduled_time;  // the nominal fire instant
   std::optional<std::string> reason;      // why SKIPPED / MISSED / FAILED
+  std::optional<Instant> running_long;    // when RUN_RUNNING_LONG went out
   friend bool operator==(const RunInfo&, const RunInfo&) = default;
 };
+
+// When the run really started: its first task's start (the executor took
+// it), not when the run was prepared; nullopt when no task started.
+std::optional<Instant> run_started(const RunInfo& run);
+// When its last task ended; nullopt while any task it started is live.
+std::optional<Instant> run_finished(const RunInfo& run);
 
 // ---- the UI's simple requests (SimpleTopologyCreateRequest / EditRequest) --
 

@@ -93,6 +93,10 @@ struct SchedulerOptions {
   // just before the next fire does not cause a SKIPPED. 0 handles fires at
   // their instant.
   std::chrono::milliseconds prepare_ahead = std::chrono::milliseconds(500);
+  // A run still RUNNING this long after its first task started gets one
+  // Event::Type::kRunRunningLong (default 0: never). Timed on the engine's
+  // Clock; a new leader does not repeat one the run record says went out.
+  std::chrono::milliseconds running_long_after{0};
   // Seed of the retry jitter (default 0: from the system).
   std::uint64_t seed = 0;
 };

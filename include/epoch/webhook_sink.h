@@ -2,12 +2,11 @@
 //
 // What: an EventSink that POSTs a JSON document for each run event —
 // RUN_SUCCEEDED, RUN_FAILED, RUN_TIMED_OUT, RUN_MISSED, RUN_SKIPPED, and
-// RUN_RUNNING_LONG (a run still going `running_longer_than` after it
-// started) — to the globally configured `urls` (for the events in `events`)
-// and to the topology's own notify.webhooks (for the events its
-// notify.events selects, else `events`); a URL in both gets one copy.
-// Headers: X-Epoch-Event, X-Epoch-Delivery (the same id on every retry) and,
-// when a secret is set, X-Epoch-Signature: sha256=<hex HMAC-SHA256 of the
+// RUN_RUNNING_LONG (the engine's Event::Type::kRunRunningLong, see
+// SchedulerOptions::running_long_after) — to the globally configured `urls` (for the events in
+// `events`) and to the topology's own notify.webhooks (for the events its notify.events selects,
+// else `events`); a URL in both gets one copy. Headers: X-Epoch-Event, X-Epoch-Delivery (the same
+// id on every retry) and, when a secret is set, X-Epoch-Signature: sha256=<hex HMAC-SHA256 of the
 // body>. A delivery that fails (transport error, timeout, non-2xx) is
 // retried with exponential backoff up to `max_attempts`. Sent with libcurl;
 // HTTPS verified against `ca_file` or the system's CAs; redirects are never
@@ -78,8 +77,7 @@ struct WebhookOptions {
   std::string secret;  // HMAC key; empty: nothing is signed
   std::set<std::string> events = {"RUN_SUCCEEDED", "RUN_FAILED",  "RUN_TIMED_OUT",
                                   "RUN_MISSED",    "RUN_SKIPPED", "RUN_RUNNING_LONG"};
-  std::chrono::milliseconds running_longer_than{0};  // 0: no RUN_RUNNING_LONG
-  std::chrono::milliseconds timeout{5000};           // per attempt
+  std::chrono::milliseconds timeout{5000};  // per attempt
   int max_attempts = 5;
   std::chrono::milliseconds initial_backoff{500};
   std::string ca_file;

@@ -37,9 +37,10 @@ TreeStep eval(const Task& node, const std::map<std::string, TaskRunInfo>& tasks)
     s.kind = TreeStep::Kind::kDone;
     s.result = it->second.state;
     if (s.result != TaskState::kCompleted) {
-      s.message = "task " + name + " " +
-                  (s.result == TaskState::kCancelled ? std::string("was cancelled")
-                                                     : std::string("failed")) +
+      const char* what = s.result == TaskState::kCancelled  ? "was cancelled"
+                         : s.result == TaskState::kTimedOut ? "timed out"
+                                                            : "failed";
+      s.message = "task " + name + " " + what +
                   (it->second.error_message.empty() ? "" : ": " + it->second.error_message);
     }
   }

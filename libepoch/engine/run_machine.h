@@ -18,7 +18,7 @@ struct TreeStep {
   };
   Kind kind = Kind::kDone;
   const Task* leaf = nullptr;
-  TaskState result = TaskState::kCompleted;  // kDone: COMPLETED, FAILED or CANCELLED
+  TaskState result = TaskState::kCompleted;  // kDone: COMPLETED, FAILED, CANCELLED or TIMED_OUT
   std::string message;                       // kDone and not COMPLETED: why
 };
 

@@ -35,7 +35,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-enum class DueKind : std::uint8_t { kFire, kRetry, kTaskTimeout, kUnknownTimeout, kRetention };
+enum class DueKind : std::uint8_t {
+  kFire,
+  kRetry,
+  kTaskTimeout,
+  kUnknownTimeout,
+  kRetention,
+  kRunningLong
+};
 
 struct Due {
   std::int64_t at;  // epoch ms
@@ -339,7 +346,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::map<std::string, TaskCtl> ctl;
     bool recovered = false;  // loaded from the store by this term, not created by it
     std::string replaced_by;
-    bool waiting = false;  // stored, but held back by the overlap policy
+    bool waiting = false;     // stored, but held back by the overlap policy
+    bool long_armed = false;  // its RUN_RUNNING_LONG timer is queued
   };
 
   // ---- helpers ----------------------------------------------------------------
@@ -947,6 +955,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       case DueKind::kUnknownTimeout:
         on_run_timer(d);
         break;
+      case DueKind::kRunningLong:
+        on_running_long(d.key);
+        break;
       case DueKind::kRetention:
         prune();
         if (options_.retention_interval.count() > 0) {
@@ -1178,6 +1189,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ctl.kill_when_started = false;
         kill_soon(ti.task_id);
       }
+      arm_running_long(r);  // a recovered run: from its stored start
       const bool clears = ctl.transient_error && u.error_message.empty();
       if (ti.state == u.state && ti.upstream_id == u.upstream_id && !clears) return;
       ti.state = u.state;
@@ -1192,7 +1204,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ti.error_message.clear();
         ctl.transient_error = false;
       }
-      if (u.state == TaskState::kRunning && !ti.started) ti.started = t_now;
+      // Started: the executor took it (not when the run was prepared).
+      if (!ti.started && (u.state == TaskState::kStarting || u.state == TaskState::kRunning)) {
+        ti.started = t_now;
+      }
+      arm_running_long(r);
       touch(r);
       emit_task(r.rec.run, name, ti);
       return;
@@ -1204,7 +1220,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     ti.finished = t_now;
     RetryOn outcome = RetryOn::kFailed;
     if (ctl.timed_out) {
-      ti.state = TaskState::kFailed;
+      ti.state = TaskState::kTimedOut;
       ti.error_message = "timed out after " + describe_ms(r.spec->policies->timeout->to_millis()) +
                          " and was killed";
       outcome = RetryOn::kTimedOut;
@@ -1214,13 +1230,46 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     finish_attempt(r, name, outcome);
   }
 
+  // Queues the run's RUN_RUNNING_LONG for running_long_after past its
+  // start, once per term (a new leader queues it again from the stored
+  // start, unless the record says it went out).
+  void arm_running_long(Run& r) {
+    if (options_.running_long_after.count() <= 0 || r.long_armed || r.rec.run.running_long) return;
+    const auto started = run_started(r.rec.run);
+    if (!started) return;
+    r.long_armed = true;
+    push_due(saturating_add(*started, options_.running_long_after), DueKind::kRunningLong, r.handle,
+             0);
+  }
+
+  void on_running_long(std::uint64_t handle) {
+    const auto it = runs_.find(handle);
+    if (it == runs_.end()) return;
+    Run& r = it->second;
+    if (is_terminal(r.rec.run.state) || r.rec.run.running_long) return;
+    r.rec.run.running_long = now();
+    touch(r);  // recorded with the event: a new leader does not repeat it
+    Event e;
+    e.type = Event::Type::kRunRunningLong;
+    e.topology = r.spec;
+    e.run = std::make_shared<const RunInfo>(r.rec.run);
+    e.topology_id = r.rec.run.topology_id;
+    e.run_id = r.rec.run.run_id;
+    e.run_type = r.rec.run.run_type;
+    e.run_state = r.rec.run.state;
+    e.scheduled_time = r.rec.run.scheduled_time;
+    e.message = "still running after " + describe_ms(options_.running_long_after);
+    emit(std::move(e));
+  }
+
   // The current attempt of task `name` is terminal: retry it, or move on.
   void finish_attempt(Run& r, const std::string& name, RetryOn outcome) {
     TaskRunInfo& ti = r.rec.run.tasks[name];
     TaskCtl& ctl = r.ctl[name];
     ++ctl.timer_gen;  // cancels this attempt's timers
     emit_task(r.rec.run, name, ti);
-    if (ti.state == TaskState::kFailed && r.replaced_by.empty() && !ctl.killed &&
+    const bool failed = ti.state == TaskState::kFailed || ti.state == TaskState::kTimedOut;
+    if (failed && r.replaced_by.empty() && !ctl.killed &&
         engine::should_retry(retry_of(*r.spec), ti.attempt, outcome)) {
       const RetryPolicy& p = *retry_of(*r.spec);
       const milliseconds wait =

@@ -648,6 +648,9 @@ RunInfo decode_run(const json::value& v, const std::string& path) {
     r.scheduled_time = as_instant(*f, path + ".scheduledTime");
   }
   if (const auto* f = field(o, "reason")) r.reason = as_string(*f, path + ".reason");
+  if (const auto* f = field(o, "runningLongAt")) {
+    r.running_long = as_instant(*f, path + ".runningLongAt");
+  }
   return r;
 }
 
@@ -732,6 +735,7 @@ std::string to_json(const RunInfo& r) {
   o["updated"] = to_epoch_millis(r.updated);
   if (r.scheduled_time) o["scheduledTime"] = to_epoch_millis(*r.scheduled_time);
   if (r.reason) o["reason"] = *r.reason;
+  if (r.running_long) o["runningLongAt"] = to_epoch_millis(*r.running_long);
   return json::serialize(o);
 }
 

@@ -55,7 +55,7 @@ constexpr std::pair<TaskState, std::string_view> kTaskStates[] = {
     {TaskState::kPending, "PENDING"},     {TaskState::kStarting, "STARTING"},
     {TaskState::kUnknown, "UNKNOWN"},     {TaskState::kRunning, "RUNNING"},
     {TaskState::kCompleted, "COMPLETED"}, {TaskState::kCancelled, "CANCELLED"},
-    {TaskState::kFailed, "FAILED"}};
+    {TaskState::kFailed, "FAILED"},       {TaskState::kTimedOut, "TIMED_OUT"}};
 constexpr std::pair<OverlapMode, std::string_view> kOverlapModes[] = {
     {OverlapMode::kSerial, "SERIAL"},
     {OverlapMode::kForbid, "FORBID"},
@@ -599,11 +599,29 @@ const std::string& task_name(const Task& task) {
   return kEmpty;
 }
 
+std::optional<Instant> run_started(const RunInfo& run) {
+  std::optional<Instant> first;
+  for (const auto& [name, t] : run.tasks) {
+    if (t.started && (!first || *t.started < *first)) first = t.started;
+  }
+  return first;
+}
+
+std::optional<Instant> run_finished(const RunInfo& run) {
+  std::optional<Instant> last;
+  for (const auto& [name, t] : run.tasks) {
+    if (t.started && !t.finished) return std::nullopt;
+    if (t.finished && (!last || *t.finished > *last)) last = t.finished;
+  }
+  return last;
+}
+
 bool is_terminal(RunState s) noexcept {
   return s != RunState::kRunning;
 }
 bool is_terminal(TaskState s) noexcept {
-  return s == TaskState::kCompleted || s == TaskState::kCancelled || s == TaskState::kFailed;
+  return s == TaskState::kCompleted || s == TaskState::kCancelled || s == TaskState::kFailed ||
+         s == TaskState::kTimedOut;
 }
 
 std::string_view to_string(TopologyState s) noexcept {

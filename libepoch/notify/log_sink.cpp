@@ -23,6 +23,8 @@ std::string_view to_string(Event::Type type) noexcept {
       return "RUN_STATE_CHANGED";
     case Event::Type::kTaskStateChanged:
       return "TASK_STATE_CHANGED";
+    case Event::Type::kRunRunningLong:
+      return "RUN_RUNNING_LONG";
   }
   return "UNKNOWN";
 }

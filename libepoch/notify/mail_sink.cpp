@@ -84,13 +84,15 @@ bool default_selection(const Event& e, const std::string& name, const MailOption
 std::string failure_body(const Event& e) {
   const std::string reason = e.run && e.run->reason ? *e.run->reason : e.message;
   if (e.run) {
-    for (const TaskState wanted : {TaskState::kFailed, TaskState::kCancelled}) {
+    for (const TaskState wanted :
+         {TaskState::kTimedOut, TaskState::kFailed, TaskState::kCancelled}) {
       for (const auto& [name, t] : e.run->tasks) {
         if (t.state != wanted) continue;
-        std::string body =
-            "Task " + t.task_id + " with upstream ID " + t.upstream_id +
-            (wanted == TaskState::kFailed ? " failed with error: " : " was cancelled: ") +
-            t.error_message;
+        std::string body = "Task " + t.task_id + " with upstream ID " + t.upstream_id +
+                           (wanted == TaskState::kFailed     ? " failed with error: "
+                            : wanted == TaskState::kTimedOut ? " timed out: "
+                                                             : " was cancelled: ") +
+                           t.error_message;
         if (!reason.empty() && reason != t.error_message) body += "\n\nRun: " + reason;
         return body;
       }
@@ -106,7 +108,7 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
                                         const MailOptions& o) {
   if (name.empty()) return std::nullopt;
   const std::vector<std::string>* chosen = notify::topology_events(e);
-  if (chosen ? !notify::contains(*chosen, name) : !default_selection(e, name, o)) {
+  if (chosen ? !notify::selects(*chosen, name) : !default_selection(e, name, o)) {
     return std::nullopt;
   }
   MailMessage m;
@@ -125,11 +127,14 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
     if (e.run) {
       for (const auto& [task, t] : e.run->tasks)
         ids.push_back(t.task_id);
-      took = to_epoch_millis(e.run->updated) - to_epoch_millis(e.run->created);
+      // From its first task's start to its last one's end.
+      const auto started = run_started(*e.run);
+      const auto finished = run_finished(*e.run);
+      if (started && finished) took = to_epoch_millis(*finished) - to_epoch_millis(*started);
     }
     m.body = "Tasks completed: [" + joined(ids, ", ") + "] in " + std::to_string(took) + " ms";
   } else if (name == "RUN_FAILED" || name == "RUN_TIMED_OUT") {
-    m.subject = "Topology run " + run + " failed";
+    m.subject = "Topology run " + run + (name == "RUN_FAILED" ? " failed" : " timed out");
     m.body = failure_body(e);
   } else if (name == "RUN_MISSED") {
     m.subject = "Topology run " + run + " was missed";
@@ -139,8 +144,10 @@ std::optional<MailMessage> compose_mail(const Event& e, const std::string& name,
     m.body = "The fire due at " + when + " was skipped: " + e.message;
   } else if (name == "RUN_RUNNING_LONG") {
     m.subject = "Topology run " + run + " is still running";
-    m.body = "The run started at " + (e.run ? format_utc(e.run->created) : when) + " is " +
-             e.message + ".";
+    const auto started = e.run ? run_started(*e.run) : std::nullopt;
+    m.body = "The run " + (started ? "started at " + format_utc(*started) : "due at " + when) +
+             " is " + e.message + ".";
+    if (e.scheduled_time && started) m.body += " It was due at " + when + ".";
   } else {
     return std::nullopt;
   }
@@ -160,10 +167,7 @@ struct Outgoing {
 class MailSink final : public EventSink {
  public:
   explicit MailSink(MailOptions options)
-      : options_(std::move(options)),
-        thread_([this] { loop(); }),
-        watcher_(options_.running_longer_than,
-                 [this](Event e) { queue(compose_mail(e, "RUN_RUNNING_LONG", options_)); }) {}
+      : options_(std::move(options)), thread_([this] { loop(); }) {}
 
   ~MailSink() override {
     {
@@ -176,7 +180,6 @@ class MailSink final : public EventSink {
   }
 
   void on_event(const Event& e) override {
-    watcher_.on_event(e);
     queue(compose_mail(e, notify::event_name(e), options_));
   }
 
@@ -305,7 +308,6 @@ class MailSink final : public EventSink {
   bool stopping_ = false;
   std::atomic<bool> abort_{false};
   std::thread thread_;
-  notify::LongRunWatcher watcher_;  // last: stops first
 };
 
 bool plain_address(const std::string& a) {

@@ -12,6 +12,7 @@
 namespace epoch::notify {
 
 std::string event_name(const Event& e) {
+  if (e.type == Event::Type::kRunRunningLong) return "RUN_RUNNING_LONG";
   if (e.type != Event::Type::kRunStateChanged || !e.run_state) return "";
   switch (*e.run_state) {
     case RunState::kRunning:
@@ -20,7 +21,11 @@ std::string event_name(const Event& e) {
     case RunState::kCompleted:
       return "RUN_SUCCEEDED";
     case RunState::kFailed:
-      return e.message.find("timed out") != std::string::npos ? "RUN_TIMED_OUT" : "RUN_FAILED";
+      if (e.run) {
+        for (const auto& [name, t] : e.run->tasks)
+          if (t.state == TaskState::kTimedOut) return "RUN_TIMED_OUT";
+      }
+      return "RUN_FAILED";
     case RunState::kMissed:
       return "RUN_MISSED";
     case RunState::kSkipped:
@@ -37,6 +42,10 @@ const std::vector<std::string>* topology_events(const Event& e) {
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool selects(const std::vector<std::string>& chosen, const std::string& name) {
+  return contains(chosen, name) || (name == "RUN_TIMED_OUT" && contains(chosen, "RUN_FAILED"));
 }
 
 std::string to_hex(const unsigned char* data, std::size_t n) {
@@ -218,59 +227,6 @@ std::string address_refusal(const IpAddress& a, const std::vector<IpNetwork>& al
     if (in_network(a, n) || (v4 && in_network(*v4, n))) return "";
   }
   return format_ip(a) + " is " + std::string(describe(kind));
-}
-
-LongRunWatcher::LongRunWatcher(std::chrono::milliseconds after, std::function<void(Event)> due)
-    : after_(after), due_(std::move(due)) {
-  if (after_.count() > 0) thread_ = std::thread([this] { loop(); });
-}
-
-LongRunWatcher::~LongRunWatcher() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void LongRunWatcher::on_event(const Event& e) {
-  if (after_.count() <= 0 || e.type != Event::Type::kRunStateChanged || !e.run_state) return;
-  const std::string key = e.topology_id + "/" + e.run_id;
-  std::lock_guard lock(mu_);
-  if (*e.run_state == RunState::kRunning) {
-    running_[key] = {Steady::now() + after_, e};
-    cv_.notify_all();
-  } else {
-    running_.erase(key);
-  }
-}
-
-void LongRunWatcher::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    auto next = Steady::now() + std::chrono::hours(1);
-    std::vector<Event> due;
-    for (auto it = running_.begin(); it != running_.end();) {
-      if (it->second.first <= Steady::now()) {
-        due.push_back(std::move(it->second.second));
-        it = running_.erase(it);
-      } else {
-        next = std::min(next, it->second.first);
-        ++it;
-      }
-    }
-    if (!due.empty()) {
-      lock.unlock();
-      for (Event& e : due) {
-        e.message = "still running after " + std::to_string(after_.count()) + " ms";
-        due_(std::move(e));
-      }
-      lock.lock();
-      continue;
-    }
-    cv_.wait_until(lock, next);
-  }
 }
 
 }  // namespace epoch::notify

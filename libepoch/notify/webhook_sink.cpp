@@ -292,12 +292,9 @@ class Dispatcher {
 class WebhookSink final : public EventSink {
  public:
   WebhookSink(WebhookOptions options, std::vector<notify::IpNetwork> allowed)
-      : options_(std::move(options)),
-        dispatcher_(options_, std::move(allowed)),
-        watcher_(options_.running_longer_than, [this](Event e) { send("RUN_RUNNING_LONG", e); }) {}
+      : options_(std::move(options)), dispatcher_(options_, std::move(allowed)) {}
 
   void on_event(const Event& e) override {
-    watcher_.on_event(e);
     const std::string name = notify::event_name(e);
     if (!name.empty()) send(name, e);
   }
@@ -305,11 +302,14 @@ class WebhookSink final : public EventSink {
  private:
   void send(const std::string& name, const Event& e) {
     std::vector<std::string> urls;
-    if (options_.events.count(name)) urls = options_.urls;
+    // A timed-out run is a failed one: RUN_FAILED selects it too.
+    const bool operator_wants =
+        options_.events.count(name) > 0 ||
+        (name == "RUN_TIMED_OUT" && options_.events.count("RUN_FAILED") > 0);
+    if (operator_wants) urls = options_.urls;
     if (e.topology && e.topology->notify) {
       const NotifyRouting& r = routing_of(*e.topology->notify);
-      const bool wanted =
-          r.events ? notify::contains(*r.events, name) : options_.events.count(name) > 0;
+      const bool wanted = r.events ? notify::selects(*r.events, name) : operator_wants;
       if (wanted) {
         for (const std::string& u : r.webhooks) {
           if (!notify::contains(urls, u)) urls.push_back(u);
@@ -348,7 +348,6 @@ class WebhookSink final : public EventSink {
 
   WebhookOptions options_;
   Dispatcher dispatcher_;
-  notify::LongRunWatcher watcher_;  // last: stops first, before what it sends to
 };
 
 }  // namespace

@@ -353,8 +353,16 @@ TEST_CASE(
   h.advance_to(at("2026-01-01T01:06:00Z"));
   const RunInfo r = h.run("t", "ESR-2026-01-01-01-00-00-000");
   CHECK(r.state == RunState::kFailed);
-  CHECK(r.tasks.at("main").state == TaskState::kFailed);
+  CHECK(r.tasks.at("main").state == TaskState::kTimedOut);
   CHECK(r.tasks.at("main").error_message == "timed out after 5 min and was killed");
+  CHECK(r.reason == "task main timed out: timed out after 5 min and was killed");
+  // The events say the same: the task TIMED_OUT, then the run FAILED.
+  bool task_event = false;
+  for (const Event& e : h.events.events()) {
+    if (e.type == Event::Type::kTaskStateChanged && e.task_state == TaskState::kTimedOut)
+      task_event = true;
+  }
+  CHECK(task_event);
 
   Harness h2(at("2026-01-01T00:00:00Z"));
   h2.start();
@@ -602,6 +610,53 @@ TEST_CASE("a 30-day outage under each catch-up mode: every nominal fire is run o
       CHECK(h.run("c", "ESR-2026-01-31-07-00-00-000").state == RunState::kMissed);
     }
   }
+}
+
+TEST_CASE("RUN_RUNNING_LONG: once per run, timed from its real start, kept across a new leader") {
+  SchedulerOptions o = Harness::test_options();
+  o.running_long_after = std::chrono::minutes(10);
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual, o);
+  h.start();
+  REQUIRE(h.create(process_topology("l", "0 0 * * * ?")).ok());
+  const auto long_runs = [&] {
+    std::vector<Event> out;
+    for (const Event& e : h.events.events())
+      if (e.type == Event::Type::kRunRunningLong) out.push_back(e);
+    return out;
+  };
+  // Prepared at 00:59:59.500, started at 01:00: due at 01:10, not before.
+  h.advance_to(at("2026-01-01T01:09:59.999Z"));
+  CHECK(long_runs().empty());
+  h.advance_to(at("2026-01-01T01:10:00Z"));
+  auto seen = long_runs();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].time == at("2026-01-01T01:10:00Z"));
+  CHECK(seen[0].message == "still running after 10 min");
+  CHECK(seen[0].run->tasks.at("main").state == TaskState::kRunning);  // the run as it is now
+  CHECK(seen[0].run->tasks.at("main").started == at("2026-01-01T01:00:00Z"));
+  CHECK(run_started(*seen[0].run) == at("2026-01-01T01:00:00Z"));
+  // A new leader does not say it again: the run record remembers.
+  h.restart();
+  h.advance_to(at("2026-01-01T01:30:00Z"));
+  CHECK(long_runs().size() == 1);
+  h.executor.finish("l-ESR-2026-01-01-01-00-00-000-main", TaskState::kCompleted);
+  h.pump();
+  const RunInfo first = h.run("l", "ESR-2026-01-01-01-00-00-000");
+  CHECK(run_finished(first) == at("2026-01-01T01:30:00Z"));
+  // A run that ends in time: nothing.
+  h.advance_to(at("2026-01-01T02:05:00Z"));
+  h.executor.finish("l-ESR-2026-01-01-02-00-00-000-main", TaskState::kCompleted);
+  h.advance_to(at("2026-01-01T02:30:00Z"));
+  CHECK(long_runs().size() == 1);
+  // A leader change before it was due: the new leader says it on time.
+  h.advance_to(at("2026-01-01T03:05:00Z"));
+  h.restart();
+  h.advance_to(at("2026-01-01T03:09:59.999Z"));
+  CHECK(long_runs().size() == 1);
+  h.advance_to(at("2026-01-01T03:10:00Z"));
+  seen = long_runs();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].run_id == "ESR-2026-01-01-03-00-00-000");
 }
 
 TEST_CASE("leadership lost and regained mid-run: the task is attached, never launched twice") {

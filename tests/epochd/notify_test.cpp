@@ -159,6 +159,13 @@ TEST_CASE("webhooks: every event type, signed, retried, in order per run") {
                has("paused", "RUN_SKIPPED") && has("tick", "RUN_SUCCEEDED");
       },
       30s, 100ms));
+  // The timed-out run: its task TIMED_OUT, the run FAILED, in the API as in the event.
+  const auto limit_runs =
+      json::parse(http_call(d->port(), "GET", "/apis/v1/topologies/limit/runs").body);
+  REQUIRE(limit_runs.at("data").as_array().size() == 1);
+  const auto& limit_run = limit_runs.at("data").as_array()[0];
+  CHECK(limit_run.at("state").as_string() == "FAILED");
+  CHECK(limit_run.at("tasks").at("main").at("state").as_string() == "TIMED_OUT");
   // A run past --notify-running-longer-than is reported first, then its end.
   CHECK(events_of("slow") == std::vector<std::string>{"RUN_RUNNING_LONG", "RUN_SUCCEEDED"});
   // Down for a while: the fires in between are MISSED, and said so.

@@ -4,6 +4,7 @@
 // Delivery over SMTP is tested end to end in tests/epochd/notify_test.cpp.
 #include <doctest/doctest.h>
 
+#include "../../libepoch/notify/notify_common.h"
 #include "epoch/mail_sink.h"
 
 using epoch::Event;
@@ -27,10 +28,15 @@ Event run_event(RunState state, std::optional<epoch::Notification> notify = std:
   a.task_id = "report-ESR-2026-11-27-06-00-00-000-extract";
   a.upstream_id = "up-extract";
   a.state = TaskState::kCompleted;
+  // Prepared at 1'000'000 (created), started 500 ms later at the nominal time.
+  a.started = epoch::Instant(std::chrono::milliseconds(1'000'500));
+  a.finished = epoch::Instant(std::chrono::milliseconds(1'002'000));
   run->tasks["extract"] = a;
   epoch::TaskRunInfo b = a;
   b.task_id = "report-ESR-2026-11-27-06-00-00-000-load";
   b.upstream_id = "up-load";
+  b.started = epoch::Instant(std::chrono::milliseconds(1'002'010));
+  b.finished = epoch::Instant(std::chrono::milliseconds(1'004'250));
   run->tasks["load"] = b;
   Event e;
   e.type = Event::Type::kRunStateChanged;
@@ -66,7 +72,7 @@ TEST_CASE("a successful run: Epoch's subject and body, to the topology's recipie
   CHECK(m->subject == "Topology run report/ESR-2026-11-27-06-00-00-000 completed successfully");
   CHECK(m->body ==
         "Tasks completed: [report-ESR-2026-11-27-06-00-00-000-extract, "
-        "report-ESR-2026-11-27-06-00-00-000-load] in 4250 ms");
+        "report-ESR-2026-11-27-06-00-00-000-load] in 3750 ms");
 }
 
 TEST_CASE("recipients fall back to the defaults, then to nobody") {
@@ -131,7 +137,7 @@ TEST_CASE("disableForSuccessfulRuns drops SUCCESSFUL, never COMPLETED") {
 TEST_CASE("by default: succeeded, failed, timed out; a topology's events replace that") {
   const MailOptions o = options();
   CHECK(epoch::compose_mail(run_event(RunState::kFailed), "RUN_TIMED_OUT", o)->subject ==
-        "Topology run report/ESR-2026-11-27-06-00-00-000 failed");
+        "Topology run report/ESR-2026-11-27-06-00-00-000 timed out");
   CHECK_FALSE(epoch::compose_mail(run_event(RunState::kMissed), "RUN_MISSED", o));
   CHECK_FALSE(epoch::compose_mail(run_event(RunState::kSkipped), "RUN_SKIPPED", o));
 
@@ -148,6 +154,30 @@ TEST_CASE("by default: succeeded, failed, timed out; a topology's events replace
   long_run.message = "still running after 60000 ms";
   CHECK(epoch::compose_mail(long_run, "RUN_RUNNING_LONG", o)->subject ==
         "Topology run report/ESR-2026-11-27-06-00-00-000 is still running");
+  // Its start is the first task's, not the run's preparation.
+  CHECK(epoch::compose_mail(long_run, "RUN_RUNNING_LONG", o)->body ==
+        "The run started at 1970-01-01T00:16:40.500Z is still running after 60000 ms. It was "
+        "due at 1970-01-01T00:16:40.000Z.");
+}
+
+TEST_CASE("a timed-out run: RUN_TIMED_OUT, which a selection of RUN_FAILED includes") {
+  Event e = run_event(RunState::kFailed, mail_to({"dev@example.com"}, {"RUN_FAILED"}));
+  auto run = std::make_shared<epoch::RunInfo>(*e.run);
+  run->tasks["load"].state = TaskState::kTimedOut;
+  run->tasks["load"].error_message = "timed out after 30 s and was killed";
+  run->reason = "task load timed out: timed out after 30 s and was killed";
+  e.run = run;
+  CHECK(epoch::notify::event_name(e) == "RUN_TIMED_OUT");
+  const auto m = epoch::compose_mail(e, "RUN_TIMED_OUT", options());
+  REQUIRE(m);
+  CHECK(m->subject == "Topology run report/ESR-2026-11-27-06-00-00-000 timed out");
+  CHECK(m->body.rfind("Task report-ESR-2026-11-27-06-00-00-000-load with upstream ID up-load "
+                      "timed out: timed out after 30 s and was killed",
+                      0) == 0);
+  // Only RUN_TIMED_OUT chosen: a plain failure is not one.
+  Event plain = run_event(RunState::kFailed, mail_to({"dev@example.com"}, {"RUN_TIMED_OUT"}));
+  CHECK(epoch::notify::event_name(plain) == "RUN_FAILED");
+  CHECK_FALSE(epoch::compose_mail(plain, "RUN_FAILED", options()));
 }
 
 TEST_CASE("the sink refuses a configuration it cannot use") {
