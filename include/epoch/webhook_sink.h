@@ -13,8 +13,11 @@
 // followed.
 //
 // Body: {"id","event","topologyId","runId","runType","state","message",
-//        "scheduledTime","time","tasks":{name:{"taskId","state","errorMessage"}}}
-// (times in epoch ms, scheduledTime null for instant runs).
+//        "scheduledTime","time","started","finished",
+//        "tasks":{name:{"taskId","state","errorMessage"}}}
+// (times in epoch ms; scheduledTime null for instant runs; `time` when the
+// event happened; started/finished the first task's real start and the
+// last one's end, null until then).
 //
 // Two kinds of URL. The operator's (`urls`) are trusted: they may point
 // anywhere, go through the environment's proxy (http_proxy, ...) like any

@@ -332,6 +332,11 @@ class WebhookSink final : public EventSink {
       o["scheduledTime"] = nullptr;
     }
     o["time"] = to_epoch_millis(e.time);
+    // The run's real span (its tasks' start and end), not its preparation.
+    const auto started = e.run ? run_started(*e.run) : std::nullopt;
+    const auto finished = e.run ? run_finished(*e.run) : std::nullopt;
+    o["started"] = started ? boost::json::value(to_epoch_millis(*started)) : nullptr;
+    o["finished"] = finished ? boost::json::value(to_epoch_millis(*finished)) : nullptr;
     if (e.run) {
       boost::json::object tasks;
       for (const auto& [task, info] : e.run->tasks) {

@@ -168,6 +168,24 @@ TEST_CASE("webhooks: every event type, signed, retried, in order per run") {
   CHECK(limit_run.at("tasks").at("main").at("state").as_string() == "TIMED_OUT");
   // A run past --notify-running-longer-than is reported first, then its end.
   CHECK(events_of("slow") == std::vector<std::string>{"RUN_RUNNING_LONG", "RUN_SUCCEEDED"});
+  const auto body_of_event = [&](const std::string& topology_id, const std::string& event) {
+    for (const auto& h : receiver.hooks()) {
+      const auto b = json::parse(h.at("body").as_string()).as_object();
+      if (b.at("topologyId").as_string() == topology_id && b.at("event").as_string() == event)
+        return b;
+    }
+    FAIL("no " << event << " for " << topology_id);
+    return json::object{};
+  };
+  // It shows the run as it is then, timed from the task's real start.
+  const auto running_long = body_of_event("slow", "RUN_RUNNING_LONG");
+  CHECK(running_long.at("tasks").at("main").at("state").as_string() == "RUNNING");
+  CHECK(running_long.at("time").as_int64() - running_long.at("started").as_int64() >= 400);
+  CHECK(running_long.at("finished").is_null());
+  const auto succeeded = body_of_event("slow", "RUN_SUCCEEDED");
+  const auto took = succeeded.at("finished").as_int64() - succeeded.at("started").as_int64();
+  CHECK(took >= 1500);  // sleep 1.5
+  CHECK(took < 5000);
   // Down for a while: the fires in between are MISSED, and said so.
   CHECK(d->terminate() == 0);
   std::this_thread::sleep_for(4500ms);
