@@ -41,7 +41,8 @@ enum class DueKind : std::uint8_t {
   kTaskTimeout,
   kUnknownTimeout,
   kRetention,
-  kRunningLong
+  kRunningLong,
+  kWaitExpiry,
 };
 
 struct Due {
@@ -810,8 +811,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       Run& r = add_run(&t, std::move(rec), t.spec);
       r.recovered = true;
       if (r.rec.run.run_type == RunType::kScheduled) {
-        r.waiting = true;
-        t.waiting.push_back(r.handle);
+        hold(t, r);
       } else {
         resume.push_back(r.handle);
       }
@@ -861,8 +861,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         if (std::find(run.begin(), run.end(), m) != run.end()) {
           Run& r = runs_.at(start_run(t, RunType::kScheduled, m,
                                       make_run_id(RunType::kScheduled, m), /*hold=*/true));
-          r.waiting = true;
-          t.waiting.push_back(r.handle);
+          hold(t, r);
           continue;
         }
         const std::string when = "no leader was scheduling at " + format_utc(m);
@@ -888,6 +887,46 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       write_last_fire(t, missed.size() == kMaxRecorded && f && *f <= t_now ? t_now : missed.back());
     }
     schedule_next_fire(t, std::max(t.last_fire.value_or(from), t_now));
+  }
+
+  // Queues a scheduled run behind the live ones (catch-up, recovery): it
+  // goes when the overlap policy lets it (release_waiting), or, if its turn
+  // has not come by its fire + the catch-up window (or the start deadline,
+  // when sooner), it ends MISSED: no run waits without bound.
+  void hold(Topo& t, Run& r) {
+    r.waiting = true;
+    t.waiting.push_back(r.handle);
+    const Instant nominal = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+    milliseconds wait = catch_up_of(*t.spec).window.to_millis();
+    if (t.spec->policies && t.spec->policies->start_deadline) {
+      wait = std::min(wait, t.spec->policies->start_deadline->to_millis());
+    }
+    push_due(std::max(saturating_add(nominal, wait), now()), DueKind::kWaitExpiry, r.handle, 0);
+  }
+
+  // Ends a waiting run that never got its turn, as `state` (MISSED,
+  // SKIPPED). One whose task may have been launched by an earlier leader
+  // (recovered with a task still PENDING) fails instead, and that task is
+  // killed in case it exists. A run with a task that started is left to go.
+  void expire_waiting(Run& r, RunState state, const std::string& why) {
+    const bool started =
+        std::any_of(r.rec.run.tasks.begin(), r.rec.run.tasks.end(), [](const auto& kv) {
+          return kv.second.state != TaskState::kPending || kv.second.started ||
+                 kv.second.attempt != 1;
+        });
+    if (started) return;
+    if (const auto it = topologies_.find(r.rec.run.topology_id); it != topologies_.end()) {
+      std::erase(it->second->waiting, r.handle);
+    }
+    r.waiting = false;
+    if (!r.recovered) {
+      finish_run(r, TaskState::kCancelled, why, state);
+      return;
+    }
+    for (const auto& [name, ti] : r.rec.run.tasks)
+      kill_soon(ti.task_id);
+    finish_run(r, TaskState::kCancelled,
+               why + "; its task is killed in case an earlier leader launched it");
   }
 
   // Lets waiting runs go while the overlap policy allows, oldest first.
@@ -957,6 +996,18 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         break;
       case DueKind::kRunningLong:
         on_running_long(d.key);
+        break;
+      case DueKind::kWaitExpiry:
+        if (auto it = runs_.find(d.key); it != runs_.end() && it->second.waiting) {
+          const Run& r = it->second;
+          const Instant nominal = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+          expire_waiting(
+              it->second, RunState::kMissed,
+              "its turn did not come within " +
+                  describe_ms(std::chrono::duration_cast<milliseconds>(now() - nominal)) +
+                  " of its fire (the catch-up window, or the start deadline): "
+                  "earlier runs of the topology were still going");
+        }
         break;
       case DueKind::kRetention:
         prune();
@@ -1485,6 +1536,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       write_topology(t);
       emit_topology(paused ? Event::Type::kTopologyPaused : Event::Type::kTopologyResumed,
                     details_of(t));
+      // Queued runs whose turn has not come are fires not yet started: a
+      // pause skips them, as it skips fires.
+      const std::vector<std::uint64_t> queued = paused ? t.waiting : std::vector<std::uint64_t>{};
+      for (std::uint64_t h : queued) {
+        if (auto r = runs_.find(h); r != runs_.end()) {
+          expire_waiting(r->second, RunState::kSkipped, "topology was paused before its turn came");
+        }
+      }
     }
     after([done = std::move(done), details = details_of(t)] { done(details); });
   }

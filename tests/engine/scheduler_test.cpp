@@ -568,6 +568,52 @@ TEST_CASE("DST in Australia/Lord_Howe: half-hour shifts") {
   CHECK(std::count(ids.begin(), ids.end(), "ESR-2026-04-04-15-00-00-000") == 1);  // +10:30
 }
 
+TEST_CASE("queued catch-up runs wait at most the catch-up window; a pause skips them") {
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
+  h.start();
+  Topology t = process_topology("q", "0 * * * * ?");
+  t.policies = Policies{};
+  t.policies->catch_up = CatchUpPolicy{CatchUpMode::kAll, Duration::minutes(3), 10};
+  REQUIRE(h.create(t).ok());
+  h.advance_to(at("2026-01-01T00:01:30Z"));  // the 00:01 run is going
+  // No leader from 00:01:30 to 00:06:30.
+  h.elector.revoke();
+  h.pump();
+  h.clock.set(at("2026-01-01T00:06:30Z"));
+  h.elector.elect();
+  h.pump();
+  const auto state = [&](const char* id) { return h.run("q", id).state; };
+  // 00:02 and 00:03 are outside the window; 00:04-00:06 queue behind 00:01 (SERIAL).
+  CHECK(state("ESR-2026-01-01-00-02-00-000") == RunState::kMissed);
+  CHECK(state("ESR-2026-01-01-00-03-00-000") == RunState::kMissed);
+  for (const char* id : {"ESR-2026-01-01-00-04-00-000", "ESR-2026-01-01-00-05-00-000",
+                         "ESR-2026-01-01-00-06-00-000"}) {
+    CHECK(state(id) == RunState::kRunning);
+    CHECK(h.run("q", id).tasks.at("main").state == TaskState::kPending);
+  }
+  // 00:01 is still going at 00:07: the 00:04 run's window is over.
+  h.advance_to(at("2026-01-01T00:07:00Z"));
+  const RunInfo expired = h.run("q", "ESR-2026-01-01-00-04-00-000");
+  CHECK(expired.state == RunState::kMissed);
+  CHECK(expired.reason.value().find("its turn did not come within 3 min of its fire") == 0);
+  CHECK(h.executor.create_count("q-ESR-2026-01-01-00-04-00-000-main") == 0);
+  // 00:01 ends: 00:05 goes.
+  h.advance_to(at("2026-01-01T00:07:30Z"));
+  h.executor.finish("q-ESR-2026-01-01-00-01-00-000-main", TaskState::kCompleted);
+  h.pump();
+  CHECK(h.executor.create_count("q-ESR-2026-01-01-00-05-00-000-main") == 1);
+  // A pause skips what is still queued (00:06), as it skips fires.
+  REQUIRE(h.call<TopologyDetails>([&](auto cb) { h.scheduler->pause("q", cb); }).ok());
+  const RunInfo skipped = h.run("q", "ESR-2026-01-01-00-06-00-000");
+  CHECK(skipped.state == RunState::kSkipped);
+  CHECK(skipped.reason == "topology was paused before its turn came");
+  h.executor.finish("q-ESR-2026-01-01-00-05-00-000-main", TaskState::kCompleted);
+  h.advance_to(at("2026-01-01T00:10:00Z"));
+  CHECK(h.executor.create_count("q-ESR-2026-01-01-00-06-00-000-main") == 0);
+  for (const RunInfo& r : h.runs("q"))
+    CHECK_MESSAGE(is_terminal(r.state), r.run_id);
+}
+
 TEST_CASE("a 30-day outage under each catch-up mode: every nominal fire is run or MISSED") {
   for (CatchUpMode mode : {CatchUpMode::kNone, CatchUpMode::kLatest, CatchUpMode::kAll}) {
     CAPTURE(to_string(mode));

@@ -10,7 +10,8 @@
 //
 // CI runs a short version. The long one (200 topologies, 50 failovers):
 //   EPOCH_CHAOS_TOPOLOGIES=200 EPOCH_CHAOS_ROUNDS=50 build/test/tests/epochd/epochd_chaos_test
-// EPOCH_CHAOS_SEED repeats a run's random choices (the seed is printed).
+// EPOCH_CHAOS_SEED repeats a run's random choices (the seed is printed);
+// EPOCH_CHAOS_KEEP=1 keeps the nodes' directories (debug logs) for a look.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -52,6 +53,7 @@ struct Chaos {
   std::string dir = epoch::test::make_temp_dir("epochd-chaos");
   std::vector<std::string> args;
   std::vector<std::unique_ptr<DaemonProcess>> nodes;
+  const bool keep = std::getenv("EPOCH_CHAOS_KEEP") != nullptr;
 
   Chaos() {
     args = {"--store",
@@ -78,6 +80,10 @@ struct Chaos {
             "1 second",
             "--drove-attempts",
             "3"};
+    if (keep) {
+      args.insert(args.end(), {"--log-level", "debug"});
+      MESSAGE("chaos: keeping " << dir);
+    }
     for (int i = 0; i < 3; ++i)
       start(i);
   }
@@ -87,7 +93,7 @@ struct Chaos {
     }
     nodes.clear();
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    if (!keep) std::filesystem::remove_all(dir, ec);
   }
   void start(std::size_t i) {
     const std::string home = dir + "/node" + std::to_string(i);
@@ -250,10 +256,12 @@ TEST_CASE(
       const std::string reason =
           r.contains("reason") ? std::string(r.at("reason").as_string()) : "";
       if (state == "FAILED" && accepted.count(task_id) == 0 &&
-          reason.rfind("replaced by run ", 0) == 0) {
-        // Recovered by a new leader before it launched, then replaced: the
-        // old leader may have launched it, so the new one killed it in case
-        // and recorded it failed, with the reason. Drove never created it.
+          (reason.rfind("replaced by run ", 0) == 0 ||
+           reason.find("killed in case an earlier leader launched it") != std::string::npos)) {
+        // Recovered by a new leader before it launched, then replaced or
+        // expired in the queue: the old leader may have launched it, so the
+        // new one killed it in case and recorded it failed, with the
+        // reason. Drove never created it.
         ++replaced_unlaunched;
       } else if (state == "SUCCESSFUL" || state == "FAILED") {
         ++launched;
