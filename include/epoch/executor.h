@@ -8,13 +8,20 @@
 // engine simply launches every unfinished task again.
 //
 // Implementations: `make_local_executor()` (processes on this host, container
-// tasks through a docker-compatible CLI; epoch/local_executor.h), the Drove
-// executor in epochd, and `FakeExecutor` (epoch/fake_executor.h) for tests.
+// tasks through a docker-compatible CLI; epoch/local_executor.h),
+// `make_drove_executor()` (epoch/drove_executor.h), and `FakeExecutor`
+// (epoch/fake_executor.h) for tests.
 //
 // Threading: every method is thread-safe and returns without waiting for
-// the network or the task; observers and callbacks run on executor threads
-// (the engine posts them to its strand). No call ever blocks the caller on
-// I/O.
+// the network or the task; no call answers inline — observers and the
+// kill/cleanup callbacks run later on executor threads (the engine posts
+// them to its strand). The named exception is FakeExecutor, which answers
+// inline so tests can drive it step by step. No call ever blocks the
+// caller on I/O. An executor's destructor joins its threads: no observer or
+// callback runs after it returns (callbacks still pending are dropped).
+//
+// A kill of a task whose launch is still in flight (queued, or its create
+// being retried) cancels the launch: the task ends CANCELLED and never runs.
 // Ownership: the executor copies the launch; observers are kept until the
 // task is terminal or detached.
 // Errors: a task that cannot start is reported through its observer as

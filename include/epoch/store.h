@@ -8,13 +8,16 @@
 // writes commits atomically (one SQLite transaction, one ZooKeeper multi):
 // the engine commits everything one step decided as one batch.
 //
-// Implementations: `make_memory_store()` here (tests, embedding); SqliteStore
-// and ZkStore come with the daemon. `StoreWrapper` forwards every call, for
-// tests that inject faults.
+// Implementations: `make_memory_store()` here (tests, embedding),
+// `make_sqlite_store()` (epoch/sqlite_store.h) and the ZooKeeper store
+// (epoch/zookeeper.h), all in libepoch. `StoreWrapper` forwards every call,
+// for tests that inject faults.
 //
 // Threading: every method is thread-safe. Reads block the caller; `commit`
-// may complete on another thread (the engine posts the result back to its
-// own strand).
+// completes on the store's own thread — except the MemoryStore's, which
+// completes inline (named exception: it has no thread); the engine posts
+// every result to its own strand, so either is safe for it. A store's
+// destructor joins its thread: no commit callback runs after it returns.
 // Ownership: the store copies what it is given; callers own what it returns.
 // Errors: kAborted when a version check fails (nothing of the batch is
 // applied), kFailedPrecondition when the batch's fencing token is stale (a
@@ -64,8 +67,8 @@ struct AuditEntry {
   Instant time{};
   std::string user, role;
   std::string method, path;
-  std::string topology_id;  // empty: none
-  int status = 0;           // the HTTP status answered
+  std::string topology_id;    // empty: none
+  int status = 0;             // the HTTP status answered
   std::string before, after;  // EpochTopologyDetails JSON; empty: none
   friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
 };

@@ -9,7 +9,7 @@
 // store therefore never lacks a record whose action happened: a launched
 // task always has its run stored first.
 //
-// Timers: a min-heap of (instant, kind, key); one Clock timer is armed for
+// Timers: an ordered map from instant to (kind, key) entries; one Clock timer is armed for
 // the earliest entry. Entries are invalidated lazily by generation numbers.
 #include "epoch/scheduler.h"
 

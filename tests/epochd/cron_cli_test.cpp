@@ -1,8 +1,14 @@
 // `epochd cron ...` as a user runs it: a child process, its output and exit code.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
+#include "daemon_process.h"
 #include "run_process.h"
 
 using epoch::test::run_process;
@@ -86,4 +92,40 @@ TEST_CASE("epochd itself: help, version, unknown command") {
   const auto r = run_process({EPOCHD_BINARY, "serve-the-moon"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("unknown command") != std::string::npos);
+}
+
+TEST_CASE("a process a test starts dies with the test, even when the test aborts") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t test = ::fork();
+  REQUIRE(test >= 0);
+  if (test == 0) {  // the "test": starts a long-lived process, then crashes
+    ::close(fds[0]);
+    const std::string dir = epoch::test::make_temp_dir("spawn-dies");
+    const pid_t child =
+        epoch::test::spawn_process("sleep", {"600"}, dir, dir + "/out", dir + "/out");
+    (void)!::write(fds[1], &child, sizeof child);
+    ::kill(::getpid(), SIGKILL);  // a crash no handler sees
+    ::_exit(1);
+  }
+  ::close(fds[1]);
+  pid_t child = -1;
+  REQUIRE(::read(fds[0], &child, sizeof child) == static_cast<ssize_t>(sizeof child));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(test, &status, 0) == test);
+  CHECK(WIFSIGNALED(status));
+  // The orphan got SIGKILL when its parent died: gone, or a zombie its new
+  // parent has not reaped yet.
+  const auto dead = [&] {
+    if (::kill(child, 0) != 0) return true;
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  };
+  const bool gone = epoch::test::eventually(dead, std::chrono::seconds(10));
+  if (!gone) ::kill(child, SIGKILL);
+  CHECK(gone);
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,16 +40,23 @@ void make_test_certificates(const std::string& dir) {
       " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf"
       " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
       " -out server.pem -days 2 -extfile ext.cnf 2>/dev/null";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl could not make certificates");
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("openssl could not make certificates");
 }
 
 pid_t spawn_process(const std::string& binary, const std::vector<std::string>& args,
                     const std::string& work_dir, const std::string& out, const std::string& err) {
   std::vector<std::string> argv_s{binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // Dies with the test: a test that aborts (an assertion, a sanitizer)
+    // leaves no server or daemon behind to poison the next run. (The signal
+    // follows the forking thread: tests spawn from their main thread.)
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the test died before prctl
     if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(127);
     const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     const int e = err == out ? o : open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
