@@ -313,16 +313,19 @@ struct Pipeline {
   std::size_t wake_at = 0;  // 0: nobody waits
   int error = ZOK;
 
+  // Notifies under the lock: once the waiter can see the last completion
+  // it may return and destroy this Pipeline (it lives on its stack), so
+  // nothing of it may be touched after the lock is released. (Notifying
+  // after unlocking was a use-after-scope that ThreadSanitizer found in
+  // the chaos run, and the likely cause of a "double free" abort there.)
   void finish(int rc) {
-    bool wake = false;
-    {
-      std::lock_guard lock(mu);
-      if (rc != ZOK && rc != ZNONODE && error == ZOK) error = rc;
-      ++done;
-      wake = wake_at != 0 && (done >= wake_at || error != ZOK);
-      if (wake) wake_at = 0;
+    std::lock_guard lock(mu);
+    if (rc != ZOK && rc != ZNONODE && error == ZOK) error = rc;
+    ++done;
+    if (wake_at != 0 && (done >= wake_at || error != ZOK)) {
+      wake_at = 0;
+      cv.notify_one();
     }
-    if (wake) cv.notify_one();
   }
 
   // Waits until `n` completions (or an error); the caller holds `lock`.
