@@ -184,7 +184,9 @@ TEST_CASE("webhooks: every event type, signed, retried, in order per run") {
   CHECK(running_long.at("finished").is_null());
   const auto succeeded = body_of_event("slow", "RUN_SUCCEEDED");
   const auto took = succeeded.at("finished").as_int64() - succeeded.at("started").as_int64();
-  CHECK(took >= 1500);  // sleep 1.5
+  // sleep 1.5: seen from outside, its start is noticed a little after it
+  // happened (the executor's report crosses threads), its end after a poll.
+  CHECK(took >= 1000);
   CHECK(took < 5000);
   // Down for a while: the fires in between are MISSED, and said so.
   CHECK(d->terminate() == 0);
