@@ -355,6 +355,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   static Status not_leader() { return unavailable("this node is not the leader"); }
 
+  // The instant a run stands for: its nominal fire (an instant run: its creation).
+  static Instant nominal_of(const RunInfo& run) { return run.scheduled_time.value_or(run.created); }
+
   static std::string run_key(const std::string& topology_id, const std::string& run_id) {
     std::string k;
     k.reserve(topology_id.size() + run_id.size() + 1);
@@ -795,8 +798,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     // Oldest first, so that a policy letting one run go at a time lets the
     // oldest go and queues the others behind it.
     std::sort(live.begin(), live.end(), [](const RunRecord& a, const RunRecord& b) {
-      return a.run.scheduled_time.value_or(a.run.created) <
-             b.run.scheduled_time.value_or(b.run.created);
+      return nominal_of(a.run) < nominal_of(b.run);
     });
     std::vector<std::uint64_t> resume;
     for (RunRecord& rec : live) {
@@ -896,7 +898,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void hold(Topo& t, Run& r) {
     r.waiting = true;
     t.waiting.push_back(r.handle);
-    const Instant nominal = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+    const Instant nominal = nominal_of(r.rec.run);
     milliseconds wait = catch_up_of(*t.spec).window.to_millis();
     if (t.spec->policies && t.spec->policies->start_deadline) {
       wait = std::min(wait, t.spec->policies->start_deadline->to_millis());
@@ -909,12 +911,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // (recovered with a task still PENDING) fails instead, and that task is
   // killed in case it exists. A run with a task that started is left to go.
   void expire_waiting(Run& r, RunState state, const std::string& why) {
-    const bool started =
-        std::any_of(r.rec.run.tasks.begin(), r.rec.run.tasks.end(), [](const auto& kv) {
-          return kv.second.state != TaskState::kPending || kv.second.started ||
-                 kv.second.attempt != 1;
-        });
-    if (started) return;
+    if (!nothing_started(r.rec.run)) return;
     if (const auto it = topologies_.find(r.rec.run.topology_id); it != topologies_.end()) {
       std::erase(it->second->waiting, r.handle);
     }
@@ -923,10 +920,24 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       finish_run(r, TaskState::kCancelled, why, state);
       return;
     }
-    for (const auto& [name, ti] : r.rec.run.tasks)
-      kill_soon(ti.task_id);
+    kill_in_case(r);
     finish_run(r, TaskState::kCancelled,
                why + "; its task is killed in case an earlier leader launched it");
+  }
+
+  // No task of the run ever started: every task PENDING, first attempt.
+  static bool nothing_started(const RunInfo& run) {
+    return std::all_of(run.tasks.begin(), run.tasks.end(), [](const auto& kv) {
+      return kv.second.state == TaskState::kPending && !kv.second.started && kv.second.attempt == 1;
+    });
+  }
+
+  // A recovered run's PENDING tasks may have been launched by the previous
+  // leader: kill them in case they exist.
+  void kill_in_case(const Run& r) {
+    for (const auto& [name, ti] : r.rec.run.tasks) {
+      if (ti.state == TaskState::kPending) kill_soon(ti.task_id);
+    }
   }
 
   // Lets waiting runs go while the overlap policy allows, oldest first.
@@ -999,8 +1010,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         break;
       case DueKind::kWaitExpiry:
         if (auto it = runs_.find(d.key); it != runs_.end() && it->second.waiting) {
-          const Run& r = it->second;
-          const Instant nominal = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+          const Instant nominal = nominal_of(it->second.rec.run);
           expire_waiting(
               it->second, RunState::kMissed,
               "its turn did not come within " +
@@ -1174,7 +1184,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     l.task_name = task_name(leaf);
     l.run_type = r.rec.run.run_type;
     l.attempt = ti.attempt;
-    l.scheduled_time = r.rec.run.scheduled_time.value_or(r.rec.run.created);
+    l.scheduled_time = nominal_of(r.rec.run);
     l.task = leaf;
     return l;
   }
@@ -1240,9 +1250,13 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ctl.kill_when_started = false;
         kill_soon(ti.task_id);
       }
-      arm_running_long(r);  // a recovered run: from its stored start
       const bool clears = ctl.transient_error && u.error_message.empty();
-      if (ti.state == u.state && ti.upstream_id == u.upstream_id && !clears) return;
+      // Started: the executor took it (not when the run was prepared).
+      const bool starts =
+          !ti.started && (u.state == TaskState::kStarting || u.state == TaskState::kRunning);
+      if (starts) ti.started = t_now;
+      arm_running_long(r);  // from this start, or a recovered run's stored one
+      if (ti.state == u.state && ti.upstream_id == u.upstream_id && !clears && !starts) return;
       ti.state = u.state;
       if (!u.upstream_id.empty()) ti.upstream_id = u.upstream_id;
       // Keeps what an earlier attempt left ("attempt 1 failed: ...") until
@@ -1255,11 +1269,6 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         ti.error_message.clear();
         ctl.transient_error = false;
       }
-      // Started: the executor took it (not when the run was prepared).
-      if (!ti.started && (u.state == TaskState::kStarting || u.state == TaskState::kRunning)) {
-        ti.started = t_now;
-      }
-      arm_running_long(r);
       touch(r);
       emit_task(r.rec.run, name, ti);
       return;
@@ -1415,23 +1424,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       // skipped, not failed, and no launch belongs to it. (A recovered run
       // may have been launched by the previous leader: it fails as
       // replaced, and its task is killed in case it exists.)
-      const bool never_started =
-          !r.recovered &&
-          std::all_of(r.rec.run.tasks.begin(), r.rec.run.tasks.end(), [](const auto& kv) {
-            return kv.second.state == TaskState::kPending && !kv.second.started &&
-                   kv.second.attempt == 1;
-          });
-      if (never_started) {
+      if (!r.recovered && nothing_started(r.rec.run)) {
         finish_run(r, TaskState::kCancelled, "replaced by run " + by + " before it started",
                    RunState::kSkipped);
         return;
       }
-      if (r.recovered) {
-        for (const auto& [name, ti] : r.rec.run.tasks) {
-          if (ti.state != TaskState::kPending) continue;
-          kill_soon(ti.task_id);
-        }
-      }
+      if (r.recovered) kill_in_case(r);
       finish_run(r, TaskState::kCancelled, "replaced by run " + by);
     }
   }
@@ -1538,10 +1536,13 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
                     details_of(t));
       // Queued runs whose turn has not come are fires not yet started: a
       // pause skips them, as it skips fires.
-      const std::vector<std::uint64_t> queued = paused ? t.waiting : std::vector<std::uint64_t>{};
-      for (std::uint64_t h : queued) {
-        if (auto r = runs_.find(h); r != runs_.end()) {
-          expire_waiting(r->second, RunState::kSkipped, "topology was paused before its turn came");
+      if (paused) {
+        const std::vector<std::uint64_t> queued = t.waiting;  // expire_waiting edits it
+        for (std::uint64_t h : queued) {
+          if (auto r = runs_.find(h); r != runs_.end()) {
+            expire_waiting(r->second, RunState::kSkipped,
+                           "topology was paused before its turn came");
+          }
         }
       }
     }
