@@ -618,30 +618,31 @@ class DroveExecutor final : public Executor {
     std::string body;
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      body = create_body(it->second.launch);
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      body = create_body(t->launch);
     }
     const auto started = Steady::now();
     const auto give_up = started + options_.launch_give_up;
     milliseconds wait = options_.retry_backoff;
-    const auto abandon = [&] { return !current(task_id, gen) || cancelled(task_id, gen); };
+    const auto abandon = [&] { return stop_creating(task_id, gen); };
     bool maybe_created = false;  // an attempt whose outcome Drove did not tell
     while (true) {
-      if (cancelled(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
+      // (cancel_launch and kill_created do nothing for a launch that is gone.)
+      if (stop_creating(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
       const Reply r = call(conn, http::verb::post, "/apis/v1/tasks/operations", body, abandon);
       TaskUpdate u;
       u.upstream_id = task_id;
       const bool exists =
           r.status == 400 && r.validation_errors().find("Task already exists") != std::string::npos;
       if ((r.status == 200 && r.success()) || exists) {
-        if (cancelled(task_id, gen)) return kill_created(conn, task_id, gen);
+        if (stop_creating(task_id, gen)) return kill_created(conn, task_id, gen);
         if (exists) return accepted(task_id, gen, std::nullopt);  // attach: the poll tells
         u.state = TaskState::kStarting;
         return accepted(task_id, gen, u);
       }
       if (r.status == 0 || r.status >= 500) maybe_created = true;
-      if (cancelled(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
+      if (stop_creating(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
       if (r.status != 0 && r.status < 500) {
         u.state = TaskState::kFailed;
         u.upstream_id = "UNKNOWN";
@@ -664,26 +665,26 @@ class DroveExecutor final : public Executor {
       {
         std::unique_lock lock(mu_);
         cancel_cv_.wait_for(lock, pause, [&] {
-          const auto it = tracked_.find(task_id);
-          return stopping_ || it == tracked_.end() || it->second.generation != gen ||
-                 it->second.cancelled;
+          const Tracked* t = current(task_id, gen);
+          return stopping_ || t == nullptr || t->cancelled;
         });
       }
       wait = std::min(wait * 2, milliseconds(5000));
-      if (!current(task_id, gen)) return;
     }
   }
 
-  bool current(const std::string& task_id, std::uint64_t gen) {
-    std::lock_guard lock(mu_);
+  // REQUIRES: mu_ held. This launch's entry, or null once it was detached,
+  // finished or launched again.
+  Tracked* current(const std::string& task_id, std::uint64_t gen) {
     const auto it = tracked_.find(task_id);
-    return it != tracked_.end() && it->second.generation == gen;
+    return it != tracked_.end() && it->second.generation == gen ? &it->second : nullptr;
   }
 
-  bool cancelled(const std::string& task_id, std::uint64_t gen) {
+  // Whether a create loop should stop: its launch is gone or was killed.
+  bool stop_creating(const std::string& task_id, std::uint64_t gen) {
     std::lock_guard lock(mu_);
-    const auto it = tracked_.find(task_id);
-    return it != tracked_.end() && it->second.generation == gen && it->second.cancelled;
+    const Tracked* t = current(task_id, gen);
+    return t == nullptr || t->cancelled;
   }
 
   // Killed before Drove accepted it: the task ends CANCELLED. When a CREATE
@@ -694,9 +695,9 @@ class DroveExecutor final : public Executor {
     std::vector<std::function<void(Status)>> dones;
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      dones = std::move(it->second.kill_dones);
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      dones = std::move(t->kill_dones);
     }
     TaskUpdate u;
     u.state = TaskState::kCancelled;
@@ -714,10 +715,10 @@ class DroveExecutor final : public Executor {
     std::vector<std::function<void(Status)>> dones;
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      dones = std::move(it->second.kill_dones);
-      it->second.accepted = true;
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      dones = std::move(t->kill_dones);
+      t->accepted = true;
       poll_soon_ = true;
     }
     poll_cv_.notify_one();
@@ -729,9 +730,9 @@ class DroveExecutor final : public Executor {
   void accepted(const std::string& task_id, std::uint64_t gen, std::optional<TaskUpdate> u) {
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      it->second.accepted = true;
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      t->accepted = true;
       poll_soon_ = true;
     }
     poll_cv_.notify_one();
@@ -743,10 +744,10 @@ class DroveExecutor final : public Executor {
     TaskObserver observer;
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      observer = std::move(it->second.observer);
-      tracked_.erase(it);
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      observer = std::move(t->observer);
+      tracked_.erase(task_id);
     }
     if (observer) observer(u);
   }
@@ -757,11 +758,11 @@ class DroveExecutor final : public Executor {
     TaskObserver observer;
     {
       std::lock_guard lock(mu_);
-      const auto it = tracked_.find(task_id);
-      if (it == tracked_.end() || it->second.generation != gen) return;
-      if (it->second.last && same(*it->second.last, u)) return;
-      it->second.last = u;
-      observer = it->second.observer;
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      if (t->last && same(*t->last, u)) return;
+      t->last = u;
+      observer = t->observer;
     }
     if (observer) observer(u);
   }
