@@ -44,10 +44,6 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-bool selects(const std::vector<std::string>& chosen, const std::string& name) {
-  return contains(chosen, name) || (name == "RUN_TIMED_OUT" && contains(chosen, "RUN_FAILED"));
-}
-
 std::string to_hex(const unsigned char* data, std::size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

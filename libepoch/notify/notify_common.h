@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -31,9 +32,16 @@ std::string event_name(const Event& e);
 const std::vector<std::string>* topology_events(const Event& e);
 
 bool contains(const std::vector<std::string>& v, const std::string& s);
-// Whether a selection of notification names wants `name`: a timed-out run
-// is a failed one, so RUN_FAILED selects RUN_TIMED_OUT too.
-bool selects(const std::vector<std::string>& chosen, const std::string& name);
+// Whether a selection of notification names (a topology's list, the
+// operator's set) wants `name`: a timed-out run is a failed one, so
+// RUN_FAILED selects RUN_TIMED_OUT too.
+template <typename Names>
+bool selects(const Names& chosen, const std::string& name) {
+  const auto has = [&](std::string_view n) {
+    return std::find(chosen.begin(), chosen.end(), n) != chosen.end();
+  };
+  return has(name) || (name == "RUN_TIMED_OUT" && has("RUN_FAILED"));
+}
 
 // Lower-case hex of `n` bytes (signatures, message ids).
 std::string to_hex(const unsigned char* data, std::size_t n);

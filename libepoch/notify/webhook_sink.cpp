@@ -302,10 +302,7 @@ class WebhookSink final : public EventSink {
  private:
   void send(const std::string& name, const Event& e) {
     std::vector<std::string> urls;
-    // A timed-out run is a failed one: RUN_FAILED selects it too.
-    const bool operator_wants =
-        options_.events.count(name) > 0 ||
-        (name == "RUN_TIMED_OUT" && options_.events.count("RUN_FAILED") > 0);
+    const bool operator_wants = notify::selects(options_.events, name);
     if (operator_wants) urls = options_.urls;
     if (e.topology && e.topology->notify) {
       const NotifyRouting& r = routing_of(*e.topology->notify);
