@@ -357,9 +357,23 @@ class DroveExecutor final : public Executor {
     enqueue([this, id = l.task_id, gen](Connection& c) { create(c, id, gen); });
   }
 
+  // A kill still waiting on the create loop is answered (on a worker): the
+  // loop stops with the launch, so that kill was not carried out.
   void detach(const std::string& task_id) override {
-    std::lock_guard lock(mu_);
-    tracked_.erase(task_id);
+    std::vector<std::function<void(Status)>> dones;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = tracked_.find(task_id);
+      if (it == tracked_.end()) return;
+      dones = std::move(it->second.kill_dones);
+      tracked_.erase(it);
+    }
+    if (dones.empty()) return;
+    enqueue([task_id, dones = std::move(dones)](Connection&) {
+      for (const auto& done : dones)
+        done(unavailable("task " + task_id +
+                         " was detached before Drove accepted it; the kill was not carried out"));
+    });
   }
 
   void kill(const std::string& task_id, std::function<void(Status)> done) override {
