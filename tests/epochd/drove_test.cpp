@@ -7,12 +7,16 @@
 // attaches to a running task (one create per task id).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "daemon_process.h"
+#include "epoch/drove_executor.h"
 #include "fake_drove_process.h"
 #include "http_client.h"
 
@@ -458,4 +462,49 @@ TEST_CASE("the fake controller speaks Drove: leadership, auth, validation, envel
   CHECK(r.status == 400);
   CHECK(r.body.find("Either task does not exist or has already finished for epoch/nope") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "DroveExecutor: a kill waiting on a CREATE retry is answered when the launch is detached") {
+  FakeDroveProcess drove(FAKE_DROVE_BINARY, 1);
+  drove.fault("status500=100000");  // the CREATE is retried until the give-up
+  epoch::DroveExecutorOptions o;
+  o.endpoints = {drove.endpoints()};
+  o.app_name = "epoch";
+  o.max_attempts = 1;
+  o.retry_backoff = 50ms;
+  auto made = epoch::make_drove_executor(o);
+  REQUIRE(made.ok());
+  epoch::Executor& ex = **made;
+  epoch::TaskLaunch l;
+  l.task_id = "t-detached-main";
+  l.topology_id = "t";
+  l.run_id = "detached";
+  l.task_name = "main";
+  epoch::ContainerTask c;
+  c.task_name = "main";
+  c.executable.url = "docker.io/library/busybox:1.36";
+  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
+  l.task.spec = c;
+  std::atomic<int> reports{0};
+  ex.launch(l, [&](const epoch::TaskUpdate&) { ++reports; });
+  const auto calls = drove.count("apiCalls");
+  REQUIRE(eventually([&] { return drove.count("apiCalls") > calls; }, 10s));
+  std::mutex mu;
+  std::optional<epoch::Status> answer;
+  ex.kill(l.task_id, [&](epoch::Status s) {
+    std::lock_guard lock(mu);
+    answer = std::move(s);
+  });
+  ex.detach(l.task_id);
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return answer.has_value();
+      },
+      10s));
+  std::lock_guard lock(mu);
+  CHECK(answer->code() == epoch::StatusCode::kUnavailable);
+  CHECK(answer->message().find("the kill was not carried out") != std::string::npos);
+  CHECK(reports == 0);  // a detached launch reports nothing
 }
