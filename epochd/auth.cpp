@@ -3,13 +3,17 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstring>
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include "jwt.h"
@@ -17,6 +21,33 @@
 namespace epochd {
 
 namespace asio = boost::asio;
+
+// The password-check threads: they run at nice 19, so that on a busy host
+// PBKDF2 yields the CPU to the I/O and engine threads (and still progresses:
+// nice 19 keeps a share, unlike SCHED_IDLE). The destructor finishes the
+// checks already posted, then joins.
+class PasswordWorkers {
+ public:
+  explicit PasswordWorkers(int n) {
+    for (int i = 0; i < n; ++i)
+      threads_.emplace_back([this] {
+        // Linux: a thread's nice value is its own (PRIO_PROCESS with the tid).
+        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+        ioc_.run();
+      });
+  }
+  ~PasswordWorkers() {
+    work_.reset();
+    for (auto& t : threads_)
+      t.join();
+  }
+  asio::io_context& context() { return ioc_; }
+
+ private:
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+  std::vector<std::thread> threads_;
+};
 
 namespace {
 
@@ -199,11 +230,11 @@ Auth::Auth(AuthOptions options) : options_(std::move(options)) {
   }
   if (auto h = hash_password("not a password", iterations); h.ok()) dummy_hash_ = *h;
   if (options_.mode == "basic")
-    workers_ = std::make_unique<asio::thread_pool>(std::max(1, options_.workers));
+    workers_ = std::make_unique<PasswordWorkers>(std::max(1, options_.workers));
 }
 
 Auth::~Auth() {
-  if (workers_) workers_->join();
+  workers_.reset();
 }
 
 AuthDecision Auth::unauthenticated(const std::string& why) const {
@@ -317,7 +348,7 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (status == 429 && options_.deliver_after && options_.throttle_delay.count() > 0)
       return options_.deliver_after(options_.throttle_delay, std::move(answer));
     if (!workers_) return deliver(std::move(answer));
-    asio::post(*workers_,
+    asio::post(workers_->context(),
                [deliver, answer = std::move(answer)]() mutable { deliver(std::move(answer)); });
   };
   if (throttled(req.remote_address, false)) {
@@ -327,9 +358,9 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (workers_) --queued_;
     return refuse(503, "Too many sign-ins in progress; try again", "1");
   }
-  asio::post(*workers_, [this, deliver, header = std::string(req.header("Authorization")),
-                         address = req.remote_address, method = req.method, route,
-                         done = std::move(done)]() mutable {
+  asio::post(workers_->context(), [this, deliver, header = std::string(req.header("Authorization")),
+                                   address = req.remote_address, method = req.method, route,
+                                   done = std::move(done)]() mutable {
     --queued_;
     std::optional<Principal> who;
     const auto decoded = unbase64(header.size() > 6 ? header.substr(6) : std::string());

@@ -14,8 +14,10 @@
 // credentials are cached (500 entries, 30 minutes, like Epoch) so that a
 // PBKDF2 with many iterations is paid once per client, not once per
 // request. Password checks run on Auth's own bounded pool of workers, never
-// on the I/O or engine threads; a client address that fails too often is
-// answered 429 without a check until its minute is over.
+// on the I/O or engine threads, at the lowest CPU priority (nice 19): a
+// flood of bad credentials takes only CPU that requests and fires leave
+// idle. A client address that fails too often is answered 429 without a
+// check until its minute is over.
 //
 // Authorization is decided from the Route the API dispatches on
 // (routes.h), never from the raw target.
@@ -39,13 +41,10 @@
 #include "http.h"
 #include "routes.h"
 
-namespace boost::asio {
-class thread_pool;
-}
-
 namespace epochd {
 
 class TokenVerifier;
+class PasswordWorkers;
 
 enum class Role { kReadOnly = 0, kReadWrite = 1, kAdmin = 2 };
 
@@ -178,7 +177,7 @@ class Auth {
   std::unordered_map<std::string, Failures> failures_;  // by client address
   std::atomic<std::uint64_t> password_checks_{0};
   std::atomic<std::size_t> queued_{0};
-  std::unique_ptr<boost::asio::thread_pool> workers_;  // last: joined first
+  std::unique_ptr<PasswordWorkers> workers_;  // last: joined first
 };
 
 // GET /apis/v1/whoami: {"status":"SUCCESS","data":{"user","role","authMode"}}

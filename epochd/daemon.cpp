@@ -241,7 +241,13 @@ int run_daemon(const Config& config, Logger& log) {
   so.running_long_after = config.running_long_after;
   so.default_retention = epoch::RetentionPolicy{config.retention_runs, config.retention_max_age};
   so.retention_interval = config.retention_interval;
-  epoch::Scheduler scheduler(ioc, **store, *executor, *elector, *clock, events, so);
+  // The engine has a thread of its own: requests, TLS handshakes and
+  // forwarding on the I/O threads never delay a fire, and a burst of fires
+  // never delays a request. Its callbacks answer through Responders, which
+  // may be called from any thread.
+  asio::io_context engine_ioc(1);
+  auto engine_work = asio::make_work_guard(engine_ioc);
+  epoch::Scheduler scheduler(engine_ioc, **store, *executor, *elector, *clock, events, so);
 
   ApiOptions ao;
   ao.advertised_url = advertised;
@@ -274,6 +280,7 @@ int run_daemon(const Config& config, Logger& log) {
   std::vector<std::thread> threads;
   for (int i = 0; i < config.io_threads; ++i)
     threads.emplace_back([&ioc] { ioc.run(); });
+  std::thread engine_thread([&engine_ioc] { engine_ioc.run(); });
 
   scheduler.start();
   log.info("epochd listening",
@@ -294,6 +301,9 @@ int run_daemon(const Config& config, Logger& log) {
   if (!(*server)->wait_idle(std::chrono::seconds(10)))
     log.warn("requests still in flight after 10 s; closing them");
   scheduler.stop();
+  engine_work.reset();
+  engine_ioc.stop();
+  engine_thread.join();
   work.reset();
   ioc.stop();
   for (auto& t : threads)

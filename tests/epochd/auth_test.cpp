@@ -4,6 +4,8 @@
 #include "auth.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -167,13 +169,16 @@ TEST_CASE("plain-text passwords are hashed at start-up: every sign-in costs one 
   CHECK(cost("plain", "p-pw") == 0);  // verified before: from the cache
 }
 
-TEST_CASE("password checks run on the auth workers, never on the caller's thread") {
+TEST_CASE("password checks run on the auth workers, at nice 19, never on the caller's thread") {
   AuthOptions o;
   o.mode = "basic";
   o.users["u"] = AuthUser{*hash_password("pw", 1000), Role::kReadOnly};
   std::promise<std::thread::id> delivered_on;
+  int worker_nice = 0;
   o.deliver = [&](std::function<void()> f) {
     delivered_on.set_value(std::this_thread::get_id());
+    errno = 0;
+    worker_nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
     f();
   };
   Auth auth(o);
@@ -189,6 +194,8 @@ TEST_CASE("password checks run on the auth workers, never on the caller's thread
   const auto d = done.get_future().get();
   CHECK(d.kind == AuthDecision::Kind::kAllowed);
   CHECK(delivered_on.get_future().get() != std::this_thread::get_id());
+  CHECK(worker_nice == 19);  // PBKDF2 takes only CPU nothing else wants
+  CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) == 0);
   // Now cached: decided at once.
   CHECK(auth.decide(req, route).kind == AuthDecision::Kind::kAllowed);
 }

@@ -192,6 +192,52 @@ TEST_CASE("failures: an exit code, a program that does not exist") {
   CHECK(ub.error_message == "exit code 127: epoch: cannot run 'no-such-program-epoch': not found");
 }
 
+// Children of this process that have ended and not been reaped.
+std::vector<std::string> zombie_children() {
+  std::vector<std::string> out;
+  for (const auto& t : fs::directory_iterator("/proc/self/task")) {
+    std::istringstream pids(slurp(t.path() / "children"));
+    for (std::string pid; pids >> pid;) {
+      const std::string stat = slurp(fs::path("/proc") / pid / "stat");
+      const auto paren = stat.rfind(')');
+      if (paren != std::string::npos && stat.compare(paren + 2, 1, "Z") == 0) out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("a command that cannot start: not executable, no working directory; nothing is left") {
+  Dir d;
+  auto ex = make_local_executor(options(d));
+  const fs::path garbage = d.path / "garbage";
+  std::ofstream(garbage) << "\x7f not a program\n";
+  fs::permissions(garbage, fs::perms::owner_all);
+  TaskLaunch bad = shell("bad", "");
+  std::get<ProcessTask>(bad.task.spec).command = garbage.string();
+  std::get<ProcessTask>(bad.task.spec).args = {};
+  TaskLaunch nowhere = shell("nowhere", "echo never");
+  std::get<ProcessTask>(nowhere.task.spec).working_directory = (d.path / "no-such-dir").string();
+  Seen a, b;
+  ex->launch(bad, a.observer());
+  ex->launch(nowhere, b.observer());
+  const TaskUpdate ua = wait_terminal(a);
+  CHECK(ua.state == TaskState::kFailed);
+  CHECK(ua.exit_code == 127);
+  CHECK(ua.error_message == "exit code 127: epoch: cannot run '" + garbage.string() + "'");
+  const TaskUpdate ub = wait_terminal(b);
+  CHECK(ub.state == TaskState::kFailed);
+  CHECK(ub.exit_code == 126);
+  CHECK(ub.error_message == "exit code 126: epoch: cannot change to the working directory");
+  // The supervisors are this process's children while they run; the
+  // executor reaps them.
+  std::vector<Seen> many(20);
+  for (std::size_t i = 0; i < many.size(); ++i)
+    ex->launch(shell("quick" + std::to_string(i), "exit 0"), many[i].observer());
+  for (Seen& s : many)
+    CHECK(wait_terminal(s).state == TaskState::kCompleted);
+  wait_until([] { return zombie_children().empty(); });
+}
+
 TEST_CASE("kill: SIGTERM, then SIGKILL after the grace time; the task is CANCELLED") {
   Dir d;
   auto ex = make_local_executor(options(d));
