@@ -29,6 +29,9 @@
 // snapshot the strand publishes after every change, and deliver it on an
 // io_context thread (not the strand), so reads never wait behind a burst of
 // fires; while a new leader is still recovering they go through the strand.
+// get_run and list_runs read the store off the strand (see
+// SchedulerOptions::store_reads) and answer on an io_context thread, so they
+// never hold up fires nor wait behind them.
 // Ownership: the Scheduler does not own the seams; they must outlive it.
 // Errors: callbacks get kNotFound (unknown topology/run/task),
 // kInvalidArgument (validate(Topology) failed), kAlreadyExists,
@@ -99,6 +102,12 @@ struct SchedulerOptions {
   std::chrono::milliseconds running_long_after{0};
   // Seed of the retry jitter (default 0: from the system).
   std::uint64_t seed = 0;
+  // Where the engine's blocking store reads run (get_run, list_runs, each
+  // retention pass). Default (empty): a thread of the Scheduler's own,
+  // joined by stop(). Given, each read is handed over as a job; run it (on
+  // any thread, never inline) while the Scheduler and its Store exist, or
+  // drop it. Tests hand the jobs to their io_context to run them in order.
+  std::function<void(std::function<void()>)> store_reads;
 };
 
 // A topology as the engine sees it now.
@@ -124,7 +133,10 @@ class Scheduler {
 
   Scheduler(boost::asio::io_context& ioc, Store& store, Executor& executor, LeaderElector& elector,
             Clock& clock, EventSink& events, SchedulerOptions options = {});
-  // Stops first if needed.
+  // Stops first if needed. No callback given to this Scheduler runs after
+  // the destructor returns: one running on another thread is waited for,
+  // later ones are dropped (so do not destroy it while holding a lock that
+  // a callback takes).
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -9,14 +9,17 @@
 // store therefore never lacks a record whose action happened: a launched
 // task always has its run stored first.
 //
-// Timers: an ordered map from instant to (kind, key) entries; one Clock timer is armed for
-// the earliest entry. Entries are invalidated lazily by generation numbers.
+// The parts: policy.h (pure rules: overlap, catch-up, deadlines, retention),
+// run_machine.h (pure: a run's task tree), timer_queue.h (the timers; one
+// Clock timer is armed for the earliest), and this shell, which owns the
+// strand and the state and does what the parts decide.
 #include "epoch/scheduler.h"
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <future>
 #include <map>
 #include <random>
@@ -24,62 +27,26 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "../support/lifeline.h"
 #include "epoch/cron.h"
+#include "policy.h"
 #include "run_machine.h"
+#include "timer_queue.h"
 
 namespace epoch {
 
 namespace asio = boost::asio;
+using engine::catch_up_of;
+using engine::describe_ms;
+using engine::overlap_of;
+using engine::retry_of;
 using engine::run_message;
+using Verdict = engine::OverlapVerdict::Kind;
+using engine::Due;
+using engine::DueKind;
 using std::chrono::milliseconds;
 
-namespace {
-
-enum class DueKind : std::uint8_t {
-  kFire,
-  kRetry,
-  kTaskTimeout,
-  kUnknownTimeout,
-  kRetention,
-  kRunningLong,
-  kWaitExpiry,
-};
-
-struct Due {
-  std::int64_t at;  // epoch ms
-  DueKind kind;
-  std::uint64_t key;  // topology handle (kFire) or run handle
-  std::uint64_t gen;
-  std::string task;      // run timers: the task name
-  std::int64_t nominal;  // kFire: the nominal fire instant (epoch ms)
-};
-
-const RetentionPolicy& retention_of(const Topology& t, const SchedulerOptions& o) {
-  return t.policies && t.policies->retention ? *t.policies->retention : o.default_retention;
-}
-
-OverlapPolicy overlap_of(const Topology& t) {
-  return t.policies && t.policies->overlap ? *t.policies->overlap : OverlapPolicy{};
-}
-
-CatchUpPolicy catch_up_of(const Topology& t) {
-  return t.policies && t.policies->catch_up ? *t.policies->catch_up : CatchUpPolicy{};
-}
-
-const RetryPolicy* retry_of(const Topology& t) {
-  return t.policies && t.policies->retry ? &*t.policies->retry : nullptr;
-}
-
-std::string describe_ms(milliseconds d) {
-  const std::int64_t s = d.count() / 1000;
-  if (s >= 86400 && s % 86400 == 0) return std::to_string(s / 86400) + " d";
-  if (s >= 3600 && s % 3600 == 0) return std::to_string(s / 3600) + " h";
-  if (s >= 60 && s % 60 == 0) return std::to_string(s / 60) + " min";
-  if (d.count() % 1000 == 0) return std::to_string(s) + " s";
-  return std::to_string(d.count()) + " ms";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
  public:
@@ -120,6 +87,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     elector_.stop();
     if (strand_.running_in_this_thread()) {
       shutdown();
+      stop_reader();
       return;
     }
     std::promise<void> done;
@@ -133,6 +101,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       if (ioc_.stopped()) ioc_.restart();
       ioc_.poll_one();
     }
+    stop_reader();
+  }
+
+  // Reads queued and not begun are dropped; one in progress is waited for
+  // (its answer goes nowhere: the jobs hold the Impl only weakly).
+  void stop_reader() {
+    if (!reader_) return;
+    reader_->stop();
+    reader_->join();
   }
 
   void shutdown() {
@@ -143,6 +120,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   bool is_leader() const { return leader_flag_.load(); }
+
+  // A callback given to a public method, made safe to outlive the
+  // Scheduler: after close_callbacks() it is never called.
+  template <typename T>
+  Callback<T> guarded(Callback<T> done) {
+    return callbacks_.guard(std::move(done));
+  }
+  void close_callbacks() { callbacks_.close(); }
 
   // ---- public operations (posted to the strand) ------------------------------
 
@@ -216,28 +201,51 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       done(self.published(*it->second)->view());
     });
   }
+  // Runs are read from the store, as the API reads them, on the reader
+  // thread: never on the strand (a read must not hold up fires, nor wait
+  // behind them), nor on the io_context (an embedder's may have one thread,
+  // the strand's). The store holds every run whose actions have happened.
+  // The answer is delivered on an io_context thread.
+  void post_read(std::function<void()> job) {
+    if (options_.store_reads) return options_.store_reads(std::move(job));
+    asio::post(*reader_, std::move(job));
+  }
+
+  template <typename T, typename Read>
+  void read_store(Callback<T> done, Read read) {
+    if (!is_leader()) return answer_later<T>(not_leader(), std::move(done));
+    std::weak_ptr<Impl> weak = shared_from_this();
+    // The job holds the Store (it outlives the Scheduler), never the Impl:
+    // the Impl joins the reader thread when it goes.
+    post_read([weak, &store = store_, &ioc = ioc_, read = std::move(read),
+               done = std::move(done)]() mutable {
+      StatusOr<T> answer = read(store);
+      asio::post(ioc, [weak, answer = std::move(answer), done = std::move(done)]() mutable {
+        if (weak.lock()) done(std::move(answer));
+      });
+    });
+  }
   void get_run(std::string tid, std::string rid, Callback<RunInfo> done) {
-    on_strand(
-        [tid = std::move(tid), rid = std::move(rid), done = std::move(done)](Impl& self) mutable {
-          if (!self.leader_) return done(self.not_leader());
-          auto r = self.store_.load_run(tid, rid);
-          if (!r.ok()) return done(r.status());
-          if (!r->has_value()) return done(not_found("Not run exists for " + tid + "/" + rid));
-          done(std::move((*r)->run));
+    read_store<RunInfo>(
+        std::move(done),
+        [tid = std::move(tid), rid = std::move(rid)](Store& store) -> StatusOr<RunInfo> {
+          EPOCH_ASSIGN_OR_RETURN(auto r, store.load_run(tid, rid));
+          if (!r) return not_found("Not run exists for " + tid + "/" + rid);
+          return std::move(r->run);
         });
   }
   void list_runs(std::string tid, RunQuery query, Callback<std::vector<RunInfo>> done) {
-    on_strand([tid = std::move(tid), query = std::move(query),
-               done = std::move(done)](Impl& self) mutable {
-      if (!self.leader_) return done(self.not_leader());
-      auto runs = self.store_.load_runs(tid, query);
-      if (!runs.ok()) return done(runs.status());
-      std::vector<RunInfo> out;
-      out.reserve(runs->size());
-      for (RunRecord& r : *runs)
-        out.push_back(std::move(r.run));
-      done(std::move(out));
-    });
+    read_store<std::vector<RunInfo>>(
+        std::move(done),
+        [tid = std::move(tid),
+         query = std::move(query)](Store& store) -> StatusOr<std::vector<RunInfo>> {
+          EPOCH_ASSIGN_OR_RETURN(auto runs, store.load_runs(tid, query));
+          std::vector<RunInfo> out;
+          out.reserve(runs.size());
+          for (RunRecord& r : runs)
+            out.push_back(std::move(r.run));
+          return out;
+        });
   }
   void list_topologies(Callback<std::vector<TopologyView>> done) {
     {
@@ -441,13 +449,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void push_due(Instant at, DueKind kind, std::uint64_t key, std::uint64_t gen,
                 std::string task = {}, Instant nominal = {}) {
     const std::int64_t ms = to_epoch_millis(at);
-    due_[ms].push_back(Due{ms, kind, key, gen, std::move(task), to_epoch_millis(nominal)});
-    if (!in_timer_ && (!armed_ || to_epoch_millis(at) < *armed_)) arm_timer();
+    timers_.push(Due{ms, kind, key, gen, std::move(task), to_epoch_millis(nominal)});
+    if (!in_timer_ && (!armed_ || ms < *armed_)) arm_timer();
   }
 
+  // Arms the one Clock timer for the earliest entry (unless it already is).
   void arm_timer() {
-    if (due_.empty() || !leader_) return;
-    const std::int64_t at = due_.begin()->first;
+    const auto earliest = timers_.earliest();
+    if (!earliest || !leader_) return;
+    const std::int64_t at = *earliest;
     if (armed_ && *armed_ == at) return;
     armed_ = at;
     std::weak_ptr<Impl> weak = shared_from_this();
@@ -731,7 +741,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     leader_flag_ = false;
     if (timer_) timer_->cancel();
     armed_.reset();
-    due_.clear();
+    timers_.clear();
     for (auto& [h, r] : runs_) {
       for (auto& [name, ctl] : r.ctl) {
         if (ctl.launched_attempt != 0) {
@@ -842,46 +852,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       f = next_fire_after(t, *f);
     }
     if (!missed.empty()) {
-      const CatchUpPolicy policy = catch_up_of(*t.spec);
-      const bool paused = t.state == TopologyState::kPaused;
-      const Instant window_start = saturating_sub(t_now, policy.window.to_millis());
-      std::vector<Instant> run;
-      if (!paused && policy.mode != CatchUpMode::kNone) {
-        std::vector<Instant> eligible;
-        for (Instant m : missed) {
-          if (m >= window_start) eligible.push_back(m);
-        }
-        if (policy.mode == CatchUpMode::kLatest && !eligible.empty()) {
-          run.push_back(eligible.back());
-        } else if (policy.mode == CatchUpMode::kAll) {
-          const std::size_t keep =
-              std::min<std::size_t>(eligible.size(), static_cast<std::size_t>(policy.max_runs));
-          run.assign(eligible.end() - static_cast<std::ptrdiff_t>(keep), eligible.end());
-        }
-      }
-      for (Instant m : missed) {
-        if (std::find(run.begin(), run.end(), m) != run.end()) {
-          Run& r = runs_.at(start_run(t, RunType::kScheduled, m,
-                                      make_run_id(RunType::kScheduled, m), /*hold=*/true));
-          hold(t, r);
+      for (const engine::FireDecision& d : engine::plan_catch_up(
+               catch_up_of(*t.spec), t.state == TopologyState::kPaused, missed, t_now)) {
+        if (!d.run) {
+          record_not_run(t, d.nominal, d.state, d.reason);
           continue;
         }
-        const std::string when = "no leader was scheduling at " + format_utc(m);
-        std::string reason;
-        if (paused) {
-          reason = "topology was paused";
-        } else if (policy.mode == CatchUpMode::kNone) {
-          reason = when + " (catch-up policy NONE)";
-        } else if (m < window_start) {
-          reason = when + " and it is outside the catch-up window of " +
-                   describe_ms(policy.window.to_millis());
-        } else if (policy.mode == CatchUpMode::kLatest) {
-          reason = when + " (catch-up policy LATEST runs only the latest missed fire)";
-        } else {
-          reason = when + " (catch-up policy ALL runs at most the latest " +
-                   std::to_string(policy.max_runs) + ")";
-        }
-        record_not_run(t, m, paused ? RunState::kSkipped : RunState::kMissed, reason);
+        Run& r = runs_.at(start_run(t, RunType::kScheduled, d.nominal,
+                                    make_run_id(RunType::kScheduled, d.nominal), /*hold=*/true));
+        hold(t, r);
       }
       // Pathological gaps (a topology firing every second for weeks): past
       // kMaxRecorded the fires are not recorded one by one; scheduling
@@ -898,12 +877,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void hold(Topo& t, Run& r) {
     r.waiting = true;
     t.waiting.push_back(r.handle);
-    const Instant nominal = nominal_of(r.rec.run);
-    milliseconds wait = catch_up_of(*t.spec).window.to_millis();
-    if (t.spec->policies && t.spec->policies->start_deadline) {
-      wait = std::min(wait, t.spec->policies->start_deadline->to_millis());
-    }
-    push_due(std::max(saturating_add(nominal, wait), now()), DueKind::kWaitExpiry, r.handle, 0);
+    const Instant expiry = saturating_add(nominal_of(r.rec.run), engine::max_queued_wait(*t.spec));
+    push_due(std::max(expiry, now()), DueKind::kWaitExpiry, r.handle, 0);
   }
 
   // Ends a waiting run that never got its turn, as `state` (MISSED,
@@ -942,21 +917,12 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   // Lets waiting runs go while the overlap policy allows, oldest first.
   void release_waiting(Topo& t) {
-    const OverlapPolicy overlap = overlap_of(*t.spec);
     while (!t.waiting.empty()) {
-      std::size_t active = 0;
-      for (std::uint64_t h : t.live) {
-        const Run& r = runs_.at(h);
-        if (r.waiting) continue;
-        if (overlap.mode == OverlapMode::kForbid || r.rec.run.run_type == RunType::kScheduled) {
-          ++active;
-        }
+      if (engine::overlap_verdict(overlap_of(*t.spec), live_runs(t), RunType::kScheduled,
+                                  /*count_waiting=*/false)
+              .kind == Verdict::kRefuse) {
+        return;
       }
-      const std::size_t limit = overlap.mode == OverlapMode::kAllow
-                                    ? static_cast<std::size_t>(overlap.max_concurrent)
-                                : overlap.mode == OverlapMode::kReplace ? SIZE_MAX
-                                                                        : 1;
-      if (active >= limit) return;
       const std::uint64_t h = t.waiting.front();
       t.waiting.erase(t.waiting.begin());
       const auto it = runs_.find(h);
@@ -968,13 +934,17 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  std::size_t live_scheduled(const Topo& t) const {
-    std::size_t n = 0;
+  // The live runs of `t` as the overlap policy sees them.
+  std::vector<engine::LiveRun> live_runs(const Topo& t) const {
+    std::vector<engine::LiveRun> out;
+    out.reserve(t.live.size());
     for (std::uint64_t h : t.live) {
       const auto it = runs_.find(h);
-      if (it != runs_.end() && it->second.rec.run.run_type == RunType::kScheduled) ++n;
+      if (it == runs_.end()) continue;
+      const Run& r = it->second;
+      out.push_back({r.rec.run.run_id, r.rec.run.run_type == RunType::kScheduled, r.waiting});
     }
-    return n;
+    return out;
   }
 
   // ---- timers --------------------------------------------------------------------
@@ -982,13 +952,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void on_timer() {
     in_timer_ = true;  // arm once, at the end
     const std::int64_t t_now = to_epoch_millis(now());
-    while (!due_.empty() && due_.begin()->first <= t_now) {
-      // All entries of one instant, in the order they were queued. Entries
-      // queued while handling them land in a new bucket, handled next.
-      auto bucket = due_.extract(due_.begin());
-      for (Due& d : bucket.mapped())
-        dispatch(d);
-    }
+    timers_.take_due(t_now, [this](Due& d) { dispatch(d); });
     in_timer_ = false;
     arm_timer();
   }
@@ -1034,19 +998,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   bool defer_fire(const Topo& t, Instant nominal, Instant t_now) const {
     if (t_now >= nominal) return false;
     if (t.state == TopologyState::kPaused) return true;
-    const OverlapPolicy overlap = overlap_of(*t.spec);
-    const std::size_t live =
-        overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
-    switch (overlap.mode) {
-      case OverlapMode::kSerial:
-      case OverlapMode::kForbid:
-        return live > 0;
-      case OverlapMode::kAllow:
-        return live >= static_cast<std::size_t>(overlap.max_concurrent);
-      case OverlapMode::kReplace:
-        return false;
-    }
-    return false;
+    return engine::overlap_verdict(overlap_of(*t.spec), live_runs(t), RunType::kScheduled).kind ==
+           Verdict::kRefuse;
   }
 
   void on_fire(Topo& t, Instant nominal) {
@@ -1056,40 +1009,18 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     write_last_fire(t, nominal);
-    const Topology& spec = *t.spec;
-    const OverlapPolicy overlap = overlap_of(spec);
     if (t.state == TopologyState::kPaused) {
       record_not_run(t, nominal, RunState::kSkipped, "topology is paused");
-    } else if (spec.policies && spec.policies->start_deadline &&
-               t_now - nominal > spec.policies->start_deadline->to_millis()) {
-      record_not_run(t, nominal, RunState::kMissed,
-                     "could not start within the start deadline of " +
-                         describe_ms(spec.policies->start_deadline->to_millis()) + " (" +
-                         describe_ms(std::chrono::duration_cast<milliseconds>(t_now - nominal)) +
-                         " late)");
+    } else if (auto late = engine::past_start_deadline(*t.spec, nominal, t_now)) {
+      record_not_run(t, nominal, RunState::kMissed, *late);
     } else {
-      std::string blocking;
-      for (std::uint64_t h : t.live) {
-        const Run& r = runs_.at(h);
-        const bool scheduled = r.rec.run.run_type == RunType::kScheduled;
-        if (overlap.mode == OverlapMode::kForbid || scheduled) {
-          blocking = r.rec.run.run_id;
-          break;
-        }
-      }
-      const std::size_t live =
-          overlap.mode == OverlapMode::kForbid ? t.live.size() : live_scheduled(t);
-      if ((overlap.mode == OverlapMode::kSerial || overlap.mode == OverlapMode::kForbid) &&
-          live > 0) {
-        record_not_run(t, nominal, RunState::kSkipped, "run " + blocking + " is still running");
-      } else if (overlap.mode == OverlapMode::kAllow &&
-                 live >= static_cast<std::size_t>(overlap.max_concurrent)) {
-        record_not_run(t, nominal, RunState::kSkipped,
-                       std::to_string(live) + " runs are still running (at most " +
-                           std::to_string(overlap.max_concurrent) + ")");
+      const auto verdict =
+          engine::overlap_verdict(overlap_of(*t.spec), live_runs(t), RunType::kScheduled);
+      if (verdict.kind == Verdict::kRefuse) {
+        record_not_run(t, nominal, RunState::kSkipped, verdict.reason);
       } else {
         const std::string run_id = make_run_id(RunType::kScheduled, nominal);
-        if (overlap.mode == OverlapMode::kReplace) {
+        if (verdict.kind == Verdict::kReplace) {
           for (std::uint64_t h : std::vector<std::uint64_t>(t.live))
             replace_run(runs_.at(h), run_id);
         }
@@ -1585,9 +1516,9 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     const auto it = topologies_.find(id);
     if (it == topologies_.end()) return done(not_found("No such topology: " + id));
     Topo& t = *it->second;
-    if (overlap_of(*t.spec).mode == OverlapMode::kForbid && !t.live.empty()) {
-      return done(failed_precondition("topology " + id +
-                                      " forbids overlapping runs and a run is still going"));
+    if (auto v = engine::overlap_verdict(overlap_of(*t.spec), live_runs(t), RunType::kInstant);
+        v.kind == Verdict::kRefuse) {
+      return done(failed_precondition("topology " + id + ": " + v.reason));
     }
     Instant at = now();
     std::string run_id = make_run_id(RunType::kInstant, at);
@@ -1634,28 +1565,62 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   // ---- retention -------------------------------------------------------------------
 
+  // Retention: the finished runs of every topology are read on the reader
+  // thread (not the strand); the strand then deletes those the policy drops
+  // and cleans up their tasks in the executor.
+  struct Dropped {
+    std::string topology_id, run_id;
+    std::vector<std::string> task_ids;  // tasks the executor knows
+  };
+
   void prune() {
-    const Instant t_now = now();
-    static const RunQuery kFinished{{RunState::kCompleted, RunState::kSuccessful,
-                                     RunState::kSkipped, RunState::kFailed, RunState::kMissed},
-                                    {},
-                                    0,
-                                    std::nullopt};
-    for (auto& [id, t] : topologies_) {
-      const RetentionPolicy& policy = retention_of(*t->spec, options_);
-      auto runs = store_.load_runs(id, kFinished);
-      if (!runs.ok()) continue;
-      for (std::size_t i = 0; i < runs->size(); ++i) {
-        const RunInfo& r = (*runs)[i].run;
-        const bool too_many = policy.max_runs && i >= static_cast<std::size_t>(*policy.max_runs);
-        const bool too_old = policy.max_age && t_now - r.updated > policy.max_age->to_millis();
-        if (!too_many && !too_old) continue;
-        pending_.delete_run(id, r.run_id);
-        for (const auto& [name, ti] : r.tasks) {
-          if (ti.upstream_id.empty() || ti.upstream_id == "UNKNOWN") continue;
-          const std::string task_id = ti.task_id;
-          after([this, task_id] { executor_.cleanup(task_id, [](Status) {}); });
+    if (pruning_) return;  // the last pass is still reading
+    std::vector<std::pair<std::string, RetentionPolicy>> policies;
+    policies.reserve(topologies_.size());
+    for (const auto& [id, t] : topologies_)
+      policies.emplace_back(id, engine::retention_of(*t->spec, options_.default_retention));
+    pruning_ = true;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    post_read([weak, &store = store_, strand = strand_, t_now = now(), term = term_,
+               policies = std::move(policies)]() mutable {
+      static const RunQuery kFinished{{RunState::kCompleted, RunState::kSuccessful,
+                                       RunState::kSkipped, RunState::kFailed, RunState::kMissed},
+                                      {},
+                                      0,
+                                      std::nullopt};
+      std::vector<Dropped> dropped;
+      for (const auto& [id, policy] : policies) {
+        auto runs = store.load_runs(id, kFinished);
+        if (!runs.ok()) continue;
+        for (std::size_t i = 0; i < runs->size(); ++i) {
+          const RunInfo& r = (*runs)[i].run;
+          if (!engine::retention_drops(policy, i, r.updated, t_now)) continue;
+          Dropped d{id, r.run_id, {}};
+          for (const auto& [name, ti] : r.tasks) {
+            if (!ti.upstream_id.empty() && ti.upstream_id != "UNKNOWN")
+              d.task_ids.push_back(ti.task_id);
+          }
+          dropped.push_back(std::move(d));
         }
+      }
+      asio::post(strand, [weak, term, dropped = std::move(dropped)]() mutable {
+        const auto self = weak.lock();
+        if (!self) return;
+        self->pruning_ = false;
+        if (self->term_ != term) return;  // leadership changed meanwhile
+        self->drop_runs(std::move(dropped));
+        self->flush();
+      });
+    });
+  }
+
+  void drop_runs(std::vector<Dropped> dropped) {
+    for (Dropped& d : dropped) {
+      // A topology deleted meanwhile took its runs with it.
+      if (!topologies_.count(d.topology_id)) continue;
+      pending_.delete_run(d.topology_id, d.run_id);
+      for (std::string& task_id : d.task_ids) {
+        after([this, task_id = std::move(task_id)] { executor_.cleanup(task_id, [](Status) {}); });
       }
     }
   }
@@ -1678,7 +1643,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::optional<std::int64_t> armed_;
   bool in_timer_ = false;
   // Timer entries by instant (ms): the many fires of one second sit together.
-  std::map<std::int64_t, std::vector<Due>> due_;
+  engine::TimerQueue timers_;
+  bool pruning_ = false;  // a retention pass is reading on the reader thread
 
   std::atomic<bool> started_{false};
   std::unique_ptr<Timer> retry_timer_;
@@ -1703,6 +1669,10 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::function<void()>> pending_after_;
   std::vector<Event> pending_events_;
   bool committing_ = false;
+  Lifeline callbacks_;  // guards every callback given to a public method
+  // The blocking store reads, unless options_.store_reads takes them.
+  std::unique_ptr<asio::thread_pool> reader_ =
+      options_.store_reads ? nullptr : std::make_unique<asio::thread_pool>(1);
 };
 
 Scheduler::Scheduler(asio::io_context& ioc, Store& store, Executor& executor,
@@ -1712,7 +1682,11 @@ Scheduler::Scheduler(asio::io_context& ioc, Store& store, Executor& executor,
                                    std::move(options))) {}
 
 Scheduler::~Scheduler() {
-  if (impl_) impl_->stop();
+  if (!impl_) return;
+  impl_->stop();
+  // No callback of this Scheduler runs after this: later ones are dropped,
+  // and one running on another thread is waited for.
+  impl_->close_callbacks();
 }
 
 void Scheduler::start() {
@@ -1722,43 +1696,43 @@ void Scheduler::stop() {
   impl_->stop();
 }
 void Scheduler::create(Topology t, Callback<TopologyDetails> done) {
-  impl_->create(std::move(t), std::move(done));
+  impl_->create(std::move(t), impl_->guarded(std::move(done)));
 }
 void Scheduler::update(Topology t, Callback<TopologyDetails> done) {
-  impl_->update(std::move(t), std::move(done));
+  impl_->update(std::move(t), impl_->guarded(std::move(done)));
 }
 void Scheduler::pause(const std::string& id, Callback<TopologyDetails> done) {
-  impl_->set_paused(id, true, std::move(done));
+  impl_->set_paused(id, true, impl_->guarded(std::move(done)));
 }
 void Scheduler::resume(const std::string& id, Callback<TopologyDetails> done) {
-  impl_->set_paused(id, false, std::move(done));
+  impl_->set_paused(id, false, impl_->guarded(std::move(done)));
 }
 void Scheduler::remove(const std::string& id, bool kill_running, Callback<bool> done) {
-  impl_->remove(id, kill_running, std::move(done));
+  impl_->remove(id, kill_running, impl_->guarded(std::move(done)));
 }
 void Scheduler::run_now(const std::string& id, Callback<std::string> done) {
-  impl_->run_now(id, std::move(done));
+  impl_->run_now(id, impl_->guarded(std::move(done)));
 }
 void Scheduler::kill_task(const std::string& tid, const std::string& rid, const std::string& task,
                           Callback<bool> done) {
-  impl_->kill_task(tid, rid, task, std::move(done));
+  impl_->kill_task(tid, rid, task, impl_->guarded(std::move(done)));
 }
 void Scheduler::get_topology(const std::string& id, Callback<TopologyView> done) {
-  impl_->get_topology(id, std::move(done));
+  impl_->get_topology(id, impl_->guarded(std::move(done)));
 }
 void Scheduler::get_run(const std::string& topology_id, const std::string& run_id,
                         Callback<RunInfo> done) {
-  impl_->get_run(topology_id, run_id, std::move(done));
+  impl_->get_run(topology_id, run_id, impl_->guarded(std::move(done)));
 }
 void Scheduler::list_runs(const std::string& topology_id, RunQuery query,
                           Callback<std::vector<RunInfo>> done) {
-  impl_->list_runs(topology_id, std::move(query), std::move(done));
+  impl_->list_runs(topology_id, std::move(query), impl_->guarded(std::move(done)));
 }
 void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
-  impl_->list_topologies(std::move(done));
+  impl_->list_topologies(impl_->guarded(std::move(done)));
 }
 void Scheduler::stats(Callback<SchedulerStats> done) {
-  impl_->stats(std::move(done));
+  impl_->stats(impl_->guarded(std::move(done)));
 }
 bool Scheduler::is_leader() const {
   return impl_->is_leader();

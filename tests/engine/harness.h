@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@ struct Harness {
                    SchedulerOptions opts = test_options())
       : clock(start), executor(mode), options(std::move(opts)) {
     options.seed = 42;
+    read_on_ioc();
   }
 
   // Options for tests: no periodic retention unless a test asks for it.
@@ -31,6 +34,12 @@ struct Harness {
     SchedulerOptions o;
     o.retention_interval = std::chrono::milliseconds(0);
     return o;
+  }
+  // Store reads run on the test's io_context, in order with everything else.
+  void read_on_ioc() {
+    options.store_reads = [this](std::function<void()> job) {
+      boost::asio::post(ioc, std::move(job));
+    };
   }
   ~Harness() { scheduler.reset(); }
 
