@@ -36,29 +36,12 @@ std::string quote(std::string_view s) {
   return json::serialize(json::string_view(safe.data(), safe.size()));
 }
 
-HttpResponse envelope(int http, bool success, std::string_view message,
-                      std::optional<std::string> data = std::nullopt) {
-  HttpResponse r;
-  r.status = http;
-  r.body.reserve(64 + (data ? data->size() : 0));
-  r.body += success ? R"({"status":"SUCCESS")" : R"({"status":"FAILED")";
-  if (data) {
-    r.body += ",\"data\":";
-    r.body += *data;
-  }
-  r.body += ",\"message\":";
-  r.body += quote(message);
-  r.body += '}';
-  return r;
+HttpResponse ok(const std::string& data) {
+  return envelope(200, true, "success", data);
 }
 
-HttpResponse ok(std::string data) {
-  return envelope(200, true, "success", std::move(data));
-}
-
-HttpResponse failed(int http, std::string_view message,
-                    std::optional<std::string> data = std::nullopt) {
-  return envelope(http, false, message, std::move(data));
+HttpResponse failed(int http, std::string_view message, std::string_view data = "null") {
+  return envelope(http, false, message, data);
 }
 
 // Epoch's error-code messages: "[3004]: Topology not found: x".

@@ -11,16 +11,20 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/json.hpp>
 #include <cstring>
 #include <ctime>
 #include <thread>
 #include <vector>
 
+#include "../libepoch/support/base64.h"
 #include "jwt.h"
 
 namespace epochd {
 
 namespace asio = boost::asio;
+using epoch::base64;
+using epoch::unbase64;
 
 // The password-check threads: they run at nice 19, so that on a busy host
 // PBKDF2 yields the CPU to the I/O and engine threads (and still progresses:
@@ -73,27 +77,6 @@ bool pbkdf2(const std::string& password, const std::vector<unsigned char>& salt,
 }
 
 }  // namespace
-
-std::string base64(const unsigned char* data, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  const int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(std::max(len, 0)));
-  return out;
-}
-
-std::optional<std::vector<unsigned char>> unbase64(const std::string& text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(3 * text.size() / 4);
-  const int len = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-  if (len < 0) return std::nullopt;
-  std::size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(len) - pad);
-  return out;
-}
 
 epoch::StatusOr<Role> parse_role(const std::string& text) {
   if (text == "READ_ONLY" || text == "EPOCH_EXTERNAL_READ_ONLY") return Role::kReadOnly;
@@ -174,19 +157,13 @@ epoch::StatusOr<std::pair<std::string, AuthUser>> parse_user(const std::string& 
 }
 
 HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
-  const auto quoted = [](std::string_view v) {
-    std::string out = "\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (static_cast<unsigned char>(c) >= 0x20) out += c;
-    }
-    return out + "\"";
-  };
-  HttpResponse r;
+  const std::string user = utf8_safe(who.user);
+  boost::json::object data;
+  data["user"] = user;
+  data["role"] = to_string(who.role);
+  data["authMode"] = auth_mode;
+  HttpResponse r = envelope(200, true, "success", boost::json::serialize(data));
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.body = R"({"status":"SUCCESS","data":{"user":)" + quoted(who.user) + R"(,"role":)" +
-           quoted(to_string(who.role)) + R"(,"authMode":)" + quoted(auth_mode) +
-           R"(},"message":"success"})";
   return r;
 }
 

@@ -48,11 +48,6 @@ class PasswordWorkers;
 
 enum class Role { kReadOnly = 0, kReadWrite = 1, kAdmin = 2 };
 
-// Standard base64 (with padding), through OpenSSL; unbase64 gives nullopt
-// for text that is not base64.
-std::string base64(const unsigned char* data, std::size_t n);
-std::optional<std::vector<unsigned char>> unbase64(const std::string& text);
-
 // "READ_ONLY", "READ_WRITE", "ADMIN" (and Epoch's EPOCH_EXTERNAL_* names).
 epoch::StatusOr<Role> parse_role(const std::string& text);
 const char* to_string(Role role);

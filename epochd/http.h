@@ -67,18 +67,15 @@ inline std::string utf8_safe(std::string_view text) {
   return out;
 }
 
+// Epoch's envelope, the one writer of it:
+// {"status":"SUCCESS"|"FAILED","data":<data, or null>,"message":"…"}.
+// `data` is JSON already; `message` is any bytes (made UTF-8 safe, quoted).
+HttpResponse envelope(int status, bool success, std::string_view message,
+                      std::string_view data = "null");
+
 // A failure in Epoch's envelope: {"status":"FAILED","data":null,"message":…}.
-inline HttpResponse failure_response(int status, std::string_view raw_message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = R"({"status":"FAILED","data":null,"message":")";
-  const std::string message = utf8_safe(raw_message);
-  for (char c : message) {
-    if (c == '"' || c == '\\') r.body += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) r.body += c;
-  }
-  r.body += "\"}";
-  return r;
+inline HttpResponse failure_response(int status, std::string_view message) {
+  return envelope(status, false, message);
 }
 
 // Sends the response; callable once, from any thread.

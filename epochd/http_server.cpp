@@ -416,12 +416,6 @@ std::size_t default_max_connections() {
   return fds > reserve + 8 ? fds - reserve : 8;
 }
 
-std::string_view HttpRequest::header(std::string_view name) const {
-  for (const auto& [n, v] : headers)
-    if (beast::iequals(n, name)) return v;
-  return {};
-}
-
 epoch::StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context& ioc,
                                                                HttpServerOptions options,
                                                                Handler handler) {

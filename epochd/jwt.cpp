@@ -16,11 +16,15 @@
 #include <optional>
 #include <sstream>
 
+#include "../libepoch/support/base64.h"
+
 namespace epochd {
 
 namespace json = boost::json;
 using epoch::Status;
 using epoch::StatusOr;
+
+using epoch::unbase64;
 
 namespace {
 

@@ -9,7 +9,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
@@ -19,6 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "../support/base64.h"
 
 namespace epoch {
 namespace {
@@ -178,10 +179,8 @@ class Connection {
     req.set(http::field::host, ep.host + ":" + ep.port);
     req.set(http::field::accept, "application/json");
     if (!options_.username.empty()) {
-      const std::string plain = options_.username + ":" + options_.password;
-      std::string enc(beast::detail::base64::encoded_size(plain.size()), '\0');
-      enc.resize(beast::detail::base64::encode(enc.data(), plain.data(), plain.size()));
-      req.set(http::field::authorization, "Basic " + enc);
+      req.set(http::field::authorization,
+              "Basic " + base64(options_.username + ":" + options_.password));
     }
     if (verb == http::verb::post || verb == http::verb::put) {
       req.set(http::field::content_type, "application/json");

@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
+#include <memory>
 
 #include "../engine/harness.h"
 #include "epoch/store.h"
@@ -29,7 +31,7 @@ inline CommitResult commit(Store& s, Batch b) {
 }
 
 inline RunInfo run(const std::string& tid, const std::string& rid, std::int64_t updated,
-            RunState state = RunState::kSuccessful, RunType type = RunType::kScheduled) {
+                   RunState state = RunState::kSuccessful, RunType type = RunType::kScheduled) {
   RunInfo r;
   r.topology_id = tid;
   r.run_id = rid;
@@ -184,6 +186,33 @@ inline void check_contract(Store& store, bool exact_messages = true) {
   REQUIRE(kept->size() == 3);
   CHECK(kept->front().time == from_epoch_millis(2000));
   CHECK(kept->back().time == from_epoch_millis(1003));
+}
+
+// Makes a store `rounds` times with commits in flight and destroys it at
+// once: every commit's callback runs before the destructor returns, never
+// after. Returns how many callbacks came late (0).
+template <typename Make>
+int churn_with_commits_in_flight(int rounds, Make make) {
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late{0}, answered{0};
+  for (int i = 0; i < rounds; ++i) {
+    destroyed = false;
+    {
+      std::unique_ptr<Store> s = make(i);
+      for (int n = 0; n < 3; ++n) {
+        Batch b;
+        b.put_topology(topology("churn-" + std::to_string(i) + "-" + std::to_string(n)),
+                       kMustNotExist);
+        s->commit(std::move(b), [&](CommitResult) {
+          ++answered;
+          if (destroyed) ++late;
+        });
+      }
+    }
+    destroyed = true;
+  }
+  MESSAGE(answered.load() << " of " << 3 * rounds << " commits answered before their store went");
+  return late.load();
 }
 
 }  // namespace epoch::test

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "../engine/harness.h"
-#include "store_contract.h"
 #include "epoch/sqlite_store.h"
+#include "store_contract.h"
 
 using namespace epoch;
 using namespace epoch::test;
@@ -89,6 +89,16 @@ TEST_CASE("SqliteStore: data survives reopening; the schema is versioned") {
   // A path that cannot be a database.
   auto nowhere = make_sqlite_store({(dir.path / "no" / "such" / "dir" / "x.db").string()});
   CHECK(nowhere.status().code() == StatusCode::kUnavailable);
+}
+
+TEST_CASE("SqliteStore made and destroyed 1,000 times with commits in flight") {
+  TempDir dir;
+  CHECK(churn_with_commits_in_flight(1000, [&](int) {
+          SqliteStoreOptions o{(dir.path / "epoch.db").string(), false, std::chrono::seconds(5)};
+          auto s = make_sqlite_store(o);
+          REQUIRE(s.ok());
+          return std::move(*s);
+        }) == 0);
 }
 
 TEST_CASE("SqliteStore: concurrent commits from several threads are all applied") {

@@ -254,6 +254,17 @@ TEST_CASE("an elector destroyed while its watches are pending is never called ba
   CHECK(last.revoked.load() == 0);
 }
 
+TEST_CASE("ZkStore made and destroyed 300 times on one connection with commits in flight") {
+  ZkServer zk;
+  auto conn = connect(zk);
+  CHECK(churn_with_commits_in_flight(300, [&](int) { return make_zk_store(conn); }) == 0);
+  // The connection still serves a new store.
+  auto store = make_zk_store(conn);
+  Batch b;
+  b.put_topology(topology("after-churn"), kMustNotExist);
+  CHECK(commit(*store, std::move(b)).ok());
+}
+
 TEST_CASE("ZooKeeper restart: calls fail while it is down, leadership is dropped and regained") {
   ZkServer zk;
   auto conn = connect(zk, "epoch", 10000ms);
