@@ -8,21 +8,17 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <cstring>
 #include <ctime>
-#include <thread>
 #include <vector>
 
 #include "../libepoch/support/base64.h"
+#include "../libepoch/support/work_queue.h"
 #include "jwt.h"
 
 namespace epochd {
 
-namespace asio = boost::asio;
 using epoch::base64;
 using epoch::unbase64;
 
@@ -30,27 +26,14 @@ using epoch::unbase64;
 // PBKDF2 yields the CPU to the I/O and engine threads (and still progresses:
 // nice 19 keeps a share, unlike SCHED_IDLE). The destructor finishes the
 // checks already posted, then joins.
-class PasswordWorkers {
+class PasswordWorkers : public epoch::WorkQueue<std::function<void()>> {
  public:
-  explicit PasswordWorkers(int n) {
-    for (int i = 0; i < n; ++i)
-      threads_.emplace_back([this] {
-        // Linux: a thread's nice value is its own (PRIO_PROCESS with the tid).
-        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
-        ioc_.run();
-      });
-  }
-  ~PasswordWorkers() {
-    work_.reset();
-    for (auto& t : threads_)
-      t.join();
-  }
-  asio::io_context& context() { return ioc_; }
-
- private:
-  asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
-  std::vector<std::thread> threads_;
+  explicit PasswordWorkers(int n)
+      : WorkQueue({.threads = n}, []() -> Handler {
+          // Linux: a thread's nice value is its own (PRIO_PROCESS with the tid).
+          (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+          return [](std::function<void()>& f) { f(); };
+        }) {}
 };
 
 namespace {
@@ -325,8 +308,7 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (status == 429 && options_.deliver_after && options_.throttle_delay.count() > 0)
       return options_.deliver_after(options_.throttle_delay, std::move(answer));
     if (!workers_) return deliver(std::move(answer));
-    asio::post(workers_->context(),
-               [deliver, answer = std::move(answer)]() mutable { deliver(std::move(answer)); });
+    workers_->push([deliver, answer = std::move(answer)]() mutable { deliver(std::move(answer)); });
   };
   if (throttled(req.remote_address, false)) {
     return refuse(429, "Too many failed sign-ins from this address; try again in a minute", "60");
@@ -335,9 +317,9 @@ void Auth::verify(const HttpRequest& req, const Route& route,
     if (workers_) --queued_;
     return refuse(503, "Too many sign-ins in progress; try again", "1");
   }
-  asio::post(workers_->context(), [this, deliver, header = std::string(req.header("Authorization")),
-                                   address = req.remote_address, method = req.method, route,
-                                   done = std::move(done)]() mutable {
+  workers_->push([this, deliver, header = std::string(req.header("Authorization")),
+                  address = req.remote_address, method = req.method, route,
+                  done = std::move(done)]() mutable {
     --queued_;
     std::optional<Principal> who;
     const auto decoded = unbase64(header.size() > 6 ? header.substr(6) : std::string());

@@ -72,30 +72,9 @@ Logger::Logger(std::ostream& out, std::string_view format, std::string_view leve
          : level == "warn"  ? LogLevel::kWarn
          : level == "error" ? LogLevel::kError
                             : LogLevel::kInfo;
-  writer_ = std::thread([this] { write_loop(); });
 }
 
-Logger::~Logger() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  writer_.join();
-}
-
-void Logger::write_loop() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [this] { return stop_ || !queued_.empty(); });
-    if (queued_.empty() && stop_) return;
-    std::string batch = std::move(queued_);
-    queued_.clear();
-    lock.unlock();
-    out_ << batch << std::flush;
-    lock.lock();
-  }
-}
+Logger::~Logger() = default;
 
 void Logger::log(LogLevel level, std::string_view message, Fields fields) {
   if (!enabled(level)) return;
@@ -128,11 +107,7 @@ void Logger::log(LogLevel level, std::string_view message, Fields fields) {
     }
   }
   line += '\n';
-  {
-    std::lock_guard lock(mu_);
-    queued_ += line;
-  }
-  cv_.notify_one();
+  lines_.push(std::move(line));
 }
 
 namespace {

@@ -10,16 +10,14 @@
 // which must outlive it.
 #pragma once
 
-#include <condition_variable>
 #include <initializer_list>
-#include <iosfwd>
 #include <memory>
-#include <mutex>
+#include <ostream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
+#include "../libepoch/support/work_queue.h"
 #include "epoch/events.h"
 
 namespace epochd {
@@ -45,16 +43,13 @@ class Logger {
   }
 
  private:
-  void write_loop();
-
   std::ostream& out_;
   bool json_;
   LogLevel min_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string queued_;  // complete lines not yet written
-  bool stop_ = false;
-  std::thread writer_;
+  // The writer thread: complete lines, in order, flushed when it has written
+  // all there is; at destruction every line logged is written.
+  epoch::WorkQueue<std::string> lines_{{.drained = [this] { out_ << std::flush; }},
+                                       [this](std::string& line) { out_ << line; }};
 };
 
 // Appends `v` with '"' and '\\' escaped by a backslash, newline, carriage

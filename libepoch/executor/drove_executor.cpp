@@ -13,13 +13,13 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "../support/base64.h"
+#include "../support/work_queue.h"
 
 namespace epoch {
 namespace {
@@ -314,8 +314,6 @@ class DroveExecutor final : public Executor {
   DroveExecutor(DroveExecutorOptions options, std::vector<Endpoint> endpoints,
                 std::unique_ptr<asio::ssl::context> tls)
       : options_(std::move(options)), endpoints_(std::move(endpoints)), tls_(std::move(tls)) {
-    for (int i = 0; i < options_.workers; ++i)
-      workers_.emplace_back([this] { work(); });
     poller_ = std::thread([this] { poll_loop(); });
   }
 
@@ -324,11 +322,9 @@ class DroveExecutor final : public Executor {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
-    jobs_cv_.notify_all();
     poll_cv_.notify_all();
     cancel_cv_.notify_all();
-    for (auto& t : workers_)
-      t.join();
+    jobs_.stop();
     poller_.join();
   }
 
@@ -417,28 +413,7 @@ class DroveExecutor final : public Executor {
     poll_cv_.notify_one();
   }
 
-  void enqueue(Job job) {
-    {
-      std::lock_guard lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    jobs_cv_.notify_one();
-  }
-
-  void work() {
-    Connection conn(options_, *tls_);
-    while (true) {
-      Job job;
-      {
-        std::unique_lock lock(mu_);
-        jobs_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (stopping_) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job(conn);
-    }
-  }
+  void enqueue(Job job) { jobs_.push(std::move(job)); }
 
   std::string instance_path(const std::string& task_id) const {
     return "/apis/v1/tasks/" + options_.app_name + "/instances/" + task_id;
@@ -797,13 +772,10 @@ class DroveExecutor final : public Executor {
               lock, later_.empty() ? deadline : std::min(deadline, later_.begin()->first));
         }
         if (stopping_) return;
-        bool handed = false;
         while (due()) {
-          jobs_.push_back(std::move(later_.begin()->second));
+          jobs_.push(std::move(later_.begin()->second));
           later_.erase(later_.begin());
-          handed = true;
         }
-        if (handed) jobs_cv_.notify_all();
         if (!poll_soon_ && Steady::now() < deadline) continue;
         poll_soon_ = false;
         next_poll = Steady::now() + options_.poll_interval;
@@ -870,12 +842,17 @@ class DroveExecutor final : public Executor {
   std::mutex mu_;
   std::map<std::string, Tracked> tracked_;
   std::uint64_t generation_ = 0;
-  std::deque<Job> jobs_;
   std::multimap<Steady::time_point, Job> later_;  // cleanup retries, by when
-  std::condition_variable jobs_cv_, poll_cv_, cancel_cv_;
+  std::condition_variable poll_cv_, cancel_cv_;
   bool poll_soon_ = false;
   bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  // The workers, each with its own connection; jobs not yet taken when the
+  // executor goes are dropped.
+  WorkQueue<Job> jobs_{{.threads = options_.workers, .on_stop = OnStop::kDrop},
+                       [this]() -> WorkQueue<Job>::Handler {
+                         auto conn = std::make_shared<Connection>(options_, *tls_);
+                         return [conn](Job& job) { job(*conn); };
+                       }};
   std::thread poller_;
 };
 

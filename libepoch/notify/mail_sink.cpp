@@ -5,14 +5,12 @@
 #include <openssl/rand.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <deque>
-#include <mutex>
-#include <thread>
+#include <memory>
 
+#include "../support/work_queue.h"
 #include "epoch/time_zone.h"
 #include "notify_common.h"
 
@@ -166,17 +164,11 @@ struct Outgoing {
 
 class MailSink final : public EventSink {
  public:
-  explicit MailSink(MailOptions options)
-      : options_(std::move(options)), thread_([this] { loop(); }) {}
+  explicit MailSink(MailOptions options) : options_(std::move(options)) {}
 
   ~MailSink() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      abort_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
+    abort_ = true;  // a transfer in flight ends now; queued mail is dropped
+    outgoing_.stop();
   }
 
   void on_event(const Event& e) override {
@@ -186,15 +178,7 @@ class MailSink final : public EventSink {
  private:
   void queue(std::optional<MailMessage> m) {
     if (!m) return;
-    Outgoing out{m->to, payload(*m)};
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.size() < kMaxQueued) {
-        queue_.push_back(std::move(out));
-        cv_.notify_one();
-        return;
-      }
-    }
+    if (outgoing_.push(Outgoing{m->to, payload(*m)})) return;
     if (options_.on_result) options_.on_result(joined(m->to, ", "), false, "mail queue full");
   }
 
@@ -276,38 +260,28 @@ class MailSink final : public EventSink {
            (code ? " (SMTP " + std::to_string(code) + ")" : "");
   }
 
-  void loop() {
-    CURL* curl = curl_easy_init();
-    while (true) {
-      Outgoing m;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_) break;
-        m = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      std::string why;
-      milliseconds backoff = options_.initial_backoff;
-      for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-        why = send(curl, m);
-        if (why.empty() || attempt == options_.max_attempts) break;
-        std::unique_lock lock(mu_);
-        if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) break;
-        backoff *= 2;
-      }
-      if (options_.on_result) options_.on_result(joined(m.to, ", "), why.empty(), why);
+  // On the sender thread: one mail, with its retries.
+  void deliver(CURL* curl, Outgoing& m) {
+    std::string why;
+    milliseconds backoff = options_.initial_backoff;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      why = send(curl, m);
+      if (why.empty() || attempt == options_.max_attempts) break;
+      if (!outgoing_.sleep_for(backoff)) break;  // stopping: say what the last try gave
+      backoff *= 2;
     }
-    curl_easy_cleanup(curl);
+    if (options_.on_result) options_.on_result(joined(m.to, ", "), why.empty(), why);
   }
 
   MailOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Outgoing> queue_;
-  bool stopping_ = false;
   std::atomic<bool> abort_{false};
-  std::thread thread_;
+  // The sender thread, with its own curl handle; mail still queued when the
+  // sink goes is dropped.
+  WorkQueue<Outgoing> outgoing_{{.threads = 1, .on_stop = OnStop::kDrop, .capacity = kMaxQueued},
+                                [this]() -> WorkQueue<Outgoing>::Handler {
+                                  std::shared_ptr<CURL> curl(curl_easy_init(), curl_easy_cleanup);
+                                  return [this, curl](Outgoing& m) { deliver(curl.get(), m); };
+                                }};
 };
 
 bool plain_address(const std::string& a) {

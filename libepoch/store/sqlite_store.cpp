@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <mutex>
-#include <thread>
+#include <optional>
+
+#include "../support/work_queue.h"
 
 namespace epoch {
 namespace {
@@ -186,17 +186,10 @@ class SqliteStore final : public Store {
     EPOCH_RETURN_IF_ERROR(migrate(writer_, options_.path));
     for (Reader& r : readers_)
       EPOCH_RETURN_IF_ERROR(r.db.open(options_));
-    thread_ = std::thread([this] { write_loop(); });
+    // The writer: commits one at a time, in order; at destruction the
+    // commits already made are applied and answered.
+    writes_.emplace([this](Pending& p) { p.done(apply(p.batch)); });
     return ok_status();
-  }
-
-  ~SqliteStore() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
   }
 
   std::string_view name() const noexcept override { return "sqlite"; }
@@ -334,11 +327,7 @@ class SqliteStore final : public Store {
   }
 
   void commit(Batch batch, CommitCallback done) override {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back({std::move(batch), std::move(done)});
-    }
-    cv_.notify_one();
+    writes_->push({std::move(batch), std::move(done)});
   }
 
   Status ping() override {
@@ -360,20 +349,6 @@ class SqliteStore final : public Store {
     r.version = s.int64(1);
     if (!s.is_null(2)) r.last_fire = from_epoch_millis(s.int64(2));
     return r;
-  }
-
-  void write_loop() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
-      Pending p = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      CommitResult r = apply(p.batch);
-      p.done(std::move(r));
-      lock.lock();
-    }
   }
 
   // The current version of a record (0: absent), or an error.
@@ -540,11 +515,7 @@ class SqliteStore final : public Store {
   }
   std::array<Reader, 4> readers_;
   std::atomic<std::size_t> next_reader_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::optional<WorkQueue<Pending>> writes_;  // last: stops first
 };
 
 }  // namespace

@@ -46,17 +46,11 @@ ZkConnection::ZkConnection(ZkOptions options) : options_(std::move(options)) {
   root_ = options_.name_space.empty() ? std::string() : "/" + options_.name_space;
   static std::once_flag quiet;
   std::call_once(quiet, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR); });
-  events_ = std::thread([this] { event_loop(); });
   open_handle();
 }
 
 ZkConnection::~ZkConnection() {
-  {
-    std::lock_guard lock(queue_mu_);
-    stopping_ = true;
-  }
-  queue_cv_.notify_all();
-  events_.join();
+  events_.stop();  // what is queued runs first
   std::unique_lock lock(handle_mu_);
   if (zh_ != nullptr) zookeeper_close(zh_);
   zh_ = nullptr;
@@ -99,25 +93,7 @@ void ZkConnection::remove_listener(int id) {
 }
 
 void ZkConnection::post(std::function<void()> f) {
-  {
-    std::lock_guard lock(queue_mu_);
-    queue_.push_back(std::move(f));
-  }
-  queue_cv_.notify_one();
-}
-
-void ZkConnection::event_loop() {
-  while (true) {
-    std::function<void()> f;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping
-      f = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    f();
-  }
+  events_.push(std::move(f));
 }
 
 // ZooKeeper's completion thread: record the session state at once (callers
@@ -275,7 +251,8 @@ int ZkConnection::create(const std::string& path, const std::string& data, int f
 }
 
 int ZkConnection::remove(const std::string& path, int version) {
-  return with_handle([&](zhandle_t* zh) -> int { return zoo_delete(zh, path.c_str(), version); }, true);
+  return with_handle([&](zhandle_t* zh) -> int { return zoo_delete(zh, path.c_str(), version); },
+                     true);
 }
 
 int ZkConnection::ensure_path(const std::string& path) {

@@ -10,16 +10,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "../support/work_queue.h"
 #include "epoch/status.h"
 #include "epoch/zookeeper.h"
 
@@ -56,7 +55,7 @@ class ZkConnection {
 
   // Runs `f` on the event thread.
   void post(std::function<void()> f);
-  bool on_event_thread() const { return std::this_thread::get_id() == events_.get_id(); }
+  bool on_event_thread() const { return events_.on_worker(); }
 
   // Blocking calls. Each waits for a connection (up to operation_timeout)
   // and retries connection loss with backoff. Return a ZooKeeper error code
@@ -94,7 +93,6 @@ class ZkConnection {
   int with_handle(F&& f, bool retry);
   template <typename Start>
   int pipelined(std::size_t n, Start start);
-  void event_loop();
 
   ZkOptions options_;
   std::string root_;
@@ -108,11 +106,8 @@ class ZkConnection {
   std::mutex listener_mu_;
   std::map<int, std::function<void(ZkSessionEvent)>> listeners_;
   int next_listener_ = 0;
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::thread events_;
+  // The event thread: watches and session events, in order.
+  WorkQueue<std::function<void()>> events_{[](std::function<void()>& f) { f(); }};
 };
 
 }  // namespace epoch

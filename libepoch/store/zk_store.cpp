@@ -16,16 +16,14 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <unordered_set>
 
+#include "../support/work_queue.h"
 #include "epoch/zookeeper.h"
 #include "run_query.h"
 #include "zk_connection.h"
@@ -263,18 +261,7 @@ std::optional<AuditEntry> parse_audit(const std::string& text) {
 class ZkStore final : public Store {
  public:
   ZkStore(std::shared_ptr<ZkConnection> conn, ZkStoreOptions options)
-      : conn_(std::move(conn)), options_(options), root_(conn_->root()) {
-    writer_ = std::thread([this] { write_loop(); });
-  }
-
-  ~ZkStore() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    writer_.join();
-  }
+      : conn_(std::move(conn)), options_(options), root_(conn_->root()) {}
 
   std::string_view name() const noexcept override { return "zookeeper"; }
 
@@ -447,11 +434,7 @@ class ZkStore final : public Store {
   }
 
   void commit(Batch batch, CommitCallback done) override {
-    {
-      std::lock_guard lock(mu_);
-      queue_.emplace_back(std::move(batch), std::move(done));
-    }
-    cv_.notify_one();
+    writes_.push({std::move(batch), std::move(done)});
   }
 
   Status ping() override {
@@ -549,31 +532,23 @@ class ZkStore final : public Store {
 
   // ---- writes ------------------------------------------------------------------
 
-  void write_loop() {
-    while (true) {
-      std::pair<Batch, CommitCallback> item;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        item = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      CommitResult r = apply(item.first);
-      if (!r.ok() && r.status().code() == StatusCode::kAborted) {
-        // A cached parent may have vanished (Epoch's parents are container
-        // nodes, which ZooKeeper removes once empty), or another writer
-        // moved the audit counter: look again, once.
-        known_.clear();
-        audit_ = {};
-        r = apply(item.first);
-      }
-      if (!r.ok()) {
-        known_.clear();
-        audit_ = {};
-      }
-      item.second(std::move(r));
+  // The writer: commits one at a time, in order; at destruction the commits
+  // already made are applied and answered.
+  void write(std::pair<Batch, CommitCallback>& item) {
+    CommitResult r = apply(item.first);
+    if (!r.ok() && r.status().code() == StatusCode::kAborted) {
+      // A cached parent may have vanished (Epoch's parents are container
+      // nodes, which ZooKeeper removes once empty), or another writer
+      // moved the audit counter: look again, once.
+      known_.clear();
+      audit_ = {};
+      r = apply(item.first);
     }
+    if (!r.ok()) {
+      known_.clear();
+      audit_ = {};
+    }
+    item.second(std::move(r));
   }
 
   // Plans the batch against what ZooKeeper holds, then sends it.
@@ -1207,10 +1182,8 @@ class ZkStore final : public Store {
   // Guarded by mu_: live runs a full scan found, to be indexed.
   std::vector<std::string> unindexed_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<Batch, CommitCallback>> queue_;
-  bool stopping_ = false;
-  std::thread writer_;
+  WorkQueue<std::pair<Batch, CommitCallback>> writes_{
+      [this](std::pair<Batch, CommitCallback>& item) { write(item); }};  // last: stops first
 };
 
 }  // namespace

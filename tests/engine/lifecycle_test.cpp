@@ -9,12 +9,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "../../libepoch/support/work_queue.h"
 #include "epoch/clock.h"
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
@@ -74,6 +77,126 @@ struct Tally {
 };
 
 }  // namespace
+
+TEST_CASE("WorkQueue: in order, on its own thread; drained at stop; then refused") {
+  std::vector<int> seen;
+  std::atomic<int> drained{0};
+  std::thread::id worker;
+  {
+    WorkQueue<int> q({.drained = [&] { ++drained; }}, [&](int& i) {
+      worker = std::this_thread::get_id();
+      if (i == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the rest queue up
+      seen.push_back(i);
+    });
+    for (int i = 0; i < 1000; ++i)
+      CHECK(q.push(int{i}));
+    q.stop();  // kDrain: all 1,000 are handled first
+    CHECK_FALSE(q.push(1000));
+    CHECK_FALSE(q.on_worker());
+  }
+  REQUIRE(seen.size() == 1000);
+  for (int i = 0; i < 1000; ++i)
+    CHECK(seen[static_cast<std::size_t>(i)] == i);
+  CHECK(worker != std::this_thread::get_id());
+  CHECK(drained >= 1);
+}
+
+TEST_CASE("WorkQueue: kDrop destroys what was not taken; capacity; sleep_for ends at stop") {
+  std::promise<void> first_taken, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> handled{0};
+  auto alive = std::make_shared<int>(0);  // every queued item holds a copy
+  {
+    WorkQueue<std::shared_ptr<int>> q({.on_stop = OnStop::kDrop, .capacity = 3},
+                                      [&](std::shared_ptr<int>&) {
+                                        if (handled++ == 0) {
+                                          first_taken.set_value();
+                                          released.wait();
+                                        }
+                                      });
+    CHECK(q.push(alive));
+    first_taken.get_future().wait();  // the worker holds item 1
+    CHECK(q.push(alive));
+    CHECK(q.push(alive));
+    CHECK(q.push(alive));
+    CHECK_FALSE(q.push(alive));  // capacity 3
+    CHECK(q.size() == 3);
+    std::thread stopper([&] { q.stop(); });
+    while (!q.stopping())
+      std::this_thread::yield();
+    release.set_value();
+    stopper.join();
+    CHECK(handled == 1);            // the three queued were not handled…
+    CHECK(alive.use_count() == 1);  // …and are gone
+  }
+  // A handler waiting out a back-off is cut short by stop().
+  std::promise<void> sleeping;
+  std::atomic<bool> slept_through{true};
+  {
+    WorkQueue<int> backoff({.on_stop = OnStop::kDrop}, [&](int&) {
+      sleeping.set_value();
+      slept_through = backoff.sleep_for(std::chrono::hours(1));
+    });
+    backoff.push(1);
+    sleeping.get_future().wait();
+    backoff.stop();  // would hang for an hour if sleep_for did not end
+  }
+  CHECK_FALSE(slept_through);
+}
+
+TEST_CASE("WorkQueue: a handler per thread, made on that thread; threads work concurrently") {
+  constexpr int kThreads = 4;
+  std::mutex mu;
+  std::set<std::thread::id> made_on;
+  std::atomic<int> inside{0}, most{0};
+  std::promise<void> all_in;
+  std::shared_future<void> go = all_in.get_future().share();
+  {
+    WorkQueue<int> q({.threads = kThreads}, [&]() -> WorkQueue<int>::Handler {
+      {
+        std::lock_guard lock(mu);
+        made_on.insert(std::this_thread::get_id());
+      }
+      auto mine = std::make_shared<std::thread::id>(std::this_thread::get_id());
+      return [&, mine](int&) {
+        CHECK(*mine == std::this_thread::get_id());
+        const int n = ++inside;
+        int m = most;
+        while (n > m && !most.compare_exchange_weak(m, n)) {
+        }
+        if (n == kThreads) all_in.set_value();
+        go.wait();  // every item waits until all threads hold one
+        --inside;
+      };
+    });
+    for (int i = 0; i < kThreads; ++i)
+      q.push(int{i});
+  }
+  CHECK(made_on.size() == kThreads);
+  CHECK(most == kThreads);
+}
+
+TEST_CASE("WorkQueue made and destroyed 1,000 times with pushes in flight") {
+  std::atomic<long> handled{0};
+  for (int i = 0; i < 1000; ++i) {
+    auto q = std::make_unique<WorkQueue<int>>(
+        WorkQueue<int>::Options{.threads = 1 + i % 3,
+                                .on_stop = i % 2 ? OnStop::kDrop : OnStop::kDrain},
+        [&](int& n) { handled += n; });
+    std::atomic<bool> go{true};
+    std::thread pusher([&] {
+      while (go)
+        q->push(1);
+    });
+    std::this_thread::yield();
+    q->stop();  // pushes race the stop; none is handled after it returns
+    const long after = handled;
+    go = false;
+    pusher.join();
+    q.reset();
+    CHECK(handled == after);
+  }
+}
 
 TEST_CASE("a scheduler made and destroyed 1,000 times with calls in flight") {
   Threads threads;
