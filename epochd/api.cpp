@@ -7,7 +7,6 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -580,7 +579,7 @@ void Api::task_log_link(Context& c) {
   auto logs = executor_.logs(it->second.task_id);
   if (!logs.ok()) return c.respond(none);
   if (!logs->url.empty()) return c.respond(ok(quote(logs->url)));
-  if (logs->path.empty()) return c.respond(none);
+  if (!logs->readable) return c.respond(none);
   std::string url = options_.advertised_url;
   url += "/apis/v1/topologies/" + c.id() + "/runs/" + c.run_id() + "/tasks/" + c.task_name() +
          "/output";
@@ -625,26 +624,20 @@ void Api::task_output(Context& c) {
                                      std::to_string(it->second.attempt) + ", got '" + *a + "'"));
     task_id = epoch::make_task_id(c.id(), c.run_id(), c.task_name(), static_cast<int>(*n));
   }
-  auto logs = executor_.logs(task_id);
-  const std::string& path = !logs.ok()           ? std::string()
-                            : stream == "stdout" ? logs->path
-                                                 : logs->stderr_path;
-  if (path.empty())
+  auto chunk = executor_.read_output(
+      task_id, stream == "stdout" ? epoch::OutputStream::kStdout : epoch::OutputStream::kStderr,
+      offset, static_cast<std::size_t>(limit));
+  if (!chunk.ok()) {
+    auto logs = executor_.logs(task_id);
     return c.respond(failed(
         404, "No local output exists for " + what +
                  (logs.ok() && !logs->url.empty() ? " (see " + logs->url + ")" : std::string())));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return c.respond(failed(404, "No local output exists for " + what));
-  in.seekg(0, std::ios::end);
-  const std::int64_t size = in.tellg();
+  }
+  const std::int64_t size = chunk->size;
   const std::int64_t from = std::min(offset, size);
-  const std::int64_t n = std::min(limit, size - from);
   HttpResponse r;
   r.content_type = "text/plain; charset=utf-8";
-  r.body.resize(static_cast<std::size_t>(n));
-  in.seekg(from);
-  in.read(r.body.data(), n);
-  r.body.resize(static_cast<std::size_t>(in.gcount()));
+  r.body = std::move(chunk->data);
   const bool finished = epoch::is_terminal(it->second.state) || task_id != it->second.task_id;
   r.headers = {
       {"X-Epoch-Log-Size", std::to_string(size)},

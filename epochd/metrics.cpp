@@ -219,6 +219,16 @@ class InstrumentedExecutor final : public epoch::Executor {
     return r;
   }
 
+  epoch::StatusOr<epoch::OutputChunk> read_output(const std::string& task_id,
+                                                  epoch::OutputStream stream, std::int64_t offset,
+                                                  std::size_t limit) override {
+    const auto t0 = Clock::now();
+    auto r = target_.read_output(task_id, stream, offset, limit);
+    metrics_.executor_call("read_output", Clock::now() - t0,
+                           !r.ok() && r.status().code() != epoch::StatusCode::kNotFound);
+    return r;
+  }
+
  private:
   std::function<void(epoch::Status)> timed(std::string_view op,
                                            std::function<void(epoch::Status)> done) {

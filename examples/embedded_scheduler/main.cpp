@@ -48,8 +48,11 @@ int main(int argc, char** argv) {
   std::cout << "\nruns of hello-every-2s:\n";
   for (const epoch::RunRecord& r : *runs) {
     std::cout << "  " << r.run.run_id << "  " << epoch::to_string(r.run.state);
-    if (auto logs = executor->logs(r.run.tasks.at("hello").task_id); logs.ok()) {
-      std::cout << "  log: " << logs->path;
+    auto out = executor->read_output(r.run.tasks.at("hello").task_id,
+                                     epoch::OutputStream::kStdout, 0, 200);
+    if (out.ok()) {
+      std::string line = out->data.substr(0, out->data.find('\n'));
+      std::cout << "  output: " << line;
     }
     std::cout << "\n";
     if (r.run.state == epoch::RunState::kSuccessful) ++successful;

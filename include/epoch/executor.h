@@ -29,6 +29,8 @@
 // kill/cleanup report through their callbacks.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -73,9 +75,18 @@ using TaskObserver = std::function<void(const TaskUpdate&)>;
 
 // Where a task's output can be read.
 struct TaskLogs {
-  std::string url;          // a link (the Drove UI), or empty
-  std::string path;         // a local file with the task's standard output, or empty
-  std::string stderr_path;  // a local file with its standard error, or empty
+  std::string url;        // a link (the Drove UI), or empty
+  bool readable = false;  // read_output() serves this task's output
+};
+
+enum class OutputStream { kStdout, kStderr };
+
+// A piece of a task's output: `data` holds the bytes from the offset asked
+// for (at most the limit asked for; empty past the end); `size` is the
+// stream's whole length so far (it grows while the task runs).
+struct OutputChunk {
+  std::string data;
+  std::int64_t size = 0;
 };
 
 class Executor {
@@ -104,6 +115,16 @@ class Executor {
 
   // Where to read the task's output. kNotFound when the executor has none.
   virtual StatusOr<TaskLogs> logs(const std::string& task_id) = 0;
+
+  // Up to `limit` bytes of the task's `stream`, from byte `offset`. The one
+  // way to the output an executor keeps itself (the local executor's files);
+  // no file path is handed out. Synchronous: it reads at most `limit` bytes
+  // and returns (callable from any thread, it never calls back). kNotFound
+  // when the executor keeps no output for the task (the default: Drove's is
+  // behind logs().url); kInvalidArgument for a negative offset.
+  // Example: auto c = ex.read_output(id, OutputStream::kStdout, 0, 64 * 1024);
+  virtual StatusOr<OutputChunk> read_output(const std::string& task_id, OutputStream stream,
+                                            std::int64_t offset, std::size_t limit);
 };
 
 }  // namespace epoch

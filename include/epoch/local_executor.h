@@ -35,7 +35,8 @@
 // watching (the tasks go on).
 // Errors: launch problems are reported through the observer as FAILED;
 // kill/cleanup report through their callbacks; logs() returns kNotFound for
-// an unknown id.
+// an unknown id. read_output() serves a task's stdout.log and stderr.log
+// (never following a link or FIFO a task put in their place).
 #pragma once
 
 #include <chrono>

@@ -359,9 +359,43 @@ class LocalExecutor final : public Executor {
     const fs::path dir = task_dir(task_id);
     if (!safe_id(task_id) || !fs::exists(dir)) return not_found("no task " + task_id);
     TaskLogs logs;
-    logs.path = fs::absolute(dir / "stdout.log").string();
-    logs.stderr_path = fs::absolute(dir / "stderr.log").string();
+    logs.readable = true;
     return logs;
+  }
+
+  // Reads <work_dir>/<taskId>/stdout.log or stderr.log. What a task may put
+  // in their place is not followed: not a symbolic link (O_NOFOLLOW), not a
+  // FIFO (O_NONBLOCK opens it at once; only a regular file is read).
+  StatusOr<OutputChunk> read_output(const std::string& task_id, OutputStream stream,
+                                    std::int64_t offset, std::size_t limit) override {
+    if (offset < 0) return invalid_argument("output offset " + std::to_string(offset) + " < 0");
+    if (!safe_id(task_id)) return not_found("no task " + task_id);
+    const fs::path file =
+        task_dir(task_id) / (stream == OutputStream::kStdout ? "stdout.log" : "stderr.log");
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return not_found("no output of task " + task_id);
+      return internal_error("cannot read " + file.string() + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    OutputChunk chunk;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      chunk.size = static_cast<std::int64_t>(st.st_size);
+      const std::int64_t from = std::min(offset, chunk.size);
+      chunk.data.resize(static_cast<std::size_t>(
+          std::min<std::int64_t>(static_cast<std::int64_t>(limit), chunk.size - from)));
+      std::size_t got = 0;
+      while (got < chunk.data.size()) {
+        const ssize_t n = ::pread(fd, chunk.data.data() + got, chunk.data.size() - got,
+                                  static_cast<off_t>(from) + static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+      }
+      chunk.data.resize(got);
+    }
+    ::close(fd);
+    return chunk;
   }
 
  private:

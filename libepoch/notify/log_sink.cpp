@@ -60,15 +60,4 @@ std::unique_ptr<EventSink> make_log_sink(std::ostream& out) {
   return std::make_unique<LogSink>(out);
 }
 
-std::map<std::string, std::string> epoch_task_env(const TaskLaunch& l) {
-  return {{"EPOCH_TOPOLOGY_ID", l.topology_id},
-          {"EPOCH_RUN_ID", l.run_id},
-          {"EPOCH_RUN_TYPE", std::string(to_string(l.run_type))},
-          {"EPOCH_ATTEMPT", std::to_string(l.attempt)},
-          {"EPOCH_TASK_NAME", l.task_name},
-          {"EPOCH_TASK_ID", l.task_id},
-          {"EPOCH_SCHEDULED_TIME", format_utc(l.scheduled_time)},
-          {"EPOCH_SCHEDULED_TIME_MS", std::to_string(to_epoch_millis(l.scheduled_time))}};
-}
-
 }  // namespace epoch

@@ -2,6 +2,7 @@
 #include "epoch/local_executor.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -112,6 +113,14 @@ TaskLaunch shell(const std::string& id, const std::string& script) {
   return l;
 }
 
+// All of a task's stream, through read_output.
+std::string output(Executor& ex, const std::string& task_id,
+                   OutputStream stream = OutputStream::kStdout) {
+  auto c = ex.read_output(task_id, stream, 0, 1 << 20);
+  REQUIRE_MESSAGE(c.ok(), c.status().message());
+  return c->data;
+}
+
 LocalExecutorOptions options(const Dir& d) {
   LocalExecutorOptions o;
   o.work_dir = d.path.string();
@@ -136,13 +145,50 @@ TEST_CASE("a process task: output captured, environment set, exit 0 COMPLETED") 
   CHECK(seen.states().front() == TaskState::kStarting);
   auto logs = ex->logs("t1");
   REQUIRE(logs.ok());
-  CHECK(slurp(logs->path) == "hello ESR-2026-01-01-00-00-00-000 1767225600000\n");
-  CHECK(slurp(logs->stderr_path) == "warn\n");
+  CHECK(logs->readable);
+  CHECK(output(*ex, "t1") == "hello ESR-2026-01-01-00-00-00-000 1767225600000\n");
+  CHECK(output(*ex, "t1", OutputStream::kStderr) == "warn\n");
   Answer cleaned;
   ex->cleanup("t1", cleaned.callback());
   CHECK(cleaned.wait().ok());
   CHECK_FALSE(fs::exists(d.path / "t1"));
   CHECK(ex->logs("t1").status().code() == StatusCode::kNotFound);
+  CHECK(ex->read_output("t1", OutputStream::kStdout, 0, 10).status().code() ==
+        StatusCode::kNotFound);
+}
+
+TEST_CASE("read_output: pieces by offset and limit; no path out of the task's directory") {
+  Dir d;
+  auto ex = make_local_executor(options(d));
+  Seen seen;
+  ex->launch(shell("t2", "printf 0123456789"), seen.observer());
+  CHECK(wait_terminal(seen).state == TaskState::kCompleted);
+  auto c = ex->read_output("t2", OutputStream::kStdout, 3, 4);
+  REQUIRE(c.ok());
+  CHECK(c->data == "3456");
+  CHECK(c->size == 10);
+  c = ex->read_output("t2", OutputStream::kStdout, 8, 100);
+  CHECK(c->data == "89");
+  c = ex->read_output("t2", OutputStream::kStdout, 50, 100);  // past the end: nothing
+  CHECK(c->data.empty());
+  CHECK(c->size == 10);
+  CHECK(ex->read_output("t2", OutputStream::kStdout, -1, 4).status().code() ==
+        StatusCode::kInvalidArgument);
+  for (const char* id : {"../t2", "t2/../t2", "", ".", "..", "/etc/passwd"})
+    CHECK_MESSAGE(
+        ex->read_output(id, OutputStream::kStdout, 0, 4).status().code() == StatusCode::kNotFound,
+        id);
+
+  // What a task may leave in place of its output files is not followed.
+  std::ofstream(d.path / "secret") << "not for readers";
+  fs::remove(d.path / "t2" / "stdout.log");
+  fs::create_symlink(d.path / "secret", d.path / "t2" / "stdout.log");
+  CHECK_FALSE(ex->read_output("t2", OutputStream::kStdout, 0, 100).ok());
+  fs::remove(d.path / "t2" / "stderr.log");
+  REQUIRE(::mkfifo((d.path / "t2" / "stderr.log").c_str(), 0600) == 0);
+  c = ex->read_output("t2", OutputStream::kStderr, 0, 100);  // at once, not blocked on the FIFO
+  REQUIRE(c.ok());
+  CHECK(c->data.empty());
 }
 
 TEST_CASE("a task starts from a minimal environment, not the executor's process's") {
@@ -157,7 +203,7 @@ TEST_CASE("a task starts from a minimal environment, not the executor's process'
   CHECK(wait_terminal(seen).state == TaskState::kCompleted);
   ::unsetenv("EPOCH_TEST_SECRET");
   ::unsetenv("EPOCH_TEST_SHARED");
-  const std::string env = slurp(ex->logs("env")->path);
+  const std::string env = output(*ex, "env");
   CHECK(env.find("do-not-leak") == std::string::npos);
   CHECK(env.find("EPOCH_TEST_SHARED=shared-value\n") != std::string::npos);
   CHECK(env.find("GREETING=hello\n") != std::string::npos);
@@ -346,7 +392,7 @@ TEST_CASE("container tasks go through the docker CLI") {
   CHECK(args.find("--env=EPOCH_RUN_ID=ESR-2026-01-01-00-00-00-000") != std::string::npos);
   CHECK(args.find("--env=MODE=daily") != std::string::npos);
   CHECK(args.find("--volume=/mnt/data:/data:ro busybox:1.36 --verbose") != std::string::npos);
-  CHECK(slurp(ex->logs("box-1")->path) == "hello from busybox:1.36 --verbose\n");
+  CHECK(output(*ex, "box-1") == "hello from busybox:1.36 --verbose\n");
 
   SUBCASE("an image that is a docker option never reaches the CLI") {
     std::get<ContainerTask>(l.task.spec).executable.url = "--privileged";
