@@ -139,12 +139,12 @@ epoch::StatusOr<std::pair<std::string, AuthUser>> parse_user(const std::string& 
   return std::pair{entry.substr(0, first), u};
 }
 
-HttpResponse whoami(const Principal& who, const std::string& auth_mode) {
+HttpResponse whoami(const Principal& who, AuthMode auth_mode) {
   const std::string user = utf8_safe(who.user);
   boost::json::object data;
   data["user"] = user;
   data["role"] = to_string(who.role);
-  data["authMode"] = auth_mode;
+  data["authMode"] = to_string(auth_mode);
   HttpResponse r = envelope(200, true, "success", boost::json::serialize(data));
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
@@ -158,7 +158,7 @@ std::optional<Role> required_role(const Route& route, const AuthOptions& options
     case Access::kHealth:
       return options.open_health ? std::nullopt : std::optional(Role::kReadOnly);
     case Access::kPage:
-      return options.mode == "token" ? std::nullopt : std::optional(Role::kReadOnly);
+      return options.mode == AuthMode::kToken ? std::nullopt : std::optional(Role::kReadOnly);
     case Access::kRead:
       return Role::kReadOnly;
     case Access::kWrite:
@@ -189,7 +189,7 @@ Auth::Auth(AuthOptions options) : options_(std::move(options)) {
     if (auto h = hash_password(u.password, iterations); h.ok()) u.password = *h;
   }
   if (auto h = hash_password("not a password", iterations); h.ok()) dummy_hash_ = *h;
-  if (options_.mode == "basic")
+  if (options_.mode == AuthMode::kBasic)
     workers_ = std::make_unique<PasswordWorkers>(std::max(1, options_.workers));
 }
 
@@ -200,7 +200,7 @@ Auth::~Auth() {
 AuthDecision Auth::unauthenticated(const std::string& why) const {
   AuthDecision d;
   d.kind = AuthDecision::Kind::kRefused;
-  if (options_.mode == "token") {
+  if (options_.mode == AuthMode::kToken) {
     d.response = failure_response(401, why);
     d.response.headers.emplace_back(
         "WWW-Authenticate", "Bearer realm=\"" + options_.realm + "\", error=\"invalid_token\"");
@@ -260,7 +260,8 @@ bool Auth::throttled(const std::string& address, bool fail) {
 }
 
 AuthDecision Auth::decide(const HttpRequest& req, const Route& route) {
-  if (options_.mode == "none") return authorize({"default-user", Role::kReadWrite}, req, route);
+  if (options_.mode == AuthMode::kNone)
+    return authorize({"default-user", Role::kReadWrite}, req, route);
   if (!required_role(route, options_)) {
     AuthDecision d;
     d.kind = AuthDecision::Kind::kAllowed;
@@ -268,7 +269,7 @@ AuthDecision Auth::decide(const HttpRequest& req, const Route& route) {
     return d;
   }
   const std::string header(req.header("Authorization"));
-  if (options_.mode == "token") {
+  if (options_.mode == AuthMode::kToken) {
     if (header.size() < 8 || header.compare(0, 7, "Bearer ") != 0)
       return unauthenticated("a bearer token is required");
     auto p = options_.tokens->verify(header.substr(7), std::time(nullptr));

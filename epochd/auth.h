@@ -39,6 +39,7 @@
 
 #include "epoch/status.h"
 #include "http.h"
+#include "names.h"
 #include "routes.h"
 
 namespace epochd {
@@ -70,8 +71,15 @@ struct AuthUser {
   Role role = Role::kReadOnly;
 };
 
+enum class AuthMode { kNone, kBasic, kToken };
+inline constexpr NameTable<AuthMode> kAuthModes[] = {
+    {AuthMode::kNone, "none"}, {AuthMode::kBasic, "basic"}, {AuthMode::kToken, "token"}};
+inline std::string_view to_string(AuthMode m) {
+  return name_in(m, kAuthModes);
+}
+
 struct AuthOptions {
-  std::string mode = "none";  // none | basic | token
+  AuthMode mode = AuthMode::kNone;
   std::map<std::string, AuthUser> users;
   // /healthcheck, /metrics and the housekeeping leader endpoint need no
   // credentials (load balancers and CLIs find the leader with it).
@@ -177,6 +185,6 @@ class Auth {
 
 // GET /apis/v1/whoami: {"status":"SUCCESS","data":{"user","role","authMode"}}
 // — what the UI shows and which controls it offers.
-HttpResponse whoami(const Principal& who, const std::string& auth_mode);
+HttpResponse whoami(const Principal& who, AuthMode auth_mode);
 
 }  // namespace epochd

@@ -262,6 +262,12 @@ epoch::StatusOr<std::string> secret_file(const Source& s) {
   return secret;
 }
 
+template <class E, std::size_t N>
+epoch::StatusOr<E> one_of(const Source& s, const NameTable<E> (&names)[N]) {
+  if (auto v = value_in(s.value, names)) return *v;
+  return bad(s, "expected one of " + names_of(names));
+}
+
 epoch::StatusOr<std::string> one_of(const Source& s, std::initializer_list<const char*> allowed) {
   std::string list;
   for (const char* a : allowed) {
@@ -374,13 +380,13 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.io_threads, integer<int>(*get("io-threads"), 1, 64));
   EPOCH_ASSIGN_OR_RETURN(c.max_connections,
                          integer<std::size_t>(*get("max-connections"), 0, 1000000));
-  EPOCH_ASSIGN_OR_RETURN(c.store, one_of(*get("store"), {"memory", "sqlite", "zookeeper"}));
+  EPOCH_ASSIGN_OR_RETURN(c.store, one_of(*get("store"), kStoreKinds));
   c.sqlite_path = get("sqlite-path")->value;
   if (c.sqlite_path.empty()) return bad(*get("sqlite-path"), "must not be empty");
   EPOCH_ASSIGN_OR_RETURN(const std::string sync, one_of(*get("sqlite-sync"), {"full", "normal"}));
   c.sqlite_synchronous_full = sync == "full";
   if (const Source* s = get("zk-connect")) c.zk_connect = s->value;
-  if (c.store == "zookeeper" && c.zk_connect.empty()) {
+  if (c.store == StoreKind::kZookeeper && c.zk_connect.empty()) {
     return epoch::invalid_argument(
         "epochd: store = zookeeper needs the ZooKeeper servers: set --zk-connect (or "
         "EPOCH_ZK_CONNECT)");
@@ -395,12 +401,12 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(
       c.forward_body_limit,
       integer<std::uint64_t>(*get("forward-body-limit"), 1024, std::uint64_t{1} << 30));
-  EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), {"local", "drove"}));
+  EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), kExecutorKinds));
   c.local_work_dir = get("work-dir")->value;
   if (const Source* s = get("drove-endpoints")) {
     EPOCH_ASSIGN_OR_RETURN(c.drove_endpoints, url_list(*s));
   }
-  if (c.executor == "drove" && c.drove_endpoints.empty()) {
+  if (c.executor == ExecutorKind::kDrove && c.drove_endpoints.empty()) {
     return epoch::invalid_argument(
         "epochd: executor = drove needs the controllers: set --drove-endpoints (or "
         "EPOCH_DROVE_ENDPOINTS)");
@@ -410,7 +416,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   } else if (const char* app = getenv("DROVE_APP_NAME"); app != nullptr) {
     c.drove_app_name = app;
   }
-  if (c.executor == "drove" && c.drove_app_name.empty()) {
+  if (c.executor == ExecutorKind::kDrove && c.drove_app_name.empty()) {
     return epoch::invalid_argument(
         "epochd: executor = drove needs the Drove app name: set --drove-app-name or "
         "DROVE_APP_NAME");
@@ -445,7 +451,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   }
   EPOCH_ASSIGN_OR_RETURN(c.retention_interval, duration(*get("retention-interval"), true));
   EPOCH_ASSIGN_OR_RETURN(c.unknown_task_timeout, duration(*get("unknown-task-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), {"none", "basic", "token"}));
+  EPOCH_ASSIGN_OR_RETURN(c.auth_mode, one_of(*get("auth"), kAuthModes));
   if (const Source* s = get("token-public-keys")) c.token.public_key_files = split_list(s->value);
   if (const Source* s = get("token-hs256-secret-file")) c.token.hs256_secret_file = s->value;
   if (const Source* s = get("token-jwks")) c.token.jwks_file = s->value;
@@ -465,7 +471,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       c.token.role_map[entry.substr(0, eq)] = *role;
     }
   }
-  if (c.auth_mode == "token" && c.token.public_key_files.empty() &&
+  if (c.auth_mode == AuthMode::kToken && c.token.public_key_files.empty() &&
       c.token.hs256_secret_file.empty() && c.token.jwks_file.empty()) {
     return epoch::invalid_argument(
         "epochd: auth = token needs keys: set --token-public-keys, --token-hs256-secret-file "
@@ -492,7 +498,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       if (!line.empty() && line[0] != '#') EPOCH_RETURN_IF_ERROR(add_user(*s, line));
     }
   }
-  if (c.auth_mode == "basic" && c.auth_users.empty()) {
+  if (c.auth_mode == AuthMode::kBasic && c.auth_users.empty()) {
     return epoch::invalid_argument(
         "epochd: auth = basic needs users: set --auth-users or --auth-users-file");
   }
@@ -513,7 +519,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
   if (exec_role == "auto") {
     // Running code on the host is the operator's decision: a daemon others
     // can reach (credentials, or a non-loopback address) allows only ADMIN.
-    c.host_exec_role = c.auth_mode == "none" && loopback ? Role::kReadWrite : Role::kAdmin;
+    c.host_exec_role = c.auth_mode == AuthMode::kNone && loopback ? Role::kReadWrite : Role::kAdmin;
   } else if (exec_role == "NONE") {
     c.host_exec_role = std::nullopt;
   } else {
@@ -532,7 +538,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       if (n.find('=') != std::string::npos) return bad(*s, "'" + n + "' is not a variable name");
     }
   }
-  if (c.auth_mode == "none" && !loopback && force_none != "true") {
+  if (c.auth_mode == AuthMode::kNone && !loopback && force_none != "true") {
     return epoch::invalid_argument(
         "epochd: auth = none lets anyone change anything, so it is only allowed on a loopback "
         "address; listening on " +
@@ -585,9 +591,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     if (const Source* ca = get("mail-ca-file")) m.ca_file = ca->value;
     c.mail = std::move(m);
   }
-  EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), {"text", "json"}));
-  EPOCH_ASSIGN_OR_RETURN(c.log_level,
-                         one_of(*get("log-level"), {"debug", "info", "warn", "error"}));
+  EPOCH_ASSIGN_OR_RETURN(c.log_format, one_of(*get("log-format"), kLogFormats));
+  EPOCH_ASSIGN_OR_RETURN(c.log_level, one_of(*get("log-level"), kLogLevels));
   return std::optional<Config>(std::move(c));
 }
 

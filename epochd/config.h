@@ -18,8 +18,24 @@
 #include "epoch/status.h"
 #include "epoch/webhook_sink.h"
 #include "jwt.h"
+#include "log.h"
+#include "names.h"
 
 namespace epochd {
+
+enum class StoreKind { kMemory, kSqlite, kZookeeper };
+inline constexpr NameTable<StoreKind> kStoreKinds[] = {{StoreKind::kMemory, "memory"},
+                                                       {StoreKind::kSqlite, "sqlite"},
+                                                       {StoreKind::kZookeeper, "zookeeper"}};
+enum class ExecutorKind { kLocal, kDrove };
+inline constexpr NameTable<ExecutorKind> kExecutorKinds[] = {{ExecutorKind::kLocal, "local"},
+                                                             {ExecutorKind::kDrove, "drove"}};
+inline std::string_view to_string(StoreKind k) {
+  return name_in(k, kStoreKinds);
+}
+inline std::string_view to_string(ExecutorKind k) {
+  return name_in(k, kExecutorKinds);
+}
 
 struct Config {
   // HTTP server
@@ -38,7 +54,7 @@ struct Config {
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   int io_threads = 2;
   // Store
-  std::string store = "sqlite";  // memory | sqlite | zookeeper
+  StoreKind store = StoreKind::kSqlite;
   std::string sqlite_path = "epoch.db";
   bool sqlite_synchronous_full = true;
   std::string zk_connect;  // host:port[,host:port...] (store = zookeeper)
@@ -48,7 +64,7 @@ struct Config {
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(10);
   std::uint64_t forward_body_limit = std::uint64_t{32} << 20;  // bytes a follower relays
   // Executor
-  std::string executor = "local";  // local | drove
+  ExecutorKind executor = ExecutorKind::kLocal;
   std::string local_work_dir = "epoch-tasks";
   std::vector<std::string> drove_endpoints;
   std::string drove_app_name;  // default $DROVE_APP_NAME
@@ -73,7 +89,7 @@ struct Config {
   // RUN_RUNNING_LONG for runs still going this long after they started (0: never).
   std::chrono::milliseconds running_long_after{0};
   // Authentication
-  std::string auth_mode = "none";  // none | basic | token
+  AuthMode auth_mode = AuthMode::kNone;
   std::map<std::string, AuthUser> auth_users;
   TokenOptions token;
   bool auth_open_health = true;
@@ -90,8 +106,8 @@ struct Config {
   epoch::WebhookOptions webhook;
   std::optional<epoch::MailOptions> mail;  // set: e-mails go out
   // Logging
-  std::string log_format = "text";  // text | json
-  std::string log_level = "info";   // debug | info | warn | error
+  LogFormat log_format = LogFormat::kText;
+  LogLevel log_level = LogLevel::kInfo;
 };
 
 // Reads the configuration from `args` (without the program name), the INI

@@ -37,19 +37,22 @@ namespace {
 
 epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(
     const Config& c, const std::shared_ptr<epoch::ZkConnection>& zk) {
-  if (c.store == "memory") return epoch::make_memory_store();
-  if (c.store == "zookeeper") return epoch::make_zk_store(zk);
-  if (c.store == "sqlite") {
-    epoch::SqliteStoreOptions o;
-    o.path = c.sqlite_path;
-    o.synchronous_full = c.sqlite_synchronous_full;
-    return epoch::make_sqlite_store(o);
+  switch (c.store) {
+    case StoreKind::kMemory:
+      return epoch::make_memory_store();
+    case StoreKind::kZookeeper:
+      return epoch::make_zk_store(zk);
+    case StoreKind::kSqlite:
+      break;
   }
-  return epoch::invalid_argument("unknown store '" + c.store + "'");
+  epoch::SqliteStoreOptions o;
+  o.path = c.sqlite_path;
+  o.synchronous_full = c.sqlite_synchronous_full;
+  return epoch::make_sqlite_store(o);
 }
 
 epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c) {
-  if (c.executor == "local") {
+  if (c.executor == ExecutorKind::kLocal) {
     epoch::LocalExecutorOptions o;
     o.work_dir = c.local_work_dir;
     o.docker_cli = c.docker_cli;
@@ -107,7 +110,7 @@ class LoggingElector final : public epoch::LeaderElector {
 
 int run_daemon(const Config& config, Logger& log) {
   std::shared_ptr<epoch::ZkConnection> zk;
-  if (config.store == "zookeeper") {
+  if (config.store == StoreKind::kZookeeper) {
     epoch::ZkOptions zo;
     zo.hosts = config.zk_connect;
     zo.name_space = config.zk_namespace;
@@ -123,13 +126,13 @@ int run_daemon(const Config& config, Logger& log) {
   auto store = make_store(config, zk);
   if (!store.ok()) {
     log.error("cannot open the store",
-              {{"store", config.store}, {"error", store.status().message()}});
+              {{"store", to_string(config.store)}, {"error", store.status().message()}});
     return 1;
   }
   auto base_executor = make_executor(config);
   if (!base_executor.ok()) {
-    log.error("cannot start the executor",
-              {{"executor", config.executor}, {"error", base_executor.status().message()}});
+    log.error("cannot start the executor", {{"executor", to_string(config.executor)},
+                                            {"error", base_executor.status().message()}});
     return 1;
   }
   Metrics metrics;
@@ -194,7 +197,7 @@ int run_daemon(const Config& config, Logger& log) {
     auto timer = std::make_shared<asio::steady_timer>(ioc, delay);
     timer->async_wait([timer, f = std::move(f)](boost::system::error_code) { f(); });
   };
-  if (config.auth_mode == "token") {
+  if (config.auth_mode == AuthMode::kToken) {
     auto tokens = TokenVerifier::make(config.token);
     if (!tokens.ok()) {
       log.error("cannot use token authentication", {{"error", tokens.status().message()}});
@@ -203,7 +206,7 @@ int run_daemon(const Config& config, Logger& log) {
     auth_options.tokens = std::move(*tokens);
   }
   Auth auth(auth_options);
-  if (config.auth_mode == "basic" && auth.has_plain_passwords()) {
+  if (config.auth_mode == AuthMode::kBasic && auth.has_plain_passwords()) {
     log.warn("some users' passwords are plain text; store hashes from `epochd hash-password`");
   }
   HttpServerOptions http;
@@ -253,9 +256,10 @@ int run_daemon(const Config& config, Logger& log) {
   ao.advertised_url = advertised;
   ao.default_time_zone = config.default_time_zone;
   ao.host.exec_role = config.host_exec_role;
-  ao.host.containers_on_host = config.executor == "local";
+  ao.host.containers_on_host = config.executor == ExecutorKind::kLocal;
   ao.host.volume_roots = config.volume_roots;
-  ao.host.volumes_unrestricted = config.executor != "local" && config.volume_roots.empty();
+  ao.host.volumes_unrestricted =
+      config.executor != ExecutorKind::kLocal && config.volume_roots.empty();
   Api rest(scheduler, **store, *elector, *executor, metrics, ao);
   door.api = &rest;
   AuditRecorder recorder(scheduler, **store, *elector, log, config.audit_retention);
@@ -287,11 +291,11 @@ int run_daemon(const Config& config, Logger& log) {
            {{"address", config.listen_address},
             {"port", std::to_string(port)},
             {"url", advertised},
-            {"store", config.store == "sqlite" ? "sqlite:" + config.sqlite_path
-                      : config.store == "zookeeper"
+            {"store", config.store == StoreKind::kSqlite ? "sqlite:" + config.sqlite_path
+                      : config.store == StoreKind::kZookeeper
                           ? "zookeeper:" + config.zk_connect + "/" + config.zk_namespace
-                          : config.store},
-            {"executor", config.executor},
+                          : std::string(to_string(config.store))},
+            {"executor", to_string(config.executor)},
             {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"},
             {"maxConnections", std::to_string(http.max_connections)}});
 

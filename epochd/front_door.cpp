@@ -184,8 +184,8 @@ void FrontDoor::handle(HttpRequest req, Responder respond) const {
   // The UI's static files hold no data: any node serves them to anyone. Its
   // page needs a reader, except in token mode (the app asks for the token; a
   // browser sends none when it navigates).
-  if (route->matched() &&
-      (endpoint == Endpoint::kUiAsset || (endpoint == Endpoint::kUiPage && auth_mode == "token"))) {
+  if (route->matched() && (endpoint == Endpoint::kUiAsset ||
+                           (endpoint == Endpoint::kUiPage && auth_mode == AuthMode::kToken))) {
     return respond(serve_ui(req, *route));
   }
   if (router != nullptr && !(route->matched() && route->spec->local)) {

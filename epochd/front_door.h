@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth.h"
 #include "http.h"
 
 namespace epochd {
@@ -66,7 +67,7 @@ struct FrontDoor {
   Auth* auth = nullptr;
   AuditRecorder* audit = nullptr;
   Metrics* metrics = nullptr;
-  std::string auth_mode = "none";  // none | basic | token
+  AuthMode auth_mode = AuthMode::kNone;
   RequestPolicy policy;
 
   void handle(HttpRequest req, Responder respond) const;

@@ -12,17 +12,7 @@ namespace epochd {
 namespace {
 
 std::string_view level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
+  return name_in(level, kLogLevels);
 }
 
 bool is_control(char c) {
@@ -66,13 +56,8 @@ void append_escaped(std::string& out, std::string_view v) {
   }
 }
 
-Logger::Logger(std::ostream& out, std::string_view format, std::string_view level)
-    : out_(out), json_(format == "json") {
-  min_ = level == "debug"   ? LogLevel::kDebug
-         : level == "warn"  ? LogLevel::kWarn
-         : level == "error" ? LogLevel::kError
-                            : LogLevel::kInfo;
-}
+Logger::Logger(std::ostream& out, LogFormat format, LogLevel level)
+    : out_(out), json_(format == LogFormat::kJson), min_(level) {}
 
 Logger::~Logger() = default;
 

@@ -19,17 +19,25 @@
 
 #include "../libepoch/support/work_queue.h"
 #include "epoch/events.h"
+#include "names.h"
 
 namespace epochd {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+inline constexpr NameTable<LogLevel> kLogLevels[] = {{LogLevel::kDebug, "debug"},
+                                                     {LogLevel::kInfo, "info"},
+                                                     {LogLevel::kWarn, "warn"},
+                                                     {LogLevel::kError, "error"}};
+enum class LogFormat { kText, kJson };
+inline constexpr NameTable<LogFormat> kLogFormats[] = {{LogFormat::kText, "text"},
+                                                       {LogFormat::kJson, "json"}};
 
 class Logger {
  public:
   using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
-  // `format` is "text" or "json"; `level` "debug", "info", "warn" or "error".
-  Logger(std::ostream& out, std::string_view format, std::string_view level);
+  // Lines below `level` are not written.
+  Logger(std::ostream& out, LogFormat format, LogLevel level);
   ~Logger();
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;

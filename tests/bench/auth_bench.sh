@@ -99,7 +99,9 @@ phase() {  # label bad(yes|no) [epochd args...]
 
 echo "epochd: $epochd; ${duration} s per phase; $topologies topologies fire every second" >&2
 phase quiet no
-if "$epochd" --help | grep -q auth-failures-per-minute; then
+# (--help read whole first: `grep -q` in a pipe could end it early, and
+# pipefail would take epochd's SIGPIPE for "no such option".)
+if grep -q auth-failures-per-minute <<<"$("$epochd" --help)"; then
   phase throttled yes
   phase unthrottled yes --auth-failures-per-minute 0
 else

@@ -2,12 +2,14 @@
 // that completes every task at once:
 //   1. N active topologies (default 100,000), each firing once a minute at a
 //      second spread over the minute: p50/p99/max fire lateness (nominal
-//      fire instant -> launch call) over M minutes (default 3), and resident
-//      memory per topology.
+//      fire instant -> launch call) over M minutes (default 3), and memory
+//      per topology: live heap bytes (malloc's own count, all arenas) and
+//      resident memory.
 //   2. A burst of B runs (default 10,000) due in the same second: the time
 //      from that second until every one is launched.
 //
 //   scheduler_bench [--topologies N] [--minutes M] [--burst B]
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +29,12 @@
 namespace {
 
 using Clock = std::chrono::system_clock;
+
+// Bytes allocated and not freed, over all malloc arenas (glibc).
+double live_heap_bytes() {
+  const struct mallinfo2 m = ::mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd);
+}
 
 long rss_kib() {
   std::ifstream in("/proc/self/statm");
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
           topology(i, epoch::CronTrigger{std::to_string(i % 60) + " * * * * ?", std::nullopt}));
     }
     const long rss_before = rss_kib();
+    const double heap_before = live_heap_bytes();
     Engine e;
     const auto t0 = Clock::now();
     e.create_all(specs);
@@ -181,8 +190,11 @@ int main(int argc, char** argv) {
     specs.clear();
     specs.shrink_to_fit();
     const long rss_created = rss_kib();
+    const double heap_created = live_heap_bytes();
     std::printf("steady load: %zu topologies created in %.2f s (%.0f creates/s)\n", topologies,
                 create_s, static_cast<double>(topologies) / create_s);
+    std::printf("live heap per topology (engine + MemoryStore, before runs): %.2f KiB\n",
+                (heap_created - heap_before) / 1024.0 / static_cast<double>(topologies));
     std::printf("resident memory per topology (engine + MemoryStore, before runs): %.2f KiB\n",
                 static_cast<double>(rss_created - rss_before) / static_cast<double>(topologies));
     // Let the fires that came due while creating drain, then measure.

@@ -114,7 +114,7 @@ TEST_CASE("base64: round trips; anything but whole, valid, padded base64 is refu
 
 TEST_CASE("basic auth: 401 with a challenge, 403 for a role too low, roles per endpoint") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["reader"] = AuthUser{*hash_password("r-pw", 1000), Role::kReadOnly};
   o.users["writer"] = AuthUser{"w-pw", Role::kReadWrite};  // plain, as Epoch's config
   o.users["admin"] = AuthUser{*hash_password("a-pw", 1000), Role::kAdmin};
@@ -158,7 +158,7 @@ TEST_CASE("basic auth: 401 with a challenge, 403 for a role too low, roles per e
 
 TEST_CASE("a login with an unknown user costs what one with a known user costs") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["known"] = AuthUser{*hash_password("pw", 100000), Role::kReadOnly};
   Auth auth(o);
   // Each attempt has other credentials, so nothing is served from the cache.
@@ -176,7 +176,7 @@ TEST_CASE("a login with an unknown user costs what one with a known user costs")
 
 TEST_CASE("plain-text passwords are hashed at start-up: every sign-in costs one PBKDF2") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["hashed"] = AuthUser{*hash_password("h-pw", 1000), Role::kReadOnly};
   o.users["plain"] = AuthUser{"p-pw", Role::kReadOnly};  // as Epoch's config allows
   o.failures_per_minute = 0;
@@ -199,7 +199,7 @@ TEST_CASE("plain-text passwords are hashed at start-up: every sign-in costs one 
 
 TEST_CASE("password checks run on the auth workers, at nice 19, never on the caller's thread") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["u"] = AuthUser{*hash_password("pw", 1000), Role::kReadOnly};
   std::promise<std::thread::id> delivered_on;
   int worker_nice = 0;
@@ -342,7 +342,7 @@ const EndpointCase kEndpoints[] = {
 
 TEST_CASE("each role against each endpoint") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["reader"] = AuthUser{"r", Role::kReadOnly};
   o.users["writer"] = AuthUser{"w", Role::kReadWrite};
   o.users["admin"] = AuthUser{"a", Role::kAdmin};
@@ -434,7 +434,7 @@ TEST_CASE("every kind of change is audited, through Epoch's paths and the UI's")
 
 TEST_CASE("refusals without a password check are never inline: 503 when busy, 429 held") {
   AuthOptions o;
-  o.mode = "basic";
+  o.mode = AuthMode::kBasic;
   o.users["u"] = AuthUser{*hash_password("pw", 1000), Role::kReadOnly};
   o.failures_per_minute = 1;
   std::atomic<int> delivered{0};

@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster.h"
 #include "daemon_process.h"
 #include "fake_drove_process.h"
 #include "http_client.h"
@@ -47,74 +48,23 @@ int env_int(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-struct Chaos {
-  ZkServer zk;
+// Three nodes with the Drove executor on one fake Drove controller.
+struct Chaos : epoch::test::Cluster {
   FakeDroveProcess drove{FAKE_DROVE_BINARY, 1, {"--cores", "100000", "--memory-mb", "100000000"}};
-  std::string dir = epoch::test::make_temp_dir("epochd-chaos");
-  std::vector<std::string> args;
-  std::vector<std::unique_ptr<DaemonProcess>> nodes;
-  const bool keep = std::getenv("EPOCH_CHAOS_KEEP") != nullptr;
 
-  Chaos() {
-    args = {"--store",
-            "zookeeper",
-            "--zk-connect",
-            zk.hosts(),
-            "--zk-session-timeout",
-            "2 seconds",
-            "--zk-operation-timeout",
-            "1 second",
-            "--retention-runs",
-            "100000",
-            "--proxy-timeout",
-            "5 seconds",
-            "--executor",
-            "drove",
-            "--drove-endpoints",
-            drove.endpoints(),
-            "--drove-app-name",
-            "epoch-chaos",
-            "--drove-poll-interval",
-            "500 ms",
-            "--drove-operation-timeout",
-            "1 second",
-            "--drove-attempts",
-            "3"};
-    if (keep) {
-      args.insert(args.end(), {"--log-level", "debug"});
-      MESSAGE("chaos: keeping " << dir);
-    }
-    for (int i = 0; i < 3; ++i)
+  Chaos()
+      : epoch::test::Cluster(EPOCHD_BINARY, "epochd-chaos", 0, {},
+                             std::getenv("EPOCH_CHAOS_KEEP") != nullptr) {
+    args.insert(args.end(),
+                {"--retention-runs", "100000", "--executor", "drove", "--drove-endpoints",
+                 drove.endpoints(), "--drove-app-name", "epoch-chaos", "--drove-poll-interval",
+                 "500 ms", "--drove-operation-timeout", "1 second", "--drove-attempts", "3"});
+    if (keep) args.insert(args.end(), {"--log-level", "debug"});
+    for (std::size_t i = 0; i < 3; ++i)
       start(i);
   }
-  ~Chaos() {
-    for (auto& n : nodes) {
-      if (n) ::kill(n->pid(), SIGCONT);
-    }
-    nodes.clear();
-    std::error_code ec;
-    if (!keep) std::filesystem::remove_all(dir, ec);
-  }
-  void start(std::size_t i) {
-    const std::string home = dir + "/node" + std::to_string(i);
-    std::filesystem::create_directories(home);
-    if (nodes.size() <= i) nodes.resize(i + 1);
-    nodes[i] = std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args);
-  }
-  std::uint16_t port(std::size_t i) const { return nodes[i]->port(); }
+  ~Chaos() { stop_all(); }  // the nodes before the fake Drove
 
-  std::optional<std::size_t> leader() const {
-    std::vector<std::uint16_t> ports;
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      ports.push_back(port(i));
-    return epoch::test::agreed_leader(ports);
-  }
-  std::size_t wait_leader() const {
-    std::optional<std::size_t> l;
-    REQUIRE_MESSAGE(eventually([&] { return (l = leader()).has_value(); }, 30s, 50ms),
-                    "no leader agreed on by every node");
-    return *l;
-  }
   json::array runs(std::size_t via, const std::string& id) const {
     const auto r = http_call(port(via), "GET", "/apis/v1/topologies/" + id + "/runs", "", {}, 10s);
     REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
@@ -214,10 +164,9 @@ TEST_CASE(
       [&] {
         unfinished.clear();
         for (int i = 0; i < topologies; ++i) {
-          const auto r = http_call(c.port(leader), "GET",
-                                   "/apis/v1/topologies/c" + std::to_string(i) +
-                                       "/runs?state=RUNNING",
-                                   "", {}, 10s);
+          const auto r = http_call(
+              c.port(leader), "GET",
+              "/apis/v1/topologies/c" + std::to_string(i) + "/runs?state=RUNNING", "", {}, 10s);
           if (r.status != 200) return false;
           const json::value body = json::parse(r.body);  // (not a temporary: the loop keeps it)
           for (const auto& v : body.at("data").as_array())

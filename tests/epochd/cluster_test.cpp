@@ -7,6 +7,8 @@
 // leader attaches to tasks the old one started). Afterwards every nominal
 // fire has exactly one run record — SUCCESSFUL with exactly one launch, or
 // MISSED/SKIPPED with a reason — and nothing is left running.
+#include "cluster.h"
+
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -36,77 +38,15 @@ namespace {
 
 constexpr std::int64_t kPeriodMs = 2000;
 
-struct Cluster {
-  ZkServer zk;
-  std::string dir = epoch::test::make_temp_dir("epochd-cluster");
-  std::vector<std::unique_ptr<DaemonProcess>> nodes;
-
-  explicit Cluster(int n, const std::vector<std::string>& extra = {}) {
-    for (int i = 0; i < n; ++i) {
-      const std::string home = dir + "/node" + std::to_string(i);
-      std::filesystem::create_directories(home);
-      std::vector<std::string> args{"--store",
-                                    "zookeeper",
-                                    "--zk-connect",
-                                    zk.hosts(),
-                                    "--zk-session-timeout",
-                                    "2 seconds",
-                                    "--zk-operation-timeout",
-                                    "1 second",
-                                    "--work-dir",
-                                    dir + "/tasks",
-                                    "--retention-runs",
-                                    "1000",
-                                    "--proxy-timeout",
-                                    "5 seconds"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      nodes.push_back(std::make_unique<DaemonProcess>(EPOCHD_BINARY, home, args));
-    }
-  }
-  ~Cluster() {
-    for (auto& n : nodes) {
-      if (n) ::kill(n->pid(), SIGCONT);
-    }
-    nodes.clear();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-
-  bool alive(std::size_t i) const { return nodes[i] != nullptr; }
-  std::uint16_t port(std::size_t i) const { return nodes[i]->port(); }
-
-  // The node every live node names as leader, if they agree and it is live.
-  std::optional<std::size_t> leader() const {
-    std::vector<std::uint16_t> ports;
-    std::vector<std::size_t> index;
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      if (!alive(i)) continue;
-      ports.push_back(port(i));
-      index.push_back(i);
-    }
-    const auto l = epoch::test::agreed_leader(ports);
-    return l ? std::optional<std::size_t>(index[*l]) : std::nullopt;
-  }
-
-  std::size_t wait_leader() const {
-    std::optional<std::size_t> l;
-    if (!eventually([&] { return (l = leader()).has_value(); }, 30s, 50ms)) {
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!alive(i)) continue;
-        const auto r = http_call(port(i), "GET", "/apis/housekeeping/v1/leader", "", {}, 2s);
-        MESSAGE("node " << i << " port " << port(i) << ": " << r.status << " " << r.body << "\n"
-                        << nodes[i]->log());
-      }
-      FAIL("no leader agreed on by every live node");
-    }
-    return *l;
-  }
-
-  std::size_t follower_of(std::size_t leader) const {
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-      if (alive(i) && i != leader) return i;
-    FAIL("no follower");
-    return 0;
+// The nodes share one local executor directory (so a new leader attaches to
+// the tasks the old one started) and keep 1,000 runs per topology.
+struct Cluster : epoch::test::Cluster {
+  explicit Cluster(int n, const std::vector<std::string>& extra = {})
+      : epoch::test::Cluster(EPOCHD_BINARY, "epochd-cluster", 0) {
+    args.insert(args.end(), {"--work-dir", dir + "/tasks", "--retention-runs", "1000"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    for (int i = 0; i < n; ++i)
+      start(static_cast<std::size_t>(i));
   }
 
   std::vector<std::string> launches() const {

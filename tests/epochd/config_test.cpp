@@ -9,8 +9,12 @@
 #include <fstream>
 #include <map>
 
+using epochd::AuthMode;
 using epochd::Config;
+using epochd::ExecutorKind;
 using epochd::load_config;
+using epochd::LogFormat;
+using epochd::StoreKind;
 
 namespace {
 
@@ -59,9 +63,9 @@ TEST_CASE("no configuration at all: the embedded defaults") {
   CHECK(c.listen_address == "127.0.0.1");
   CHECK(c.port == 8080);
   CHECK(c.advertised_url == "http://127.0.0.1:8080");
-  CHECK(c.store == "sqlite");
+  CHECK(c.store == StoreKind::kSqlite);
   CHECK(c.sqlite_path == "epoch.db");
-  CHECK(c.executor == "local");
+  CHECK(c.executor == ExecutorKind::kLocal);
   CHECK(c.default_time_zone == "UTC");
   CHECK(c.body_limit == 1024 * 1024);
   CHECK(c.retention_runs == 20);
@@ -79,9 +83,9 @@ TEST_CASE("flags beat the config file, which beats EPOCH_* variables") {
               {"EPOCH_TOPOLOGY_ID", "ignored"}};
   const Config c = load({"--config", ini.path.string(), "--port", "9100"}, env);
   CHECK(c.port == 9100);                         // flag
-  CHECK(c.store == "memory");                    // file over variable
+  CHECK(c.store == StoreKind::kMemory);          // file over variable
   CHECK(c.default_time_zone == "Asia/Kolkata");  // file
-  CHECK(c.log_format == "json");                 // variable
+  CHECK(c.log_format == LogFormat::kJson);       // variable
   CHECK(c.retention_max_age == epoch::Duration{30, epoch::Duration::Unit::kDays});
   // The file can also come from EPOCH_CONFIG.
   env.vars["EPOCH_CONFIG"] = ini.path.string();
@@ -144,17 +148,16 @@ TEST_CASE("the advertised URL follows Epoch's HOST and PORT_<n> rule unless give
 TEST_CASE("Drove options: endpoints, app name from DROVE_APP_NAME, clear errors") {
   Env env;
   env.vars["DROVE_APP_NAME"] = "epoch-app";
-  Config c = load({"--executor", "drove", "--drove-endpoints",
-                   "http://d1:10000, https://d2:10000", "--drove-poll-interval", "500ms",
-                   "--drove-insecure", "true"},
+  Config c = load({"--executor", "drove", "--drove-endpoints", "http://d1:10000, https://d2:10000",
+                   "--drove-poll-interval", "500ms", "--drove-insecure", "true"},
                   env);
   CHECK(c.drove_endpoints == std::vector<std::string>{"http://d1:10000", "https://d2:10000"});
   CHECK(c.drove_app_name == "epoch-app");
   CHECK(c.drove_poll_interval == std::chrono::milliseconds(500));
   CHECK(c.drove_insecure);
-  CHECK(load({"--executor", "drove", "--drove-endpoints", "http://d1", "--drove-app-name", "x"},
-             env)
-            .drove_app_name == "x");
+  CHECK(
+      load({"--executor", "drove", "--drove-endpoints", "http://d1", "--drove-app-name", "x"}, env)
+          .drove_app_name == "x");
   CHECK(error({"--executor", "drove"}).find("--drove-endpoints") != std::string::npos);
   CHECK(error({"--executor", "drove", "--drove-endpoints", "http://d1"}).find("DROVE_APP_NAME") !=
         std::string::npos);
@@ -172,7 +175,7 @@ TEST_CASE("auth options: basic users, roles, the loopback rule for none") {
   Config c = load({"--auth", "basic", "--auth-users",
                    "alice:pw1:READ_WRITE, bob:pw2:EPOCH_EXTERNAL_READ_ONLY", "--auth-users-file",
                    dir + "/users"});
-  CHECK(c.auth_mode == "basic");
+  CHECK(c.auth_mode == AuthMode::kBasic);
   REQUIRE(c.auth_users.size() == 3);
   CHECK(c.auth_users.at("alice").role == epochd::Role::kReadWrite);
   CHECK(c.auth_users.at("bob").role == epochd::Role::kReadOnly);
@@ -187,8 +190,9 @@ TEST_CASE("auth options: basic users, roles, the loopback rule for none") {
   // none on all addresses only when forced.
   CHECK(error({"--listen", "0.0.0.0"}).find("only allowed on a loopback address") !=
         std::string::npos);
-  CHECK(load({"--listen", "0.0.0.0", "--auth", "basic", "--auth-users", "a:b:READ_ONLY"})
-            .auth_mode == "basic");
+  CHECK(
+      load({"--listen", "0.0.0.0", "--auth", "basic", "--auth-users", "a:b:READ_ONLY"}).auth_mode ==
+      AuthMode::kBasic);
   std::filesystem::remove_all(dir);
 }
 

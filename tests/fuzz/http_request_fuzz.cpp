@@ -42,7 +42,7 @@ struct Stack {
   std::unique_ptr<epoch::Scheduler> scheduler;
   epochd::Metrics metrics;
   std::ostringstream log_text;
-  epochd::Logger log{log_text, "text", "error"};
+  epochd::Logger log{log_text, epochd::LogFormat::kText, epochd::LogLevel::kError};
   std::unique_ptr<epochd::Auth> auth;
   std::unique_ptr<epochd::AuditRecorder> audit;
   std::unique_ptr<epochd::Api> api;
@@ -58,7 +58,7 @@ struct Stack {
     elector.elect();
     pump();
     epochd::AuthOptions ao;
-    ao.mode = "basic";
+    ao.mode = epochd::AuthMode::kBasic;
     // Few PBKDF2 iterations: the fuzzer checks logic, not password cost.
     ao.users["admin"] = {*epochd::hash_password("admin-pw", 1000), epochd::Role::kAdmin};
     ao.users["reader"] = {"reader-pw", epochd::Role::kReadOnly};
@@ -73,7 +73,7 @@ struct Stack {
     door.auth = auth.get();
     door.audit = audit.get();
     door.metrics = &metrics;
-    door.auth_mode = "basic";
+    door.auth_mode = epochd::AuthMode::kBasic;
   }
   ~Stack() {
     scheduler.reset();
