@@ -4,9 +4,12 @@
 //      second spread over the minute: p50/p99/max fire lateness (nominal
 //      fire instant -> launch call) over M minutes (default 3), and memory
 //      per topology: live heap bytes (malloc's own count, all arenas) and
-//      resident memory.
+//      resident memory. Measured while creating, these include what is
+//      still in flight then (answers, events, the first runs); so phase 3
+//      measures the live heap per topology of N idle topologies.
 //   2. A burst of B runs (default 10,000) due in the same second: the time
 //      from that second until every one is launched.
+//   3. N topologies that do not fire: live heap bytes per topology.
 //
 //   scheduler_bench [--topologies N] [--minutes M] [--burst B]
 #include <malloc.h>
@@ -232,5 +235,27 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(e.executor.last_launch() - due).count();
     std::printf("burst: %zu runs due at the same second, all launched %.3f s after it\n", burst, s);
   }
+  // ---- 3. memory ----
+  // N topologies that do not fire while measured (a cron of 2099), the
+  // engine settled (the last answers and their batch freed): what each
+  // topology costs the engine and the MemoryStore, in live heap bytes.
+  {
+    std::vector<epoch::Topology> specs;
+    specs.reserve(topologies);
+    for (std::size_t i = 0; i < topologies; ++i) {
+      specs.push_back(topology(
+          i, epoch::CronTrigger{std::to_string(i % 60) + " 0 0 1 1 ? 2099", std::nullopt}));
+    }
+    const double heap_before = live_heap_bytes();
+    Engine e;
+    e.create_all(specs);
+    specs.clear();
+    specs.shrink_to_fit();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::printf("live heap per topology (engine + MemoryStore, %zu idle topologies): %.2f KiB\n",
+                topologies,
+                (live_heap_bytes() - heap_before) / 1024.0 / static_cast<double>(topologies));
+  }
+
   return 0;
 }
