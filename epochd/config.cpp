@@ -22,155 +22,212 @@ struct Option {
   const char* help;
 };
 
-// Every option, its default, and what it does (the --help text).
-constexpr Option kOptions[] = {
-    {"listen", "127.0.0.1", "address the HTTP server listens on"},
-    {"port", "8080", "port the HTTP server listens on (0: any free port, logged at start)"},
-    {"advertised-url", nullptr,
-     "URL other nodes reach this one at (default http://<HOST or listen address>:<PORT_<port> "
-     "or port>, honouring the HOST and PORT_<n> variables like Epoch)"},
-    {"tls-cert", nullptr, "serve HTTPS (TLS 1.2+) with this PEM certificate chain (with tls-key)"},
-    {"tls-key", nullptr, "the PEM private key of tls-cert"},
-    {"tls-ca-file", nullptr,
-     "CA certificates (PEM) a follower verifies an https leader against (default: the system's)"},
-    {"allowed-hosts", nullptr,
-     "host names clients may reach this node by, besides loopback names, IP addresses, the "
-     "listen address and the advertised URL's host (requests naming another Host are refused, "
-     "against DNS rebinding); comma-separated, \"*.example.com\" for subdomains, \"*\" for any"},
-    {"cors-origins", nullptr,
-     "origins (scheme://host[:port]) whose pages may call the API cross-site: they get CORS "
-     "headers and may send writes; comma-separated (default none: no CORS headers)"},
-    {"body-limit", "1048576", "largest request body accepted, in bytes"},
-    {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
-    {"io-threads", "2", "threads serving HTTP (1-64)"},
-    {"max-connections", "0",
-     "HTTP connections open at once; beyond it new clients wait until one closes (0: derived "
-     "from the file-descriptor limit, leaving a quarter of it, 32-256, for everything else)"},
-    {"store", "sqlite", "where state is kept: memory, sqlite or zookeeper"},
-    {"sqlite-path", "epoch.db", "the SQLite database file (store = sqlite)"},
-    {"sqlite-sync", "full", "SQLite durability: full (survives power loss) or normal"},
-    {"zk-connect", nullptr, "ZooKeeper servers host:port[,host:port] (store = zookeeper)"},
-    {"zk-namespace", "epoch", "ZooKeeper namespace (Epoch's layout under /<namespace>)"},
-    {"zk-session-timeout", "10 seconds",
-     "ZooKeeper session timeout (a dead leader is replaced after it)"},
-    {"zk-operation-timeout", "5 seconds",
-     "how long a ZooKeeper call waits for a connection before it fails"},
-    {"forward-body-limit", "33554432",
-     "largest leader answer (bytes) a follower relays; larger ones are answered 502 (a follower "
-     "holds an answer in memory while relaying it)"},
-    {"proxy-timeout", "10 seconds",
-     "time a follower waits for the leader's answer to a forwarded request"},
-    {"executor", "local", "where tasks run: local or drove"},
-    {"work-dir", "epoch-tasks", "directory of local tasks' logs and state (executor = local)"},
-    {"drove-endpoints", nullptr,
-     "Drove controller URLs, comma-separated: http://host:port[,...] (executor = drove)"},
-    {"drove-app-name", nullptr,
-     "Drove app the tasks are created under (sourceAppName; default: $DROVE_APP_NAME)"},
-    {"drove-username", nullptr, "user for Basic auth to Drove"},
-    {"drove-ca-file", nullptr,
-     "CA certificates (PEM) that https Drove endpoints are verified against (default: the "
-     "system's)"},
-    {"drove-insecure", "false", "true: do not verify Drove's TLS certificates"},
-    {"drove-password", nullptr, "password for Basic auth to Drove"},
-    {"drove-connect-timeout", "1 second", "time to connect to a Drove controller"},
-    {"drove-operation-timeout", "5 seconds", "time for one call to a Drove controller"},
-    {"drove-poll-interval", "3 seconds", "how often every live Drove task's status is read"},
-    {"drove-leader-check-interval", "1 second",
-     "how often the leader controller is pinged (several endpoints)"},
-    {"drove-attempts", "3", "tries per Drove call on transport errors and 5xx"},
-    {"drove-launch-give-up", "60 seconds",
-     "a task Drove has not accepted (unreachable, 5xx) after this long is failed"},
-    {"drove-cluster-op-spec",
-     R"({"timeout":"300 seconds","parallelism":1,"failureStrategy":"STOP"})",
-     "ClusterOpSpec JSON sent with CREATE and KILL"},
-    {"docker-cli", "docker", "docker-compatible CLI for container tasks (executor = local)"},
-    {"kill-grace", "10 seconds", "time between SIGTERM and SIGKILL when killing a local task"},
-    {"time-zone", "UTC", "IANA zone of CRON triggers that name none"},
-    {"retention-runs", "20", "finished runs kept per topology without a retention policy"},
-    {"retention-max-age", nullptr, "finished runs older than this are removed (e.g. \"30 days\")"},
-    {"retention-interval", "5 minutes", "how often finished runs are pruned (0 seconds: never)"},
-    {"unknown-task-timeout", "10 minutes",
-     "a task the executor does not know is failed after this"},
-    {"auth", "none",
-     "who may call the API: none (everyone READ_WRITE; loopback only unless auth-force-none), "
-     "basic (users below) or token (JWT bearer tokens, token-* below)"},
-    {"auth-users", nullptr,
-     "basic auth users, comma-separated name:password-hash:ROLE (hash from `epochd "
-     "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
-     "ADMIN"},
-    {"auth-users-file", nullptr,
-     "a file of basic auth users, one name:password-hash:ROLE per line"},
-    {"token-public-keys", nullptr,
-     "auth = token: PEM public keys (RSA for RS256, EC P-256 for ES256), comma-separated"},
-    {"token-hs256-secret-file", nullptr,
-     "auth = token: a file holding the HS256 secret (32+ bytes)"},
-    {"token-jwks", nullptr, "auth = token: a JWKS file (RSA, EC, oct keys), read again on change"},
-    {"token-issuer", nullptr, "auth = token: the required iss claim"},
-    {"token-audience", nullptr, "auth = token: the required aud claim"},
-    {"token-skew", "30 seconds", "auth = token: clock skew allowed for exp and nbf"},
-    {"token-role-claim", "role", "auth = token: the claim holding the role (a string or a list)"},
-    {"token-role-map", nullptr,
-     "auth = token: claim values mapped to roles, comma-separated value=ROLE (the role names "
-     "themselves always work)"},
-    {"audit-retention", "100000", "audit log entries kept (the newest; 0: all)"},
-    {"auth-open-health", "true",
-     "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
-    {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
-    {"auth-workers", "1", "threads that check passwords (never the I/O or engine threads; 1-16)"},
-    {"auth-failures-per-minute", "10",
-     "failed Basic sign-ins one client address may make per minute before it gets 429 (0: no "
-     "limit)"},
-    {"host-exec-role", "auto",
-     "the least role that may create or change topologies that run code on this host (PROCESS "
-     "tasks, container tasks on the local executor): READ_WRITE, ADMIN or NONE (nobody); auto: "
-     "READ_WRITE with auth = none on a loopback address, else ADMIN"},
-    {"volume-roots", nullptr,
-     "host directories that container volumes (pathOnHost) may come from, comma-separated "
-     "(default none: host volumes are refused; with executor = drove volumes are Drove's "
-     "business unless this is set)"},
-    {"task-env-passthrough", nullptr,
-     "names of epochd's environment variables that local tasks (and the docker CLI) also get, "
-     "comma-separated; tasks otherwise start from PATH, HOME, LANG and TZ only"},
-    {"webhook-urls", nullptr,
-     "URLs that get run notifications as signed JSON POSTs, comma-separated (trusted: they may "
-     "be private or loopback addresses, and are signed with the webhook secret itself)"},
-    {"webhook-secret-file", nullptr,
-     "a file with the HMAC-SHA256 key for the X-Epoch-Signature header; URLs a topology names "
-     "(notify.webhooks) are signed with that topology's own key instead: hex of "
-     "HMAC-SHA256(secret, \"epoch-topology-webhook:\" + topology id)"},
-    {"webhook-allow-networks", nullptr,
-     "CIDRs per-topology webhook URLs may reach although private/loopback (link-local, "
-     "multicast, ...), comma-separated, e.g. 10.20.0.0/16,127.0.0.1/32 (default none)"},
-    {"webhook-events",
-     "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
-     "which run events are sent"},
-    {"notify-running-longer-than", "0 seconds",
-     "RUN_RUNNING_LONG (webhooks; mail when a topology selects it) for runs still going this "
-     "long after their first task started (0: never)"},
-    {"webhook-timeout", "5 seconds", "time allowed for one webhook delivery"},
-    {"webhook-attempts", "5", "tries per webhook delivery (exponential backoff from 500 ms)"},
-    {"webhook-ca-file", nullptr, "CA certificates (PEM) for https webhook URLs"},
-    {"mail-smtp-server", nullptr,
-     "SMTP server for run e-mails (Epoch's notify.smtpServer); unset: no mail"},
-    {"mail-smtp-port", "587", "SMTP port"},
-    {"mail-smtp-security", "starttls",
-     "starttls (required, as Epoch's tls: true), tls (implicit TLS, smtps, port 465) or none"},
-    {"mail-smtp-username", nullptr, "SMTP AUTH user"},
-    {"mail-smtp-password", nullptr,
-     "SMTP AUTH password (better: EPOCH_MAIL_SMTP_PASSWORD or the file)"},
-    {"mail-smtp-password-file", nullptr, "a file holding the SMTP AUTH password"},
-    {"mail-from", nullptr, "the sender address (Epoch's fromAddress); required with a server"},
-    {"mail-from-name", nullptr, "the sender's display name (default: the address)"},
-    {"mail-default-recipients", nullptr,
-     "recipients for topologies without MAIL emails (Epoch's defaultEmails), comma-separated"},
-    {"mail-disable-for-successful-runs", "false",
-     "true: no mail for SUCCESSFUL runs (instant runs' COMPLETED still mailed, as Epoch)"},
-    {"mail-timeout", "30 seconds", "time allowed for sending one mail"},
-    {"mail-attempts", "3", "tries per mail (exponential backoff from 5 s)"},
-    {"mail-ca-file", nullptr, "CA certificates (PEM) for the SMTP server's TLS certificate"},
-    {"log-format", "text", "log lines as text or json"},
-    {"log-level", "info", "debug, info, warn or error"},
+// A duration as the option parser reads it back: "3 seconds", "500 ms".
+std::string duration_text(std::chrono::milliseconds d) {
+  const auto n = d.count();
+  const auto unit = [n](std::int64_t per, const char* one, const char* many) {
+    return std::to_string(n / per) + " " + (n / per == 1 ? one : many);
+  };
+  if (n != 0 && n % 3600000 == 0) return unit(3600000, "hour", "hours");
+  if (n != 0 && n % 60000 == 0) return unit(60000, "minute", "minutes");
+  if (n != 0 && n % 1000 == 0) return unit(1000, "second", "seconds");
+  return std::to_string(n) + " ms";
+}
+
+// The defaults that come from the library's option structs, as text.
+struct LibraryDefaults {
+  const epoch::SqliteStoreOptions sqlite;
+  const epoch::ZkOptions zk;
+  const epoch::LocalExecutorOptions local;
+  const epoch::DroveExecutorOptions drove;
+  const std::string sqlite_sync = sqlite.synchronous_full ? "full" : "normal";
+  const std::string zk_operation_timeout = duration_text(zk.operation_timeout);
+  const std::string kill_grace = duration_text(local.kill_grace);
+  const std::string drove_insecure = drove.tls_insecure ? "true" : "false";
+  const std::string drove_connect_timeout = duration_text(drove.connect_timeout);
+  const std::string drove_operation_timeout = duration_text(drove.operation_timeout);
+  const std::string drove_poll_interval = duration_text(drove.poll_interval);
+  const std::string drove_leader_check_interval = duration_text(drove.leader_check_interval);
+  const std::string drove_attempts = std::to_string(drove.max_attempts);
+  const std::string drove_launch_give_up = duration_text(drove.launch_give_up);
+  const epoch::WebhookOptions webhook;
+  const epoch::MailOptions mail;
+  const std::string webhook_timeout = duration_text(webhook.timeout);
+  const std::string webhook_attempts = std::to_string(webhook.max_attempts);
+  const std::string mail_port = std::to_string(mail.port);
+  const std::string mail_disable = mail.disable_for_successful_runs ? "true" : "false";
+  const std::string mail_timeout = duration_text(mail.timeout);
+  const std::string mail_attempts = std::to_string(mail.max_attempts);
 };
+
+// Every option, its default, and what it does (the --help text).
+const std::vector<Option>& options() {
+  static const LibraryDefaults lib;
+  static const std::vector<Option> table = {
+      {"listen", "127.0.0.1", "address the HTTP server listens on"},
+      {"port", "8080", "port the HTTP server listens on (0: any free port, logged at start)"},
+      {"advertised-url", nullptr,
+       "URL other nodes reach this one at (default http://<HOST or listen address>:<PORT_<port> "
+       "or port>, honouring the HOST and PORT_<n> variables like Epoch)"},
+      {"tls-cert", nullptr,
+       "serve HTTPS (TLS 1.2+) with this PEM certificate chain (with tls-key)"},
+      {"tls-key", nullptr, "the PEM private key of tls-cert"},
+      {"tls-ca-file", nullptr,
+       "CA certificates (PEM) a follower verifies an https leader against (default: the system's)"},
+      {"allowed-hosts", nullptr,
+       "host names clients may reach this node by, besides loopback names, IP addresses, the "
+       "listen address and the advertised URL's host (requests naming another Host are refused, "
+       "against DNS rebinding); comma-separated, \"*.example.com\" for subdomains, \"*\" for any"},
+      {"cors-origins", nullptr,
+       "origins (scheme://host[:port]) whose pages may call the API cross-site: they get CORS "
+       "headers and may send writes; comma-separated (default none: no CORS headers)"},
+      {"body-limit", "1048576", "largest request body accepted, in bytes"},
+      {"request-timeout", "30 seconds", "time allowed to read a request and write its answer"},
+      {"io-threads", "2", "threads serving HTTP (1-64)"},
+      {"max-connections", "0",
+       "HTTP connections open at once; beyond it new clients wait until one closes (0: derived "
+       "from the file-descriptor limit, leaving a quarter of it, 32-256, for everything else)"},
+      {"store", "sqlite", "where state is kept: memory, sqlite or zookeeper"},
+      {"sqlite-path", lib.sqlite.path.c_str(), "the SQLite database file (store = sqlite)"},
+      {"sqlite-sync", lib.sqlite_sync.c_str(),
+       "SQLite durability: full (survives power loss) or normal"},
+      {"zk-connect", nullptr, "ZooKeeper servers host:port[,host:port] (store = zookeeper)"},
+      {"zk-namespace", lib.zk.name_space.c_str(),
+       "ZooKeeper namespace (Epoch's layout under /<namespace>)"},
+      // epochd's own default (the library's is 5 s): a leader is not replaced
+      // over a pause of a few seconds.
+      {"zk-session-timeout", "10 seconds",
+       "ZooKeeper session timeout (a dead leader is replaced after it)"},
+      {"zk-operation-timeout", lib.zk_operation_timeout.c_str(),
+       "how long a ZooKeeper call waits for a connection before it fails"},
+      {"forward-body-limit", "33554432",
+       "largest leader answer (bytes) a follower relays; larger ones are answered 502 (a follower "
+       "holds an answer in memory while relaying it)"},
+      {"proxy-timeout", "10 seconds",
+       "time a follower waits for the leader's answer to a forwarded request"},
+      {"executor", "local", "where tasks run: local or drove"},
+      {"work-dir", lib.local.work_dir.c_str(),
+       "directory of local tasks' logs and state (executor = local)"},
+      {"drove-endpoints", nullptr,
+       "Drove controller URLs, comma-separated: http://host:port[,...] (executor = drove)"},
+      {"drove-app-name", nullptr,
+       "Drove app the tasks are created under (sourceAppName; default: $DROVE_APP_NAME)"},
+      {"drove-username", nullptr, "user for Basic auth to Drove"},
+      {"drove-ca-file", nullptr,
+       "CA certificates (PEM) that https Drove endpoints are verified against (default: the "
+       "system's)"},
+      {"drove-insecure", lib.drove_insecure.c_str(),
+       "true: do not verify Drove's TLS certificates"},
+      {"drove-password", nullptr, "password for Basic auth to Drove"},
+      {"drove-connect-timeout", lib.drove_connect_timeout.c_str(),
+       "time to connect to a Drove controller"},
+      {"drove-operation-timeout", lib.drove_operation_timeout.c_str(),
+       "time for one call to a Drove controller"},
+      {"drove-poll-interval", lib.drove_poll_interval.c_str(),
+       "how often every live Drove task's status is read"},
+      {"drove-leader-check-interval", lib.drove_leader_check_interval.c_str(),
+       "how often the leader controller is pinged (several endpoints)"},
+      {"drove-attempts", lib.drove_attempts.c_str(),
+       "tries per Drove call on transport errors and 5xx"},
+      {"drove-launch-give-up", lib.drove_launch_give_up.c_str(),
+       "a task Drove has not accepted (unreachable, 5xx) after this long is failed"},
+      {"drove-cluster-op-spec", lib.drove.cluster_op_spec.c_str(),
+       "ClusterOpSpec JSON sent with CREATE and KILL"},
+      {"docker-cli", lib.local.docker_cli.c_str(),
+       "docker-compatible CLI for container tasks (executor = local)"},
+      {"kill-grace", lib.kill_grace.c_str(),
+       "time between SIGTERM and SIGKILL when killing a local task"},
+      {"time-zone", "UTC", "IANA zone of CRON triggers that name none"},
+      {"retention-runs", "20", "finished runs kept per topology without a retention policy"},
+      {"retention-max-age", nullptr,
+       "finished runs older than this are removed (e.g. \"30 days\")"},
+      {"retention-interval", "5 minutes", "how often finished runs are pruned (0 seconds: never)"},
+      {"unknown-task-timeout", "10 minutes",
+       "a task the executor does not know is failed after this"},
+      {"auth", "none",
+       "who may call the API: none (everyone READ_WRITE; loopback only unless auth-force-none), "
+       "basic (users below) or token (JWT bearer tokens, token-* below)"},
+      {"auth-users", nullptr,
+       "basic auth users, comma-separated name:password-hash:ROLE (hash from `epochd "
+       "hash-password`; plain passwords work, with a warning); ROLE is READ_ONLY, READ_WRITE or "
+       "ADMIN"},
+      {"auth-users-file", nullptr,
+       "a file of basic auth users, one name:password-hash:ROLE per line"},
+      {"token-public-keys", nullptr,
+       "auth = token: PEM public keys (RSA for RS256, EC P-256 for ES256), comma-separated"},
+      {"token-hs256-secret-file", nullptr,
+       "auth = token: a file holding the HS256 secret (32+ bytes)"},
+      {"token-jwks", nullptr,
+       "auth = token: a JWKS file (RSA, EC, oct keys), read again on change"},
+      {"token-issuer", nullptr, "auth = token: the required iss claim"},
+      {"token-audience", nullptr, "auth = token: the required aud claim"},
+      {"token-skew", "30 seconds", "auth = token: clock skew allowed for exp and nbf"},
+      {"token-role-claim", "role", "auth = token: the claim holding the role (a string or a list)"},
+      {"token-role-map", nullptr,
+       "auth = token: claim values mapped to roles, comma-separated value=ROLE (the role names "
+       "themselves always work)"},
+      {"audit-retention", "100000", "audit log entries kept (the newest; 0: all)"},
+      {"auth-open-health", "true",
+       "true: /healthcheck, /metrics and /apis/housekeeping/v1/leader need no credentials"},
+      {"auth-force-none", "false", "true: allow auth = none on a non-loopback address"},
+      {"auth-workers", "1", "threads that check passwords (never the I/O or engine threads; 1-16)"},
+      {"auth-failures-per-minute", "10",
+       "failed Basic sign-ins one client address may make per minute before it gets 429 (0: no "
+       "limit)"},
+      {"host-exec-role", "auto",
+       "the least role that may create or change topologies that run code on this host (PROCESS "
+       "tasks, container tasks on the local executor): READ_WRITE, ADMIN or NONE (nobody); auto: "
+       "READ_WRITE with auth = none on a loopback address, else ADMIN"},
+      {"volume-roots", nullptr,
+       "host directories that container volumes (pathOnHost) may come from, comma-separated "
+       "(default none: host volumes are refused; with executor = drove volumes are Drove's "
+       "business unless this is set)"},
+      {"task-env-passthrough", nullptr,
+       "names of epochd's environment variables that local tasks (and the docker CLI) also get, "
+       "comma-separated; tasks otherwise start from PATH, HOME, LANG and TZ only"},
+      {"webhook-urls", nullptr,
+       "URLs that get run notifications as signed JSON POSTs, comma-separated (trusted: they may "
+       "be private or loopback addresses, and are signed with the webhook secret itself)"},
+      {"webhook-secret-file", nullptr,
+       "a file with the HMAC-SHA256 key for the X-Epoch-Signature header; URLs a topology names "
+       "(notify.webhooks) are signed with that topology's own key instead: hex of "
+       "HMAC-SHA256(secret, \"epoch-topology-webhook:\" + topology id)"},
+      {"webhook-allow-networks", nullptr,
+       "CIDRs per-topology webhook URLs may reach although private/loopback (link-local, "
+       "multicast, ...), comma-separated, e.g. 10.20.0.0/16,127.0.0.1/32 (default none)"},
+      {"webhook-events",
+       "RUN_SUCCEEDED,RUN_FAILED,RUN_TIMED_OUT,RUN_MISSED,RUN_SKIPPED,RUN_RUNNING_LONG",
+       "which run events are sent"},
+      {"notify-running-longer-than", "0 seconds",
+       "RUN_RUNNING_LONG (webhooks; mail when a topology selects it) for runs still going this "
+       "long after their first task started (0: never)"},
+      {"webhook-timeout", lib.webhook_timeout.c_str(), "time allowed for one webhook delivery"},
+      {"webhook-attempts", lib.webhook_attempts.c_str(),
+       "tries per webhook delivery (exponential backoff from 500 ms)"},
+      {"webhook-ca-file", nullptr, "CA certificates (PEM) for https webhook URLs"},
+      {"mail-smtp-server", nullptr,
+       "SMTP server for run e-mails (Epoch's notify.smtpServer); unset: no mail"},
+      {"mail-smtp-port", lib.mail_port.c_str(), "SMTP port"},
+      {"mail-smtp-security", "starttls",
+       "starttls (required, as Epoch's tls: true), tls (implicit TLS, smtps, port 465) or none"},
+      {"mail-smtp-username", nullptr, "SMTP AUTH user"},
+      {"mail-smtp-password", nullptr,
+       "SMTP AUTH password (better: EPOCH_MAIL_SMTP_PASSWORD or the file)"},
+      {"mail-smtp-password-file", nullptr, "a file holding the SMTP AUTH password"},
+      {"mail-from", nullptr, "the sender address (Epoch's fromAddress); required with a server"},
+      {"mail-from-name", nullptr, "the sender's display name (default: the address)"},
+      {"mail-default-recipients", nullptr,
+       "recipients for topologies without MAIL emails (Epoch's defaultEmails), comma-separated"},
+      {"mail-disable-for-successful-runs", lib.mail_disable.c_str(),
+       "true: no mail for SUCCESSFUL runs (instant runs' COMPLETED still mailed, as Epoch)"},
+      {"mail-timeout", lib.mail_timeout.c_str(), "time allowed for sending one mail"},
+      {"mail-attempts", lib.mail_attempts.c_str(), "tries per mail (exponential backoff from 5 s)"},
+      {"mail-ca-file", nullptr, "CA certificates (PEM) for the SMTP server's TLS certificate"},
+      {"log-format", "text", "log lines as text or json"},
+      {"log-level", "info", "debug, info, warn or error"},
+  };
+  return table;
+}
 
 std::string env_name(const std::string& option) {
   std::string n = "EPOCH_";
@@ -186,7 +243,7 @@ po::options_description describe(bool with_meta) {
         "config", po::value<std::string>(),
         "INI file with any of the options below (name = value)");
   }
-  for (const Option& o : kOptions) {
+  for (const Option& o : options()) {
     std::string text = o.help;
     text += " [" + env_name(o.name) + "]";
     if (o.default_value != nullptr) {
@@ -301,7 +358,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       help = config_help();
       return std::optional<Config>();
     }
-    for (const Option& o : kOptions) {
+    for (const Option& o : options()) {
       if (cmd.count(o.name) && !cmd[o.name].defaulted()) {
         chosen[o.name] = {cmd[o.name].as<std::string>(), "flag --" + std::string(o.name)};
       }
@@ -321,7 +378,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
     try {
       po::variables_map file;
       po::store(po::parse_config_file(in, describe(false), false), file);
-      for (const Option& o : kOptions) {
+      for (const Option& o : options()) {
         if (!chosen.count(o.name) && file.count(o.name) && !file[o.name].defaulted()) {
           chosen[o.name] = {file[o.name].as<std::string>(),
                             "config file " + config_path + ": " + o.name};
@@ -331,7 +388,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
       return epoch::invalid_argument("epochd: config file " + config_path + ": " + e.what());
     }
   }
-  for (const Option& o : kOptions) {
+  for (const Option& o : options()) {
     if (chosen.count(o.name)) continue;
     const std::string name = env_name(o.name);
     if (const char* e = getenv(name.c_str()); e != nullptr) {
@@ -381,63 +438,63 @@ epoch::StatusOr<std::optional<Config>> load_config(
   EPOCH_ASSIGN_OR_RETURN(c.max_connections,
                          integer<std::size_t>(*get("max-connections"), 0, 1000000));
   EPOCH_ASSIGN_OR_RETURN(c.store, one_of(*get("store"), kStoreKinds));
-  c.sqlite_path = get("sqlite-path")->value;
-  if (c.sqlite_path.empty()) return bad(*get("sqlite-path"), "must not be empty");
+  c.sqlite.path = get("sqlite-path")->value;
+  if (c.sqlite.path.empty()) return bad(*get("sqlite-path"), "must not be empty");
   EPOCH_ASSIGN_OR_RETURN(const std::string sync, one_of(*get("sqlite-sync"), {"full", "normal"}));
-  c.sqlite_synchronous_full = sync == "full";
-  if (const Source* s = get("zk-connect")) c.zk_connect = s->value;
-  if (c.store == StoreKind::kZookeeper && c.zk_connect.empty()) {
+  c.sqlite.synchronous_full = sync == "full";
+  if (const Source* s = get("zk-connect")) c.zk.hosts = s->value;
+  if (c.store == StoreKind::kZookeeper && c.zk.hosts.empty()) {
     return epoch::invalid_argument(
         "epochd: store = zookeeper needs the ZooKeeper servers: set --zk-connect (or "
         "EPOCH_ZK_CONNECT)");
   }
-  c.zk_namespace = get("zk-namespace")->value;
-  if (c.zk_namespace.empty() || c.zk_namespace.find('/') != std::string::npos) {
+  c.zk.name_space = get("zk-namespace")->value;
+  if (c.zk.name_space.empty() || c.zk.name_space.find('/') != std::string::npos) {
     return bad(*get("zk-namespace"), "expected a name without '/'");
   }
-  EPOCH_ASSIGN_OR_RETURN(c.zk_session_timeout, duration(*get("zk-session-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.zk_operation_timeout, duration(*get("zk-operation-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.zk.session_timeout, duration(*get("zk-session-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.zk.operation_timeout, duration(*get("zk-operation-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(c.proxy_timeout, duration(*get("proxy-timeout"), false));
   EPOCH_ASSIGN_OR_RETURN(
       c.forward_body_limit,
       integer<std::uint64_t>(*get("forward-body-limit"), 1024, std::uint64_t{1} << 30));
   EPOCH_ASSIGN_OR_RETURN(c.executor, one_of(*get("executor"), kExecutorKinds));
-  c.local_work_dir = get("work-dir")->value;
+  c.local.work_dir = get("work-dir")->value;
   if (const Source* s = get("drove-endpoints")) {
-    EPOCH_ASSIGN_OR_RETURN(c.drove_endpoints, url_list(*s));
+    EPOCH_ASSIGN_OR_RETURN(c.drove.endpoints, url_list(*s));
   }
-  if (c.executor == ExecutorKind::kDrove && c.drove_endpoints.empty()) {
+  if (c.executor == ExecutorKind::kDrove && c.drove.endpoints.empty()) {
     return epoch::invalid_argument(
         "epochd: executor = drove needs the controllers: set --drove-endpoints (or "
         "EPOCH_DROVE_ENDPOINTS)");
   }
   if (const Source* s = get("drove-app-name")) {
-    c.drove_app_name = s->value;
+    c.drove.app_name = s->value;
   } else if (const char* app = getenv("DROVE_APP_NAME"); app != nullptr) {
-    c.drove_app_name = app;
+    c.drove.app_name = app;
   }
-  if (c.executor == ExecutorKind::kDrove && c.drove_app_name.empty()) {
+  if (c.executor == ExecutorKind::kDrove && c.drove.app_name.empty()) {
     return epoch::invalid_argument(
         "epochd: executor = drove needs the Drove app name: set --drove-app-name or "
         "DROVE_APP_NAME");
   }
-  if (const Source* s = get("drove-username")) c.drove_username = s->value;
-  if (const Source* s = get("drove-password")) c.drove_password = s->value;
-  if (const Source* s = get("drove-ca-file")) c.drove_ca_file = s->value;
+  if (const Source* s = get("drove-username")) c.drove.username = s->value;
+  if (const Source* s = get("drove-password")) c.drove.password = s->value;
+  if (const Source* s = get("drove-ca-file")) c.drove.tls_ca_file = s->value;
   EPOCH_ASSIGN_OR_RETURN(const std::string insecure,
                          one_of(*get("drove-insecure"), {"false", "true"}));
-  c.drove_insecure = insecure == "true";
-  EPOCH_ASSIGN_OR_RETURN(c.drove_connect_timeout, duration(*get("drove-connect-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.drove_operation_timeout,
+  c.drove.tls_insecure = insecure == "true";
+  EPOCH_ASSIGN_OR_RETURN(c.drove.connect_timeout, duration(*get("drove-connect-timeout"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove.operation_timeout,
                          duration(*get("drove-operation-timeout"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.drove_poll_interval, duration(*get("drove-poll-interval"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.drove_leader_check_interval,
+  EPOCH_ASSIGN_OR_RETURN(c.drove.poll_interval, duration(*get("drove-poll-interval"), false));
+  EPOCH_ASSIGN_OR_RETURN(c.drove.leader_check_interval,
                          duration(*get("drove-leader-check-interval"), false));
-  EPOCH_ASSIGN_OR_RETURN(c.drove_attempts, integer<int>(*get("drove-attempts"), 1, 100));
-  EPOCH_ASSIGN_OR_RETURN(c.drove_launch_give_up, duration(*get("drove-launch-give-up"), false));
-  c.drove_cluster_op_spec = get("drove-cluster-op-spec")->value;
-  c.docker_cli = get("docker-cli")->value;
-  EPOCH_ASSIGN_OR_RETURN(c.kill_grace, duration(*get("kill-grace"), true));
+  EPOCH_ASSIGN_OR_RETURN(c.drove.max_attempts, integer<int>(*get("drove-attempts"), 1, 100));
+  EPOCH_ASSIGN_OR_RETURN(c.drove.launch_give_up, duration(*get("drove-launch-give-up"), false));
+  c.drove.cluster_op_spec = get("drove-cluster-op-spec")->value;
+  c.local.docker_cli = get("docker-cli")->value;
+  EPOCH_ASSIGN_OR_RETURN(c.local.kill_grace, duration(*get("kill-grace"), true));
   c.default_time_zone = get("time-zone")->value;
   if (auto z = epoch::TimeZone::locate(c.default_time_zone); !z.ok()) {
     return bad(*get("time-zone"), z.status().message());
@@ -533,8 +590,8 @@ epoch::StatusOr<std::optional<Config>> load_config(
     }
   }
   if (const Source* s = get("task-env-passthrough")) {
-    c.task_env_passthrough = split_list(s->value);
-    for (const std::string& n : c.task_env_passthrough) {
+    c.local.env_passthrough = split_list(s->value);
+    for (const std::string& n : c.local.env_passthrough) {
       if (n.find('=') != std::string::npos) return bad(*s, "'" + n + "' is not a variable name");
     }
   }

@@ -13,10 +13,14 @@
 #include <vector>
 
 #include "auth.h"
+#include "epoch/drove_executor.h"
+#include "epoch/local_executor.h"
 #include "epoch/mail_sink.h"
 #include "epoch/model.h"
+#include "epoch/sqlite_store.h"
 #include "epoch/status.h"
 #include "epoch/webhook_sink.h"
+#include "epoch/zookeeper.h"
 #include "jwt.h"
 #include "log.h"
 #include "names.h"
@@ -37,6 +41,11 @@ inline std::string_view to_string(ExecutorKind k) {
   return name_in(k, kExecutorKinds);
 }
 
+// Every field is set by load_config() from the option table in config.cpp
+// (what --help prints). Where a library option struct is embedded (sqlite,
+// zk, local, drove, webhook, mail), the table's defaults are that struct's
+// own, read from it, so a default is written once; the table overrides one
+// only where epochd wants another value, and says so there.
 struct Config {
   // HTTP server
   std::string listen_address = "127.0.0.1";
@@ -55,31 +64,18 @@ struct Config {
   int io_threads = 2;
   // Store
   StoreKind store = StoreKind::kSqlite;
-  std::string sqlite_path = "epoch.db";
-  bool sqlite_synchronous_full = true;
-  std::string zk_connect;  // host:port[,host:port...] (store = zookeeper)
-  std::string zk_namespace = "epoch";
-  std::chrono::milliseconds zk_session_timeout = std::chrono::seconds(10);
-  std::chrono::milliseconds zk_operation_timeout = std::chrono::seconds(5);
+  epoch::SqliteStoreOptions sqlite;  // path, synchronous_full (store = sqlite)
+  epoch::ZkOptions zk;               // hosts, name_space, timeouts (store = zookeeper)
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(10);
   std::uint64_t forward_body_limit = std::uint64_t{32} << 20;  // bytes a follower relays
   // Executor
   ExecutorKind executor = ExecutorKind::kLocal;
-  std::string local_work_dir = "epoch-tasks";
-  std::vector<std::string> drove_endpoints;
-  std::string drove_app_name;  // default $DROVE_APP_NAME
-  std::string drove_username, drove_password;
-  std::string drove_ca_file;
-  bool drove_insecure = false;
-  std::chrono::milliseconds drove_connect_timeout = std::chrono::seconds(1);
-  std::chrono::milliseconds drove_operation_timeout = std::chrono::seconds(5);
-  std::chrono::milliseconds drove_poll_interval = std::chrono::seconds(3);
-  std::chrono::milliseconds drove_leader_check_interval = std::chrono::seconds(1);
-  int drove_attempts = 3;
-  std::chrono::milliseconds drove_launch_give_up = std::chrono::seconds(60);
-  std::string drove_cluster_op_spec;
-  std::string docker_cli = "docker";
-  std::chrono::milliseconds kill_grace = std::chrono::seconds(10);
+  // work_dir, docker_cli, kill_grace, env_passthrough (executor = local; the
+  // pass-through list also decides what the docker CLI gets)
+  epoch::LocalExecutorOptions local;
+  // endpoints, app_name (default $DROVE_APP_NAME), credentials, TLS,
+  // timeouts, attempts, launch give-up, cluster op spec (executor = drove)
+  epoch::DroveExecutorOptions drove;
   // Scheduling
   std::string default_time_zone = "UTC";
   int retention_runs = 20;
@@ -99,9 +95,8 @@ struct Config {
   // (PROCESS tasks; container tasks on the local executor): nullopt nobody.
   // Default: READ_WRITE with auth none on loopback, else ADMIN.
   std::optional<Role> host_exec_role = Role::kReadWrite;
-  std::vector<std::string> volume_roots;          // host volumes only from under these
-  std::vector<std::string> task_env_passthrough;  // epochd's variables local tasks get
-  std::int64_t audit_retention = 100000;          // newest audit entries kept (0: all)
+  std::vector<std::string> volume_roots;  // host volumes only from under these
+  std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
   // Notifications
   epoch::WebhookOptions webhook;
   std::optional<epoch::MailOptions> mail;  // set: e-mails go out
@@ -114,7 +109,7 @@ struct Config {
 // file named by --config, and the environment as read by `getenv`.
 // Precedence: flags, then the file, then EPOCH_* variables (EPOCH_PORT,
 // EPOCH_STORE, EPOCH_SQLITE_PATH, ...: the option's name upper-cased, '-'
-// as '_'), then the defaults above.
+// as '_'), then the option table's defaults.
 // Returns nullopt with `help` filled when --help was asked for.
 // Errors: kInvalidArgument naming the option and where it came from (flag,
 // file or variable) and what is wrong with the value.

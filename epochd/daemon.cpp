@@ -45,36 +45,12 @@ epoch::StatusOr<std::unique_ptr<epoch::Store>> make_store(
     case StoreKind::kSqlite:
       break;
   }
-  epoch::SqliteStoreOptions o;
-  o.path = c.sqlite_path;
-  o.synchronous_full = c.sqlite_synchronous_full;
-  return epoch::make_sqlite_store(o);
+  return epoch::make_sqlite_store(c.sqlite);
 }
 
 epoch::StatusOr<std::unique_ptr<epoch::Executor>> make_executor(const Config& c) {
-  if (c.executor == ExecutorKind::kLocal) {
-    epoch::LocalExecutorOptions o;
-    o.work_dir = c.local_work_dir;
-    o.docker_cli = c.docker_cli;
-    o.kill_grace = c.kill_grace;
-    o.env_passthrough = c.task_env_passthrough;
-    return epoch::make_local_executor(o);
-  }
-  epoch::DroveExecutorOptions o;
-  o.endpoints = c.drove_endpoints;
-  o.app_name = c.drove_app_name;
-  o.username = c.drove_username;
-  o.password = c.drove_password;
-  o.connect_timeout = c.drove_connect_timeout;
-  o.operation_timeout = c.drove_operation_timeout;
-  o.poll_interval = c.drove_poll_interval;
-  o.leader_check_interval = c.drove_leader_check_interval;
-  o.max_attempts = c.drove_attempts;
-  o.launch_give_up = c.drove_launch_give_up;
-  o.cluster_op_spec = c.drove_cluster_op_spec;
-  o.tls_ca_file = c.drove_ca_file;
-  o.tls_insecure = c.drove_insecure;
-  return epoch::make_drove_executor(o);
+  if (c.executor == ExecutorKind::kLocal) return epoch::make_local_executor(c.local);
+  return epoch::make_drove_executor(c.drove);
 }
 
 // Logs this node's leadership changes, forwarding everything else.
@@ -111,12 +87,7 @@ class LoggingElector final : public epoch::LeaderElector {
 int run_daemon(const Config& config, Logger& log) {
   std::shared_ptr<epoch::ZkConnection> zk;
   if (config.store == StoreKind::kZookeeper) {
-    epoch::ZkOptions zo;
-    zo.hosts = config.zk_connect;
-    zo.name_space = config.zk_namespace;
-    zo.session_timeout = config.zk_session_timeout;
-    zo.operation_timeout = config.zk_operation_timeout;
-    auto c = epoch::connect_zookeeper(zo);
+    auto c = epoch::connect_zookeeper(config.zk);
     if (!c.ok()) {
       log.error("cannot use ZooKeeper", {{"error", c.status().message()}});
       return 1;
@@ -291,9 +262,9 @@ int run_daemon(const Config& config, Logger& log) {
            {{"address", config.listen_address},
             {"port", std::to_string(port)},
             {"url", advertised},
-            {"store", config.store == StoreKind::kSqlite ? "sqlite:" + config.sqlite_path
+            {"store", config.store == StoreKind::kSqlite ? "sqlite:" + config.sqlite.path
                       : config.store == StoreKind::kZookeeper
-                          ? "zookeeper:" + config.zk_connect + "/" + config.zk_namespace
+                          ? "zookeeper:" + config.zk.hosts + "/" + config.zk.name_space
                           : std::string(to_string(config.store))},
             {"executor", to_string(config.executor)},
             {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"},

@@ -58,13 +58,44 @@ struct TempFile {
 
 }  // namespace
 
+TEST_CASE("defaults of the library's options are the library's own, written once") {
+  const Config c = load({});
+  const epoch::SqliteStoreOptions sqlite;
+  CHECK(c.sqlite.path == sqlite.path);
+  CHECK(c.sqlite.synchronous_full == sqlite.synchronous_full);
+  const epoch::ZkOptions zk;
+  CHECK(c.zk.name_space == zk.name_space);
+  CHECK(c.zk.operation_timeout == zk.operation_timeout);
+  CHECK(c.zk.session_timeout == std::chrono::seconds(10));  // epochd's own choice
+  const epoch::LocalExecutorOptions local;
+  CHECK(c.local.work_dir == local.work_dir);
+  CHECK(c.local.docker_cli == local.docker_cli);
+  CHECK(c.local.kill_grace == local.kill_grace);
+  const epoch::DroveExecutorOptions drove;
+  CHECK(c.drove.connect_timeout == drove.connect_timeout);
+  CHECK(c.drove.operation_timeout == drove.operation_timeout);
+  CHECK(c.drove.poll_interval == drove.poll_interval);
+  CHECK(c.drove.leader_check_interval == drove.leader_check_interval);
+  CHECK(c.drove.max_attempts == drove.max_attempts);
+  CHECK(c.drove.launch_give_up == drove.launch_give_up);
+  CHECK(c.drove.cluster_op_spec == drove.cluster_op_spec);
+  CHECK(c.drove.tls_insecure == drove.tls_insecure);
+  const epoch::WebhookOptions webhook;
+  CHECK(c.webhook.timeout == webhook.timeout);
+  CHECK(c.webhook.max_attempts == webhook.max_attempts);
+  // --help shows them as the parser reads them back.
+  const std::string help = epochd::config_help();
+  CHECK(help.find("(=3 seconds)") != std::string::npos);  // drove-poll-interval
+  CHECK(help.find("(=epoch-tasks)") != std::string::npos);
+}
+
 TEST_CASE("no configuration at all: the embedded defaults") {
   const Config c = load({});
   CHECK(c.listen_address == "127.0.0.1");
   CHECK(c.port == 8080);
   CHECK(c.advertised_url == "http://127.0.0.1:8080");
   CHECK(c.store == StoreKind::kSqlite);
-  CHECK(c.sqlite_path == "epoch.db");
+  CHECK(c.sqlite.path == "epoch.db");
   CHECK(c.executor == ExecutorKind::kLocal);
   CHECK(c.default_time_zone == "UTC");
   CHECK(c.body_limit == 1024 * 1024);
@@ -151,13 +182,13 @@ TEST_CASE("Drove options: endpoints, app name from DROVE_APP_NAME, clear errors"
   Config c = load({"--executor", "drove", "--drove-endpoints", "http://d1:10000, https://d2:10000",
                    "--drove-poll-interval", "500ms", "--drove-insecure", "true"},
                   env);
-  CHECK(c.drove_endpoints == std::vector<std::string>{"http://d1:10000", "https://d2:10000"});
-  CHECK(c.drove_app_name == "epoch-app");
-  CHECK(c.drove_poll_interval == std::chrono::milliseconds(500));
-  CHECK(c.drove_insecure);
+  CHECK(c.drove.endpoints == std::vector<std::string>{"http://d1:10000", "https://d2:10000"});
+  CHECK(c.drove.app_name == "epoch-app");
+  CHECK(c.drove.poll_interval == std::chrono::milliseconds(500));
+  CHECK(c.drove.tls_insecure);
   CHECK(
       load({"--executor", "drove", "--drove-endpoints", "http://d1", "--drove-app-name", "x"}, env)
-          .drove_app_name == "x");
+          .drove.app_name == "x");
   CHECK(error({"--executor", "drove"}).find("--drove-endpoints") != std::string::npos);
   CHECK(error({"--executor", "drove", "--drove-endpoints", "http://d1"}).find("DROVE_APP_NAME") !=
         std::string::npos);
