@@ -5,15 +5,20 @@
 #   (all at second 0, each running a PROCESS task).
 # Prints requests/s and latency percentiles. Not a pass/fail test.
 #
-#   tests/bench/api_bench.sh [seconds per wrk run, default 20]
+#   tests/bench/api_bench.sh [seconds per wrk run, default 20] [epochd binary]
+# (another binary, e.g. an older build, is measured the same way.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=start_epochd.sh
 . "$here/tests/bench/start_epochd.sh"
 duration=${1:-20}
 "$here/.ci/deps" --test
-bench_build epochd
-epochd="$bench_build/epochd/epochd"
+if [ -n "${2:-}" ]; then
+  epochd=$(realpath "$2")
+else
+  bench_build epochd
+  epochd="$bench_build/epochd/epochd"
+fi
 
 bench_workdir api-bench
 start_epochd "$epochd" --retention-runs 1100
