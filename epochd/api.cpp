@@ -30,11 +30,6 @@ using epoch::StatusOr;
 
 namespace {
 
-std::string quote(std::string_view s) {
-  const std::string safe = utf8_safe(s);  // ids and values from the URL may be any bytes
-  return json::serialize(json::string_view(safe.data(), safe.size()));
-}
-
 HttpResponse ok(const std::string& data) {
   return envelope(200, true, "success", data);
 }
@@ -124,7 +119,7 @@ std::string view_json(const epoch::TopologyView& v) {
   out += ",\"liveRuns\":[";
   for (std::size_t i = 0; i < v.live_runs.size(); ++i) {
     if (i) out += ',';
-    out += quote(v.live_runs[i]);
+    out += json_quote(v.live_runs[i]);
   }
   out += "]}";
   return out;
@@ -272,7 +267,7 @@ void Api::dispatch(Context& c) {
     }
     case Endpoint::kRunNow:
       return scheduler_.run_now(id, [respond, id](auto r) {
-        if (r.ok()) return respond(ok(R"({"runId":)" + quote(*r) + "}"));
+        if (r.ok()) return respond(ok(R"({"runId":)" + json_quote(*r) + "}"));
         if (r.status().code() == StatusCode::kNotFound)
           return respond(failed(200, "No such topology: " + id));
         if (r.status().code() == StatusCode::kUnavailable) return respond(not_leader(r.status()));
@@ -316,7 +311,7 @@ void Api::dispatch(Context& c) {
             "Task cancellation failed with error: " +
             (r.ok() ? std::string("the task is not running") : r.status().message());
         respond(failed(200, "Could not cancel task " + what + ". Error: " + m,
-                       R"({"success":false,"message":)" + quote(m) + "}"));
+                       R"({"success":false,"message":)" + json_quote(m) + "}"));
       });
     }
     case Endpoint::kTaskLog:
@@ -331,7 +326,7 @@ void Api::dispatch(Context& c) {
       auto leader = elector_.leader();
       HttpResponse r;
       r.status = leader ? 200 : 404;
-      r.body = R"({"leader":)" + quote(leader ? *leader : "no leader available") + "}";
+      r.body = R"({"leader":)" + json_quote(leader ? *leader : "no leader available") + "}";
       return respond(std::move(r));
     }
     case Endpoint::kCronNext:
@@ -376,7 +371,8 @@ std::optional<HttpResponse> simple_request_errors(const epoch::SimpleTopologyReq
 }
 
 std::string redirect_data(const std::string& id) {
-  return R"({"redirectUrl":)" + quote("/topologies/" + id) + R"(,"topologyId":)" + quote(id) + "}";
+  return R"({"redirectUrl":)" + json_quote("/topologies/" + id) + R"(,"topologyId":)" +
+         json_quote(id) + "}";
 }
 
 }  // namespace
@@ -578,12 +574,12 @@ void Api::task_log_link(Context& c) {
   if (it == tasks.end()) return c.respond(none);
   auto logs = executor_.logs(it->second.task_id);
   if (!logs.ok()) return c.respond(none);
-  if (!logs->url.empty()) return c.respond(ok(quote(logs->url)));
+  if (!logs->url.empty()) return c.respond(ok(json_quote(logs->url)));
   if (!logs->readable) return c.respond(none);
   std::string url = options_.advertised_url;
   url += "/apis/v1/topologies/" + c.id() + "/runs/" + c.run_id() + "/tasks/" + c.task_name() +
          "/output";
-  c.respond(ok(quote(url)));
+  c.respond(ok(json_quote(url)));
 }
 
 void Api::task_output(Context& c) {

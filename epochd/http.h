@@ -67,6 +67,9 @@ inline std::string utf8_safe(std::string_view text) {
   return out;
 }
 
+// `text` as a JSON string: made UTF-8 safe, then quoted and escaped.
+std::string json_quote(std::string_view text);
+
 // Epoch's envelope, the one writer of it:
 // {"status":"SUCCESS"|"FAILED","data":<data, or null>,"message":"…"}.
 // `data` is JSON already; `message` is any bytes (made UTF-8 safe, quoted).

@@ -1,7 +1,7 @@
 // Names of epochd's enumerated settings (store, executor, auth mode, log
 // format and level): one table per enum gives both directions, so that what
-// --help lists, what the parser accepts and what logs and whoami print
-// cannot drift apart.
+// the parser accepts, its error messages, and what logs and whoami print
+// cannot drift apart. (--help's descriptions name the values in prose.)
 #pragma once
 
 #include <cstddef>

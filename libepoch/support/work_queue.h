@@ -1,6 +1,7 @@
 // WorkQueue (internal): a thread with a queue — the one implementation of the
 // worker loops of the stores' writers, the ZooKeeper event thread, the mail
-// sink, the Drove executor's workers and epochd's log writer.
+// sink, the Drove executor's workers, and epochd's log writer and password
+// workers.
 //
 // push() hands an item to the queue from any thread; the queue's own threads
 // take items in order and call the handler on each. With one thread items are
@@ -20,9 +21,8 @@
 // early, false, when the queue is stopping.
 //
 // Threading: push(), stopping(), size() and on_worker() may be called from
-// any thread,
-// also from a handler; stop() from any thread but a worker; sleep_for() only
-// from a worker. `drained`, when set, runs on a worker when it finds the queue
+// any thread, also from a handler; stop() from any thread but a worker;
+// sleep_for() only from a worker. `drained`, when set, runs on a worker when it finds the queue
 // empty after handling items (e.g. to flush what the handler wrote).
 //
 // Ownership: an owner declares its WorkQueue after every member the handler
