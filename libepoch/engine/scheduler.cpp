@@ -24,14 +24,15 @@
 #include <map>
 #include <random>
 #include <set>
-#include <shared_mutex>
 #include <unordered_map>
 
 #include "../support/lifeline.h"
+#include "commit_queue.h"
 #include "epoch/cron.h"
 #include "policy.h"
 #include "run_machine.h"
 #include "timer_queue.h"
+#include "views.h"
 
 namespace epoch {
 
@@ -44,6 +45,7 @@ using engine::run_message;
 using Verdict = engine::OverlapVerdict::Kind;
 using engine::Due;
 using engine::DueKind;
+using engine::Published;
 using std::chrono::milliseconds;
 
 namespace {}  // namespace
@@ -181,18 +183,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void get_topology(std::string id, Callback<TopologyView> done) {
-    {
-      std::shared_lock lock(views_mu_);
-      if (views_ready_) {
-        const auto it = views_.find(id);
-        if (it == views_.end()) {
-          lock.unlock();
-          return answer_later<TopologyView>(not_found("No such topology: " + id), std::move(done));
-        }
-        const std::shared_ptr<const Published> p = it->second;
-        lock.unlock();
-        return answer_later<TopologyView>(p->view(), std::move(done));
-      }
+    if (const auto found = views_.find(id); found.ready) {
+      // The view is built here, outside the views' lock.
+      return answer_later<TopologyView>(found.view ? StatusOr<TopologyView>(found.view->view())
+                                                   : not_found("No such topology: " + id),
+                                        std::move(done));
     }
     on_strand([id = std::move(id), done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
@@ -248,20 +243,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
         });
   }
   void list_topologies(Callback<std::vector<TopologyView>> done) {
-    {
-      std::vector<std::shared_ptr<const Published>> all;
-      std::shared_lock lock(views_mu_);
-      if (views_ready_) {
-        all.reserve(views_.size());
-        for (const auto& [id, p] : views_)
-          all.push_back(p);
-        lock.unlock();
-        std::vector<TopologyView> out;
-        out.reserve(all.size());
-        for (const auto& p : all)
-          out.push_back(p->view());
-        return answer_later<std::vector<TopologyView>>(std::move(out), std::move(done));
-      }
+    if (auto all = views_.all()) {
+      return answer_later<std::vector<TopologyView>>(std::move(*all), std::move(done));
     }
     on_strand([done = std::move(done)](Impl& self) mutable {
       if (!self.leader_) return done(self.not_leader());
@@ -304,31 +287,6 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<std::uint64_t> live;     // run handles (waiting ones included)
     std::vector<std::uint64_t> waiting;  // live runs whose turn has not come (oldest first)
     bool view_dirty = false;             // changed since its view was last published
-  };
-
-  // What readers see of a topology: published by the strand at each flush(),
-  // read under a shared lock by get_topology/list_topologies on the caller's
-  // thread, so that reads never queue behind a burst of fires.
-  struct Published {
-    std::string id;
-    std::shared_ptr<const Topology> spec;
-    TopologyState state = TopologyState::kActive;
-    Instant created{}, updated{};
-    std::optional<Instant> next_fire, last_fire;
-    std::vector<std::string> live_runs;
-
-    TopologyView view() const {
-      TopologyView v;
-      v.details.id = id;
-      v.details.topology = *spec;
-      v.details.state = state;
-      v.details.created = created;
-      v.details.updated = updated;
-      v.next_fire = next_fire;
-      v.last_fire = last_fire;
-      v.live_runs = live_runs;
-      return v;
-    }
   };
 
   struct TaskCtl {
@@ -507,7 +465,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // Events go out, in order, once what they describe is durable.
   void emit(Event e) {
     e.time = now();
-    pending_events_.push_back(std::move(e));
+    commits_.emit(std::move(e));
   }
 
   void emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec) {
@@ -556,8 +514,8 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   // whole set once after recovery). Views are built outside the lock; the
   // lock is held only to swap pointers.
   void publish_views() {
-    if (!leader_ || (view_dirty_.empty() && views_ready_)) return;
-    std::vector<std::pair<std::string, std::shared_ptr<const Published>>> changes;
+    if (!leader_ || (view_dirty_.empty() && views_published_)) return;
+    std::vector<engine::Views::Change> changes;
     changes.reserve(view_dirty_.size());
     for (std::string& id : view_dirty_) {
       const auto it = topologies_.find(id);
@@ -571,29 +529,15 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       changes.emplace_back(std::move(id), published(t));
     }
     view_dirty_.clear();
-    std::unique_lock lock(views_mu_);
-    for (auto& [id, p] : changes) {
-      if (p) {
-        views_[id] = std::move(p);
-      } else {
-        views_.erase(id);
-      }
-    }
-    views_ready_ = true;
+    views_.publish(std::move(changes));
+    views_published_ = true;
   }
 
   // ---- the write-ahead pipeline -------------------------------------------------
 
   void write_topology(Topo& t) {
     mark_view(t);
-    const std::string key = "t/" + t.id;
-    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
-      pending_.ops[it->second].topology = record_of(t);
-      return;
-    }
-    pending_index_[key] = pending_.ops.size();
-    pending_.put_topology(record_of(t), t.version);
-    ++t.version;
+    if (commits_.put_topology(record_of(t), t.version)) ++t.version;
   }
 
   // The last handled fire is a small record of its own, so that firing
@@ -601,104 +545,57 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
   void write_last_fire(Topo& t, Instant fire) {
     t.last_fire = fire;
     mark_view(t);
-    const std::string key = "f/" + t.id;
-    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
-      pending_.ops[it->second].last_fire = fire;
-      return;
-    }
-    pending_index_[key] = pending_.ops.size();
-    pending_.set_last_fire(t.id, fire);
+    commits_.set_last_fire(t.id, fire);
   }
 
   void write_run(Run& r) {
-    const std::string key = "r/" + r.rec.run.topology_id + "/" + r.rec.run.run_id;
-    if (const auto it = pending_index_.find(key); it != pending_index_.end()) {
-      pending_.ops[it->second].run = r.rec.run;
-      return;
-    }
-    pending_index_[key] = pending_.ops.size();
-    pending_.put_run(r.rec.run, r.rec.version);
-    ++r.rec.version;
+    if (commits_.put_run(r.rec.run, r.rec.version)) ++r.rec.version;
   }
 
   // A record that is written once and not kept in memory (SKIPPED, MISSED).
-  void write_new_run(const RunInfo& run) { pending_.put_run(run, kMustNotExist); }
-
-  void forget_pending_for(const std::string& topology_id) {
-    std::erase_if(pending_index_, [&](const auto& e) {
-      return e.first.compare(2, topology_id.size() + 1, topology_id + "/") == 0 ||
-             e.first == "t/" + topology_id || e.first == "f/" + topology_id;
-    });
-  }
+  void write_new_run(const RunInfo& run) { commits_.add_run(run); }
 
   // Runs `fn` once everything queued so far is durable.
-  void after(std::function<void()> fn) { pending_after_.push_back(std::move(fn)); }
+  void after(std::function<void()> fn) { commits_.after(std::move(fn)); }
 
+  // Commits what is queued (unless a commit is in flight); delivers the
+  // events and runs the actions once it is durable.
   void flush() {
     publish_views();
-    if (committing_ || !leader_) return;
-    if (pending_.ops.empty()) {
-      // Nothing to write: the actions may run now.
-      auto events = std::move(pending_events_);
-      pending_events_.clear();
-      auto actions = std::move(pending_after_);
-      pending_after_.clear();
-      for (const Event& e : events)
-        events_.on_event(e);
-      for (auto& a : actions)
-        a();
+    if (!leader_) return;
+    auto step = commits_.take();
+    if (!step) return;
+    if (step->batch.empty()) {
+      deliver(std::move(step->events), std::move(step->actions));
       return;
     }
-    Batch batch;
-    std::vector<std::function<void()>> actions;
-    std::vector<Event> events;
-    if (pending_.ops.size() > options_.max_batch_ops && options_.max_batch_ops > 0) {
-      batch.ops.assign(std::make_move_iterator(pending_.ops.begin()),
-                       std::make_move_iterator(pending_.ops.begin() + static_cast<std::ptrdiff_t>(
-                                                                          options_.max_batch_ops)));
-      pending_.ops.erase(pending_.ops.begin(), pending_.ops.begin() + static_cast<std::ptrdiff_t>(
-                                                                          options_.max_batch_ops));
-      pending_index_ = {};  // later writes append; merging resumes next batch
-      for (std::size_t i = 0; i < pending_.ops.size(); ++i) {
-        const WriteOp& op = pending_.ops[i];
-        if (op.kind == WriteOp::Kind::kPutTopology) pending_index_["t/" + op.topology_id] = i;
-        if (op.kind == WriteOp::Kind::kSetLastFire) pending_index_["f/" + op.topology_id] = i;
-        if (op.kind == WriteOp::Kind::kPutRun && op.expected_version != kMustNotExist) {
-          pending_index_["r/" + op.topology_id + "/" + op.run_id] = i;
-        }
-      }
-    } else {
-      batch = std::move(pending_);
-      pending_ = Batch{};
-      pending_index_ = {};
-      actions = std::move(pending_after_);
-      pending_after_.clear();
-      events = std::move(pending_events_);
-      pending_events_.clear();
-    }
-    batch.fence = elector_.fencing_token();
-    committing_ = true;
+    step->batch.fence = elector_.fencing_token();
     const std::uint64_t term = term_;
     std::weak_ptr<Impl> weak = shared_from_this();
-    store_.commit(std::move(batch), [weak, term, actions = std::move(actions),
-                                     events = std::move(events)](CommitResult r) mutable {
-      auto self = weak.lock();
-      if (!self) return;
-      asio::post(self->strand_, [self, term, r = std::move(r), actions = std::move(actions),
-                                 events = std::move(events)]() mutable {
-        self->committing_ = false;
-        if (self->term_ != term || !self->leader_) return;
-        if (!r.ok()) {
-          self->on_store_failure(r.status());
-          return;
-        }
-        for (const Event& e : events)
-          self->events_.on_event(e);
-        for (auto& a : actions)
-          a();
-        self->flush();
-      });
-    });
+    store_.commit(
+        std::move(step->batch), [weak, term, events = std::move(step->events),
+                                 actions = std::move(step->actions)](CommitResult r) mutable {
+          auto self = weak.lock();
+          if (!self) return;
+          asio::post(self->strand_, [self, term, r = std::move(r), events = std::move(events),
+                                     actions = std::move(actions)]() mutable {
+            self->commits_.committed();
+            if (self->term_ != term || !self->leader_) return;
+            if (!r.ok()) {
+              self->on_store_failure(r.status());
+              return;
+            }
+            self->deliver(std::move(events), std::move(actions));
+            self->flush();
+          });
+        });
+  }
+
+  void deliver(std::vector<Event> events, std::vector<std::function<void()>> actions) {
+    for (const Event& e : events)
+      events_.on_event(e);
+    for (auto& a : actions)
+      a();
   }
 
   // The store refused a commit or could not be read: the in-memory state can
@@ -753,17 +650,11 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     topologies_.clear();
     topo_handles_.clear();
     view_dirty_.clear();
-    {
-      std::unique_lock lock(views_mu_);
-      views_ready_ = false;
-      views_.clear();
-    }
+    views_.withdraw();
+    views_published_ = false;
     runs_.clear();
     run_index_.clear();
-    pending_ = Batch{};
-    pending_index_ = {};
-    pending_after_.clear();
-    pending_events_.clear();
+    commits_.clear();
   }
 
   Topo& add_topology(TopologyRecord rec) {
@@ -1073,8 +964,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     rec.run = new_run(t, type, nominal, std::move(run_id), RunState::kRunning, t_now,
                       nominal > t_now ? std::optional<Instant>(nominal) : std::nullopt);
     Run& run = add_run(&t, std::move(rec), t.spec);
-    pending_index_["r/" + run.rec.run.topology_id + "/" + run.rec.run.run_id] = pending_.ops.size();
-    pending_.put_run(run.rec.run, kMustNotExist);
+    commits_.put_run(run.rec.run, kMustNotExist);
     run.rec.version = 1;
     emit_run(run.rec.run, run.spec);
     const std::uint64_t h = run.handle;
@@ -1417,8 +1307,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
       topologies_.erase(id);
       return done(s);
     }
-    pending_index_["t/" + id] = pending_.ops.size();
-    pending_.put_topology(record_of(t), kMustNotExist);
+    commits_.put_topology(record_of(t), kMustNotExist);
     t.version = 1;
     // AT triggers in the past fire at once (nothing fires before creation).
     schedule_next_fire(t, t.at_time ? std::min(now(), *t.at_time - milliseconds(1)) : now());
@@ -1501,9 +1390,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     }
     TopologyDetails details = details_of(t);
     details.state = TopologyState::kDeleted;
-    forget_pending_for(id);
-    pending_.delete_topology(id);
-    pending_.delete_all_runs(id);
+    commits_.delete_topology(id);
     topo_handles_.erase(t.handle);
     view_dirty_.push_back(id);  // unpublished at the next flush
     topologies_.erase(it);
@@ -1618,7 +1505,7 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
     for (Dropped& d : dropped) {
       // A topology deleted meanwhile took its runs with it.
       if (!topologies_.count(d.topology_id)) continue;
-      pending_.delete_run(d.topology_id, d.run_id);
+      commits_.delete_run(d.topology_id, d.run_id);
       for (std::string& task_id : d.task_ids) {
         after([this, task_id = std::move(task_id)] { executor_.cleanup(task_id, [](Status) {}); });
       }
@@ -1656,19 +1543,14 @@ class Scheduler::Impl : public std::enable_shared_from_this<Impl> {
 
   std::map<std::string, std::unique_ptr<Topo>> topologies_;
   std::vector<std::string> view_dirty_;  // ids whose published view is stale
-  mutable std::shared_mutex views_mu_;   // guards views_ and views_ready_
-  std::map<std::string, std::shared_ptr<const Published>> views_;
-  bool views_ready_ = false;  // true once a leader's recovered state is published
+  engine::Views views_;
+  bool views_published_ = false;  // by this term
   std::unordered_map<std::uint64_t, Topo*> topo_handles_;
   std::unordered_map<std::uint64_t, Run> runs_;
   std::unordered_map<std::string, std::uint64_t> run_index_;  // "topology/run"
   std::unordered_map<std::string, std::weak_ptr<const CronExpression>> cron_cache_;
 
-  Batch pending_;
-  std::unordered_map<std::string, std::size_t> pending_index_;
-  std::vector<std::function<void()>> pending_after_;
-  std::vector<Event> pending_events_;
-  bool committing_ = false;
+  engine::CommitQueue commits_{options_.max_batch_ops};
   Lifeline callbacks_;  // guards every callback given to a public method
   // The blocking store reads, unless options_.store_reads takes them.
   std::unique_ptr<asio::thread_pool> reader_ =
