@@ -29,9 +29,9 @@
 // snapshot the strand publishes after every change, and deliver it on an
 // io_context thread (not the strand), so reads never wait behind a burst of
 // fires; while a new leader is still recovering they go through the strand.
-// get_run and list_runs read the store off the strand (see
-// SchedulerOptions::store_reads) and answer on an io_context thread, so they
-// never hold up fires nor wait behind them.
+// Runs are read from the Store (load_run, load_runs), on any node and any
+// thread: it holds every run whose actions have happened, and the engine
+// keeps no second copy to read them from.
 // Ownership: the Scheduler does not own the seams; they must outlive it.
 // Errors: callbacks get kNotFound (unknown topology/run/task),
 // kInvalidArgument (validate(Topology) failed), kAlreadyExists,
@@ -102,8 +102,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds running_long_after{0};
   // Seed of the retry jitter (default 0: from the system).
   std::uint64_t seed = 0;
-  // Where the engine's blocking store reads run (get_run, list_runs, each
-  // retention pass). Default (empty): a thread of the Scheduler's own,
+  // Where the engine's blocking store reads run (a new leader's recovery,
+  // run now's check for a stored run of the same id, each retention pass),
+  // so that none blocks the strand. Default (empty): a thread of the Scheduler's own,
   // joined by stop(). Given, each read is handed over as a job; run it (on
   // any thread, never inline) while the Scheduler and its Store exist, or
   // drop it. Tests hand the jobs to their io_context to run them in order.
@@ -174,12 +175,6 @@ class Scheduler {
 
   void get_topology(const std::string& id, Callback<TopologyView> done);
   void list_topologies(Callback<std::vector<TopologyView>> done);
-  // A run as stored (kNotFound when there is none).
-  void get_run(const std::string& topology_id, const std::string& run_id, Callback<RunInfo> done);
-  // Runs of a topology matching `query`, newest first (an unknown topology
-  // has none).
-  void list_runs(const std::string& topology_id, RunQuery query,
-                 Callback<std::vector<RunInfo>> done);
 
   // Counts of topologies and live runs, taken on the strand.
   void stats(Callback<SchedulerStats> done);

@@ -129,6 +129,26 @@ std::optional<std::string> past_start_deadline(const Topology& t, Instant nomina
          describe_ms(late) + " late)";
 }
 
+FireVerdict fire_verdict(const Topology& t, bool paused, std::span<const LiveRun> live,
+                         Instant nominal, Instant now) {
+  using Kind = FireVerdict::Kind;
+  OverlapVerdict overlap = overlap_verdict(overlap_of(t), live, RunType::kScheduled);
+  if (now < nominal && (paused || overlap.kind == OverlapVerdict::Kind::kRefuse)) {
+    return {Kind::kDefer, {}};
+  }
+  if (paused) return {Kind::kSkip, "topology is paused"};
+  if (auto late = past_start_deadline(t, nominal, now)) return {Kind::kMiss, std::move(*late)};
+  switch (overlap.kind) {
+    case OverlapVerdict::Kind::kRefuse:
+      return {Kind::kSkip, std::move(overlap.reason)};
+    case OverlapVerdict::Kind::kReplace:
+      return {Kind::kReplace, {}};
+    case OverlapVerdict::Kind::kStart:
+      break;
+  }
+  return {Kind::kRun, {}};
+}
+
 milliseconds max_queued_wait(const Topology& t) {
   milliseconds wait = catch_up_of(t).window.to_millis();
   if (t.policies && t.policies->start_deadline)

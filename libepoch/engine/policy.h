@@ -62,6 +62,28 @@ OverlapVerdict overlap_verdict(const OverlapPolicy& policy, std::span<const Live
 
 // ---- fires -----------------------------------------------------------------------
 
+// What one fire does when the engine handles it.
+struct FireVerdict {
+  enum class Kind {
+    kDefer,    // decide again at the nominal instant (handled ahead of it)
+    kRun,      // a run starts
+    kReplace,  // the live runs are replaced, then a run starts
+    kSkip,     // recorded SKIPPED: `reason`
+    kMiss,     // recorded MISSED: `reason`
+  };
+  Kind kind = Kind::kRun;
+  std::string reason;
+};
+
+// The fire of topology `t` at `nominal`, handled at `now` (the engine
+// handles a fire up to prepare_ahead before its instant), with `live` runs
+// and the topology `paused` or not: a pause SKIPS it; past the start
+// deadline it is MISSED; otherwise the overlap rule says run, replace or
+// SKIP. Ahead of its instant, what may still change by then (a pause lifted,
+// a live run that ends) defers the decision to the instant.
+FireVerdict fire_verdict(const Topology& t, bool paused, std::span<const LiveRun> live,
+                         Instant nominal, Instant now);
+
 // What becomes of one nominal fire.
 struct FireDecision {
   Instant nominal{};

@@ -279,3 +279,115 @@ TEST_CASE("start deadline, the bound on a queued run's wait, retention") {
   CHECK(describe_ms(minutes(120)) == "2 h");
   CHECK(describe_ms(minutes(1440)) == "1 d");
 }
+
+TEST_CASE(
+    "what a fire does: run, replace, skip or miss with the reason, or decide at its instant") {
+  using FK = FireVerdict::Kind;
+  const Instant nominal = at("2026-01-01T00:00:00Z");
+  const Instant ahead = nominal - milliseconds(500);  // handled in the prepare window
+  const Instant late = nominal + seconds(120);
+  const LiveRun sched{"ESR-1", true, false};
+  auto topology = [](OverlapMode mode, std::optional<Duration> deadline = std::nullopt) {
+    Topology t;
+    t.policies = Policies{};
+    t.policies->overlap = OverlapPolicy{mode, 1};
+    t.policies->start_deadline = deadline;
+    return t;
+  };
+  struct Row {
+    const char* what;
+    Topology t;
+    bool paused;
+    std::vector<LiveRun> live;
+    Instant now;
+    FK kind;
+    const char* reason;
+  };
+  const std::vector<Row> rows = {
+      {"nothing in the way", topology(OverlapMode::kSerial), false, {}, nominal, FK::kRun, ""},
+      {"ahead of its instant, nothing in the way: prepared now",
+       topology(OverlapMode::kSerial),
+       false,
+       {},
+       ahead,
+       FK::kRun,
+       ""},
+      {"paused",
+       topology(OverlapMode::kSerial),
+       true,
+       {},
+       nominal,
+       FK::kSkip,
+       "topology is paused"},
+      {"paused, ahead of its instant: the pause may still be lifted",
+       topology(OverlapMode::kSerial),
+       true,
+       {},
+       ahead,
+       FK::kDefer,
+       ""},
+      {"serial, a run live",
+       topology(OverlapMode::kSerial),
+       false,
+       {sched},
+       nominal,
+       FK::kSkip,
+       "run ESR-1 is still running"},
+      {"serial, a run live, ahead of its instant: it may still end",
+       topology(OverlapMode::kSerial),
+       false,
+       {sched},
+       ahead,
+       FK::kDefer,
+       ""},
+      {"replace, a run live",
+       topology(OverlapMode::kReplace),
+       false,
+       {sched},
+       nominal,
+       FK::kReplace,
+       ""},
+      {"replace, ahead of its instant: replaced at once (REPLACE never refuses)",
+       topology(OverlapMode::kReplace),
+       false,
+       {sched},
+       ahead,
+       FK::kReplace,
+       ""},
+      {"allow, a run live",
+       topology(OverlapMode::kAllow),
+       false,
+       {sched},
+       nominal,
+       FK::kSkip,
+       "1 runs are still running (at most 1)"},
+      {"past the start deadline",
+       topology(OverlapMode::kSerial, Duration::seconds(90)),
+       false,
+       {},
+       late,
+       FK::kMiss,
+       "could not start within the start deadline of 90 s (2 min late)"},
+      {"past the start deadline and paused: the pause is the reason",
+       topology(OverlapMode::kSerial, Duration::seconds(90)),
+       true,
+       {},
+       late,
+       FK::kSkip,
+       "topology is paused"},
+      {"within the start deadline",
+       topology(OverlapMode::kSerial, Duration::seconds(90)),
+       false,
+       {},
+       nominal + seconds(90),
+       FK::kRun,
+       ""},
+  };
+  for (const Row& row : rows) {
+    const std::string what = row.what;
+    CAPTURE(what);
+    const FireVerdict v = fire_verdict(row.t, row.paused, row.live, nominal, row.now);
+    CHECK(v.kind == row.kind);
+    CHECK(v.reason == row.reason);
+  }
+}

@@ -41,18 +41,12 @@ TEST_CASE("a cron topology fires on time, once per nominal fire, and succeeds") 
   CHECK(env.at("EPOCH_TASK_ID") == "every10-ESR-2026-01-01-00-00-10-000-main");
   CHECK(env.at("EPOCH_SCHEDULED_TIME") == "2026-01-01T00:00:10.000Z");
   CHECK(env.at("EPOCH_SCHEDULED_TIME_MS") == "1767225610000");
-  // Runs through the engine's API, newest first, filtered.
-  auto listed = h.call<std::vector<RunInfo>>([&](auto cb) {
-    h.scheduler->list_runs("every10", RunQuery{{}, {}, 2, std::nullopt}, cb);
-  });
+  // Runs are read from the store, newest first, filtered.
+  auto listed = h.store->load_runs("every10", RunQuery{{}, {}, 2, std::nullopt});
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 2);
-  CHECK(listed->front().run_id == "ESR-2026-01-01-00-01-00-000");
-  auto one = h.call<RunInfo>(
-      [&](auto cb) { h.scheduler->get_run("every10", "ESR-2026-01-01-00-00-10-000", cb); });
-  CHECK(one->state == RunState::kSuccessful);
-  auto none = h.call<RunInfo>([&](auto cb) { h.scheduler->get_run("every10", "nope", cb); });
-  CHECK(none.status().code() == StatusCode::kNotFound);
+  CHECK(listed->front().run.run_id == "ESR-2026-01-01-00-01-00-000");
+  CHECK(h.run("every10", "ESR-2026-01-01-00-00-10-000").state == RunState::kSuccessful);
   auto view = h.call<TopologyView>([&](auto cb) { h.scheduler->get_topology("every10", cb); });
   CHECK(view->next_fire == at("2026-01-01T00:01:10Z"));
   CHECK(view->live_runs.empty());
@@ -894,4 +888,55 @@ TEST_CASE("reads answer from the published views, never inline, and follow every
   h.pump();
   auto after = h.call<TopologyView>([&](auto cb) { h.scheduler->get_topology("a", cb); });
   CHECK(after.status().code() == StatusCode::kUnavailable);
+}
+
+TEST_CASE("a new leader reads the store off the strand; operations wait for it, then see it") {
+  Harness h(at("2026-01-01T00:00:00Z"));
+  h.start();
+  REQUIRE(h.create(process_topology("kept", "0 0 0 1 1 ? 2099")).ok());
+  auto first = h.call<std::string>([&](auto cb) { h.scheduler->run_now("kept", cb); });
+  REQUIRE(first.ok());
+  CHECK(*first == "EIR-2026-01-01-00-00-00-000");
+
+  // The next leader's store reads are held back: nothing reads the store on
+  // the strand, so the io_context stays free while they wait.
+  std::vector<std::function<void()>> held;
+  h.options.store_reads = [&](std::function<void()> job) { held.push_back(std::move(job)); };
+  h.restart();
+  REQUIRE(held.size() == 1);  // the recovery read
+  CHECK(h.scheduler->is_leader());
+  std::optional<StatusOr<TopologyDetails>> created;
+  std::optional<StatusOr<TopologyView>> got;
+  h.scheduler->create(process_topology("kept", "0 * * * * ?"),
+                      [&](auto r) { created.emplace(std::move(r)); });
+  h.scheduler->get_topology("kept", [&](auto r) { got.emplace(std::move(r)); });
+  bool free = false;
+  boost::asio::post(h.ioc, [&] { free = true; });
+  h.pump();
+  CHECK(free);
+  CHECK_FALSE(created.has_value());  // waiting for the recovered state
+  CHECK_FALSE(got.has_value());
+
+  auto recovery = std::move(held.front());
+  held.clear();
+  recovery();
+  h.pump();
+  REQUIRE(created.has_value());
+  CHECK(created->status().code() == StatusCode::kAlreadyExists);  // it saw the stored one
+  REQUIRE(got.has_value());
+  REQUIRE(got->ok());
+  CHECK((*got)->details.id == "kept");
+
+  // Run now, in the same millisecond as the run of the last leader: the
+  // store is asked (off the strand) and the id moves on past it.
+  std::optional<StatusOr<std::string>> id;
+  h.scheduler->run_now("kept", [&](auto r) { id.emplace(std::move(r)); });
+  h.pump();
+  REQUIRE(held.size() == 1);
+  CHECK_FALSE(id.has_value());
+  std::move(held.front())();
+  h.pump();
+  REQUIRE(id.has_value());
+  REQUIRE(id->ok());
+  CHECK(**id == "EIR-2026-01-01-00-00-00-001");
 }
