@@ -402,7 +402,7 @@ epoch::StatusOr<std::optional<Config>> load_config(
     return it == chosen.end() ? nullptr : &it->second;
   };
 
-  Config c;
+  Config c{};
   c.listen_address = get("listen")->value;
   if (c.listen_address.empty()) return bad(*get("listen"), "must not be empty");
   EPOCH_ASSIGN_OR_RETURN(c.port, integer<std::uint16_t>(*get("port"), 0, 65535));

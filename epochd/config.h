@@ -45,31 +45,32 @@ inline std::string_view to_string(ExecutorKind k) {
 // (what --help prints). Where a library option struct is embedded (sqlite,
 // zk, local, drove, webhook, mail), the table's defaults are that struct's
 // own, read from it, so a default is written once; the table overrides one
-// only where epochd wants another value, and says so there.
+// only where epochd wants another value, and says so there. epochd's own
+// fields have no initializers here: their defaults are the table's alone.
 struct Config {
   // HTTP server
-  std::string listen_address = "127.0.0.1";
-  std::uint16_t port = 8080;
+  std::string listen_address{};
+  std::uint16_t port{};
   std::string advertised_url;               // default http://<listen address>:<port>
-  bool advertised_explicit = false;         // set by --advertised-url (else HOST/PORT_<n> apply)
+  bool advertised_explicit{};               // set by --advertised-url (else HOST/PORT_<n> apply)
   std::string tls_cert_file, tls_key_file;  // HTTPS when set
   std::string tls_ca_file;                  // to verify an https leader
   // Requests: host names besides loopback, IP literals, the listen address
   // and the advertised URL's host; origins allowed cross-site (CORS).
   std::vector<std::string> allowed_hosts;
   std::vector<std::string> cors_origins;
-  std::size_t body_limit = 1024 * 1024;
-  std::size_t max_connections = 0;  // 0: from the file-descriptor limit
-  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
-  int io_threads = 2;
+  std::size_t body_limit{};
+  std::size_t max_connections{};  // 0: from the file-descriptor limit
+  std::chrono::milliseconds request_timeout{};
+  int io_threads{};
   // Store
-  StoreKind store = StoreKind::kSqlite;
+  StoreKind store{};
   epoch::SqliteStoreOptions sqlite;  // path, synchronous_full (store = sqlite)
   epoch::ZkOptions zk;               // hosts, name_space, timeouts (store = zookeeper)
-  std::chrono::milliseconds proxy_timeout = std::chrono::seconds(10);
-  std::uint64_t forward_body_limit = std::uint64_t{32} << 20;  // bytes a follower relays
+  std::chrono::milliseconds proxy_timeout{};
+  std::uint64_t forward_body_limit{};  // bytes a follower relays
   // Executor
-  ExecutorKind executor = ExecutorKind::kLocal;
+  ExecutorKind executor{};
   // work_dir, docker_cli, kill_grace, env_passthrough (executor = local; the
   // pass-through list also decides what the docker CLI gets)
   epoch::LocalExecutorOptions local;
@@ -77,32 +78,32 @@ struct Config {
   // timeouts, attempts, launch give-up, cluster op spec (executor = drove)
   epoch::DroveExecutorOptions drove;
   // Scheduling
-  std::string default_time_zone = "UTC";
-  int retention_runs = 20;
+  std::string default_time_zone{};
+  int retention_runs{};
   std::optional<epoch::Duration> retention_max_age;
-  std::chrono::milliseconds retention_interval = std::chrono::minutes(5);
-  std::chrono::milliseconds unknown_task_timeout = std::chrono::minutes(10);
+  std::chrono::milliseconds retention_interval{};
+  std::chrono::milliseconds unknown_task_timeout{};
   // RUN_RUNNING_LONG for runs still going this long after they started (0: never).
-  std::chrono::milliseconds running_long_after{0};
+  std::chrono::milliseconds running_long_after{};
   // Authentication
-  AuthMode auth_mode = AuthMode::kNone;
+  AuthMode auth_mode{};
   std::map<std::string, AuthUser> auth_users;
   TokenOptions token;
-  bool auth_open_health = true;
-  int auth_workers = 1;               // threads checking passwords
-  int auth_failures_per_minute = 10;  // per client address (0: no limit)
+  bool auth_open_health{};
+  int auth_workers{};              // threads checking passwords
+  int auth_failures_per_minute{};  // per client address (0: no limit)
   // Who may create or change topologies that run code on this host
   // (PROCESS tasks; container tasks on the local executor): nullopt nobody.
   // Default: READ_WRITE with auth none on loopback, else ADMIN.
-  std::optional<Role> host_exec_role = Role::kReadWrite;
+  std::optional<Role> host_exec_role{};
   std::vector<std::string> volume_roots;  // host volumes only from under these
-  std::int64_t audit_retention = 100000;  // newest audit entries kept (0: all)
+  std::int64_t audit_retention{};         // newest audit entries kept (0: all)
   // Notifications
   epoch::WebhookOptions webhook;
   std::optional<epoch::MailOptions> mail;  // set: e-mails go out
   // Logging
-  LogFormat log_format = LogFormat::kText;
-  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format{};
+  LogLevel log_level{};
 };
 
 // Reads the configuration from `args` (without the program name), the INI

@@ -14,6 +14,7 @@ using epochd::Config;
 using epochd::ExecutorKind;
 using epochd::load_config;
 using epochd::LogFormat;
+using epochd::LogLevel;
 using epochd::StoreKind;
 
 namespace {
@@ -102,6 +103,25 @@ TEST_CASE("no configuration at all: the embedded defaults") {
   CHECK(c.retention_runs == 20);
   CHECK_FALSE(c.retention_max_age.has_value());
   CHECK(c.retention_interval == std::chrono::minutes(5));
+  // Config has no initializers for epochd's own fields: each default here
+  // comes from the option table.
+  CHECK(c.max_connections == 0);
+  CHECK(c.request_timeout == std::chrono::seconds(30));
+  CHECK(c.io_threads == 2);
+  CHECK(c.proxy_timeout == std::chrono::seconds(10));
+  CHECK(c.forward_body_limit == std::uint64_t{32} << 20);
+  CHECK(c.unknown_task_timeout == std::chrono::minutes(10));
+  CHECK(c.running_long_after == std::chrono::milliseconds(0));
+  CHECK(c.auth_mode == AuthMode::kNone);
+  CHECK(c.auth_open_health);
+  CHECK(c.auth_workers == 1);
+  CHECK(c.auth_failures_per_minute == 10);
+  CHECK(c.host_exec_role == epochd::Role::kReadWrite);  // auth none, on loopback
+  CHECK(c.audit_retention == 100000);
+  CHECK(c.log_format == LogFormat::kText);
+  CHECK(c.log_level == LogLevel::kInfo);
+  CHECK_FALSE(c.advertised_explicit);
+  CHECK_FALSE(c.mail.has_value());
 }
 
 TEST_CASE("flags beat the config file, which beats EPOCH_* variables") {
