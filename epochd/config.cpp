@@ -128,7 +128,8 @@ const std::vector<Option>& options() {
       {"drove-leader-check-interval", lib.drove_leader_check_interval.c_str(),
        "how often the leader controller is pinged (several endpoints)"},
       {"drove-attempts", lib.drove_attempts.c_str(),
-       "tries per Drove call on transport errors and 5xx"},
+       "tries per Drove kill or delete call on transport errors and 5xx (a create is "
+       "tried until --drove-launch-give-up)"},
       {"drove-launch-give-up", lib.drove_launch_give_up.c_str(),
        "a task Drove has not accepted (unreachable, 5xx) after this long is failed"},
       {"drove-cluster-op-spec", lib.drove.cluster_op_spec.c_str(),

@@ -20,8 +20,13 @@
 // not know is reported as not found; the engine fails it after its
 // unknown_task_timeout, so it is never polled forever.
 //
-// A kill while the CREATE is still being retried stops the retries and
-// ends the task CANCELLED ("killed before Drove accepted the task"); a
+// A CREATE Drove does not accept (unreachable, 5xx, not the leader) is
+// tried again after a pause that starts at retry_backoff and doubles to
+// 5 s, until launch_give_up; no worker thread waits during the pause, so
+// one unreachable launch never holds up the kills, cleanups and creates of
+// others. A kill while the CREATE is still being retried stops the retries
+// and ends the task CANCELLED at once ("killed before Drove accepted the
+// task"); a
 // CREATE that was in flight and succeeds is followed by a KILL. A cleanup
 // DELETE answered `deleted: false` or failing is tried three times (2 s and
 // 4 s apart) before its callback hears why.
@@ -54,7 +59,9 @@ struct DroveExecutorOptions {
   std::chrono::milliseconds poll_interval{3000};
   // How often the leader is pinged again (several endpoints only).
   std::chrono::milliseconds leader_check_interval{1000};
-  int max_attempts = 3;  // per call, on transport errors and 5xx
+  // Tries of a kill or cleanup call, on transport errors and 5xx, with
+  // retry_backoff doubling between them (a CREATE: see launch_give_up).
+  int max_attempts = 3;
   std::chrono::milliseconds retry_backoff{200};
   // A create Drove has not accepted (unreachable, 5xx) after this long
   // fails the task.

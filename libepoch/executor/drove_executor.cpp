@@ -256,6 +256,12 @@ struct Tracked {
   std::vector<std::function<void(Status)>> kill_dones;
   std::optional<TaskUpdate> last;
   std::uint64_t generation = 0;
+  // The create loop: one CREATE per try on a worker; between tries no
+  // worker waits (the next try is queued with later()).
+  Steady::time_point create_started{}, give_up{};
+  std::chrono::milliseconds create_pause{0};  // before the next try; doubles
+  bool maybe_created = false;                 // a try whose outcome Drove did not tell
+  bool between_tries = false;                 // a kill now ends the launch at once
 };
 
 bool same(const TaskUpdate& a, const TaskUpdate& b) {
@@ -323,7 +329,6 @@ class DroveExecutor final : public Executor {
       stopping_ = true;
     }
     poll_cv_.notify_all();
-    cancel_cv_.notify_all();
     jobs_.stop();
     poller_.join();
   }
@@ -347,6 +352,11 @@ class DroveExecutor final : public Executor {
       t.observer = std::move(observer);
       t.last.reset();
       t.accepted = false;  // a kill asked for before (cancelled, kill_dones) still holds
+      t.create_started = Steady::now();
+      t.give_up = t.create_started + options_.launch_give_up;
+      t.create_pause = options_.retry_backoff;
+      t.maybe_created = false;
+      t.between_tries = false;
       gen = t.generation = ++generation_;
     }
     enqueue([this, id = l.task_id, gen](Connection& c) { create(c, id, gen); });
@@ -374,12 +384,17 @@ class DroveExecutor final : public Executor {
   void kill(const std::string& task_id, std::function<void(Status)> done) override {
     {
       // A task whose CREATE Drove has not accepted yet: its create loop
-      // stops (or kills what it made) and answers.
+      // stops (or kills what it made) and answers — at once when it is
+      // between two tries.
       std::lock_guard lock(mu_);
       if (const auto it = tracked_.find(task_id); it != tracked_.end() && !it->second.accepted) {
-        it->second.cancelled = true;
-        it->second.kill_dones.push_back(std::move(done));
-        cancel_cv_.notify_all();
+        Tracked& t = it->second;
+        t.cancelled = true;
+        t.kill_dones.push_back(std::move(done));
+        if (t.between_tries) {
+          t.between_tries = false;
+          enqueue([this, task_id, gen = t.generation](Connection& c) { create(c, task_id, gen); });
+        }
         return;
       }
     }
@@ -509,28 +524,37 @@ class DroveExecutor final : public Executor {
     if (leader_ == i) leader_.reset();
   }
 
-  // A call to the leader, retried with backoff on transport errors, 5xx
-  // and "not the leader" (then the leader is looked for again).
-  // `abandon` (when set) is asked before each retry: true stops retrying.
-  Reply call(Connection& c, http::verb verb, const std::string& target, const std::string& body,
-             const std::function<bool()>& abandon = nullptr) {
+  // One call to the leader. `retry` tells whether another try may do
+  // better: a transport error, a 5xx, "not the leader" (the leader is then
+  // looked for again).
+  Reply call_leader(Connection& c, http::verb verb, const std::string& target,
+                    const std::string& body, bool& retry) {
+    std::string why;
+    const auto l = leader(c, &why);
+    retry = true;
+    if (!l) {
+      Reply r;
+      r.error =
+          "no Drove leader among " + std::to_string(endpoints_.size()) + " endpoints (" + why + ")";
+      return r;
+    }
+    Reply r = c.call(endpoints_[*l], verb, target, body);
+    const bool not_leader =
+        r.status == 400 && r.message() == "This node is not the leader controller";
+    if (r.status == 0 || not_leader) forget_leader(*l);
+    retry = r.status == 0 || r.status >= 500 || not_leader;
+    return r;
+  }
+
+  // A call to the leader, tried max_attempts times with backoff (kill,
+  // delete: short calls whose caller waits for the answer).
+  Reply call(Connection& c, http::verb verb, const std::string& target, const std::string& body) {
     Reply r;
     milliseconds backoff = options_.retry_backoff;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      std::string why;
-      const auto l = leader(c, &why);
-      if (!l) {
-        r = Reply{};
-        r.error = "no Drove leader among " + std::to_string(endpoints_.size()) + " endpoints (" +
-                  why + ")";
-      } else {
-        r = c.call(endpoints_[*l], verb, target, body);
-        const bool not_leader =
-            r.status == 400 && r.message() == "This node is not the leader controller";
-        if (r.status == 0 || not_leader) forget_leader(*l);
-        if (r.status != 0 && r.status < 500 && !not_leader) return r;
-      }
-      if (attempt == options_.max_attempts || stopping() || (abandon && abandon())) break;
+      bool retry = false;
+      r = call_leader(c, verb, target, body, retry);
+      if (!retry || attempt == options_.max_attempts || stopping()) break;
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
@@ -600,65 +624,80 @@ class DroveExecutor final : public Executor {
     return json::serialize(json::object{{"type", "CREATE"}, {"spec", spec}, {"opSpec", op_spec_}});
   }
 
-  // Creates the task in Drove, retrying transport errors and 5xx until
-  // `launch_give_up`; a kill meanwhile stops it (see kill()).
+  // One try of a task's CREATE in Drove (on a worker). Transport errors,
+  // 5xx and "not the leader" are tried again until `launch_give_up`, after
+  // a pause that doubles (to 5 s) and holds no worker: the next try is
+  // queued with later(). A kill stops it (see kill()).
   void create(Connection& conn, const std::string& task_id, std::uint64_t gen) {
     std::string body;
+    bool cancelled = false, maybe_created = false;
+    {
+      std::lock_guard lock(mu_);
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;  // detached, finished or launched again
+      t->between_tries = false;
+      cancelled = t->cancelled;
+      maybe_created = t->maybe_created;
+      if (!cancelled) body = create_body(t->launch);
+    }
+    if (cancelled) return cancel_launch(conn, task_id, gen, maybe_created);
+    bool retry = false;
+    const Reply r = call_leader(conn, http::verb::post, "/apis/v1/tasks/operations", body, retry);
+    TaskUpdate u;
+    u.upstream_id = task_id;
+    const bool exists =
+        r.status == 400 && r.validation_errors().find("Task already exists") != std::string::npos;
+    if ((r.status == 200 && r.success()) || exists) {
+      // (cancel_launch and kill_created do nothing for a launch that is gone.)
+      if (stop_creating(task_id, gen)) return kill_created(conn, task_id, gen);
+      if (exists) return accepted(task_id, gen, std::nullopt);  // attach: the poll tells
+      u.state = TaskState::kStarting;
+      return accepted(task_id, gen, u);
+    }
+    Steady::time_point started, give_up;
+    milliseconds pause{0};
     {
       std::lock_guard lock(mu_);
       Tracked* t = current(task_id, gen);
       if (t == nullptr) return;
-      body = create_body(t->launch);
+      if (r.status == 0 || r.status >= 500) t->maybe_created = true;
+      cancelled = t->cancelled;
+      maybe_created = t->maybe_created;
+      started = t->create_started;
+      give_up = t->give_up;
+      pause = t->create_pause;
+      t->create_pause = std::min(t->create_pause * 2, milliseconds(5000));
     }
-    const auto started = Steady::now();
-    const auto give_up = started + options_.launch_give_up;
-    milliseconds wait = options_.retry_backoff;
-    const auto abandon = [&] { return stop_creating(task_id, gen); };
-    bool maybe_created = false;  // an attempt whose outcome Drove did not tell
-    while (true) {
-      // (cancel_launch and kill_created do nothing for a launch that is gone.)
-      if (stop_creating(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
-      const Reply r = call(conn, http::verb::post, "/apis/v1/tasks/operations", body, abandon);
-      TaskUpdate u;
-      u.upstream_id = task_id;
-      const bool exists =
-          r.status == 400 && r.validation_errors().find("Task already exists") != std::string::npos;
-      if ((r.status == 200 && r.success()) || exists) {
-        if (stop_creating(task_id, gen)) return kill_created(conn, task_id, gen);
-        if (exists) return accepted(task_id, gen, std::nullopt);  // attach: the poll tells
-        u.state = TaskState::kStarting;
-        return accepted(task_id, gen, u);
-      }
-      if (r.status == 0 || r.status >= 500) maybe_created = true;
-      if (stop_creating(task_id, gen)) return cancel_launch(conn, task_id, gen, maybe_created);
-      if (r.status != 0 && r.status < 500) {
-        u.state = TaskState::kFailed;
-        u.upstream_id = "UNKNOWN";
-        u.error_message = "Drove refused the task: " + refusal_text(r);
-        return finish(task_id, gen, u);
-      }
-      const auto now = Steady::now();
-      if (now >= give_up || stopping()) {
-        const auto tried = std::chrono::duration_cast<milliseconds>(now - started).count();
-        u.state = TaskState::kFailed;
-        u.upstream_id = "UNKNOWN";
-        u.error_message = "Drove did not accept the task in " + std::to_string(tried / 1000) + "." +
-                          std::to_string(tried % 1000 / 100) + " s of trying (launch give-up " +
-                          std::to_string(options_.launch_give_up.count() / 1000) +
-                          " s): " + failure_text(r);
-        return finish(task_id, gen, u);
-      }
-      // The last try is made at the give-up time, not a backoff before it.
-      const auto pause = std::min<Steady::duration>(wait, give_up - now);
-      {
-        std::unique_lock lock(mu_);
-        cancel_cv_.wait_for(lock, pause, [&] {
-          const Tracked* t = current(task_id, gen);
-          return stopping_ || t == nullptr || t->cancelled;
-        });
-      }
-      wait = std::min(wait * 2, milliseconds(5000));
+    if (cancelled) return cancel_launch(conn, task_id, gen, maybe_created);
+    if (!retry) {
+      u.state = TaskState::kFailed;
+      u.upstream_id = "UNKNOWN";
+      u.error_message = "Drove refused the task: " + refusal_text(r);
+      return finish(task_id, gen, u);
     }
+    const auto now = Steady::now();
+    if (now >= give_up || stopping()) {
+      const auto tried = std::chrono::duration_cast<milliseconds>(now - started).count();
+      u.state = TaskState::kFailed;
+      u.upstream_id = "UNKNOWN";
+      u.error_message = "Drove did not accept the task in " + std::to_string(tried / 1000) + "." +
+                        std::to_string(tried % 1000 / 100) + " s of trying (launch give-up " +
+                        std::to_string(options_.launch_give_up.count() / 1000) +
+                        " s): " + failure_text(r);
+      return finish(task_id, gen, u);
+    }
+    bool queued = false;
+    {
+      std::lock_guard lock(mu_);
+      Tracked* t = current(task_id, gen);
+      if (t == nullptr) return;
+      if (!t->cancelled) queued = t->between_tries = true;
+    }
+    if (!queued) return cancel_launch(conn, task_id, gen, true);
+    // The last try is made at the give-up time, not a backoff before it.
+    later(
+        std::chrono::duration_cast<milliseconds>(std::min<Steady::duration>(pause, give_up - now)),
+        [this, task_id, gen](Connection& c) { create(c, task_id, gen); });
   }
 
   // REQUIRES: mu_ held. This launch's entry, or null once it was detached,
@@ -843,7 +882,7 @@ class DroveExecutor final : public Executor {
   std::map<std::string, Tracked> tracked_;
   std::uint64_t generation_ = 0;
   std::multimap<Steady::time_point, Job> later_;  // cleanup retries, by when
-  std::condition_variable poll_cv_, cancel_cv_;
+  std::condition_variable poll_cv_;
   bool poll_soon_ = false;
   bool stopping_ = false;
   // The workers, each with its own connection; jobs not yet taken when the

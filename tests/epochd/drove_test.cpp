@@ -520,3 +520,51 @@ TEST_CASE(
     CHECK(reports == 0);  // a detached launch reports nothing
   }
 }
+
+TEST_CASE("DroveExecutor: a CREATE being retried holds no worker between its tries") {
+  FakeDroveProcess drove(FAKE_DROVE_BINARY, 1);
+  drove.fault("status500=100000");  // every call fails: the CREATE is retried
+  epoch::DroveExecutorOptions o;
+  o.endpoints = {drove.endpoints()};
+  o.app_name = "epoch";
+  o.workers = 1;  // the one worker must stay free between the CREATE's tries
+  o.max_attempts = 1;
+  o.retry_backoff = 2s;
+  o.launch_give_up = 60s;
+  auto made = epoch::make_drove_executor(o);
+  REQUIRE(made.ok());
+  epoch::Executor& ex = **made;
+  epoch::TaskLaunch l;
+  l.task_id = "t-stuck-main";
+  l.topology_id = "t";
+  l.run_id = "stuck";
+  l.task_name = "main";
+  epoch::ContainerTask c;
+  c.task_name = "main";
+  c.executable.url = "docker.io/library/busybox:1.36";
+  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
+  l.task.spec = c;
+  ex.launch(l, [](const epoch::TaskUpdate&) {});
+  const auto calls = drove.count("apiCalls");
+  REQUIRE(eventually([&] { return drove.count("apiCalls") > calls; }, 10s));
+  // The CREATE failed once and waits 2 s, then 4 s... A kill of another
+  // task is answered meanwhile (Drove's 500, in words), long before the
+  // CREATE gives up: before, it waited behind the retries for a minute.
+  std::mutex mu;
+  std::vector<epoch::Status> answers;
+  for (int i = 0; i < 3; ++i) {
+    ex.kill("other-" + std::to_string(i), [&](epoch::Status s) {
+      std::lock_guard lock(mu);
+      answers.push_back(std::move(s));
+    });
+  }
+  REQUIRE(eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        return answers.size() == 3;
+      },
+      10s));
+  std::lock_guard lock(mu);
+  for (const epoch::Status& s : answers)
+    CHECK_FALSE(s.ok());
+}
