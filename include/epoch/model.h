@@ -427,6 +427,9 @@ struct RunInfo {
   std::optional<Instant> scheduled_time;  // the nominal fire instant
   std::optional<std::string> reason;      // why SKIPPED / MISSED / FAILED
   std::optional<Instant> running_long;    // when RUN_RUNNING_LONG went out
+  // Held behind the topology's live runs by the overlap policy and not yet
+  // let go: none of its tasks was launched (written before a launch can be).
+  bool queued = false;
   friend bool operator==(const RunInfo&, const RunInfo&) = default;
 };
 

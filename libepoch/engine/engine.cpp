@@ -108,8 +108,15 @@ void Engine::get_topology(std::string id, Callback<TopologyView> done) {
 }
 
 void Engine::post_read(std::function<void()> job) {
-  if (options_.store_reads) return options_.store_reads(std::move(job));
-  asio::post(*reader_, std::move(job));
+  // A read in progress is work the io_context waits for, as an async
+  // operation is: io_context::run() does not return while a new leader's
+  // recovery is being read (the job posts its answer, then lets go).
+  auto counted = [job = std::move(job), work = asio::make_work_guard(ioc_)]() mutable {
+    job();
+    work.reset();
+  };
+  if (options_.store_reads) return options_.store_reads(std::move(counted));
+  asio::post(*reader_, std::move(counted));
 }
 
 void Engine::list_topologies(Callback<std::vector<TopologyView>> done) {

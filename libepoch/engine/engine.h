@@ -27,6 +27,7 @@
 // the public operations may be called from any thread.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -181,7 +182,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
     RunRecord rec;
     std::shared_ptr<const Topology> spec;
     std::map<std::string, TaskCtl> ctl;
-    bool recovered = false;  // loaded from the store by this term, not created by it
+    // Loaded from the store, and not queued there: an earlier leader may
+    // have launched its PENDING tasks.
+    bool maybe_launched = false;
     std::string replaced_by;
     bool waiting = false;     // stored, but held back by the overlap policy
     bool long_armed = false;  // its RUN_RUNNING_LONG timer is queued
@@ -290,13 +293,16 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Queues a scheduled run behind the live ones (catch-up, recovery): it
   // goes when the overlap policy lets it (release_waiting), or, if its turn
   // has not come by its fire + the catch-up window (or the start deadline,
-  // when sooner), it ends MISSED: no run waits without bound.
+  // when sooner), it ends MISSED: no run waits without bound. A run nothing
+  // launched is recorded `queued` (RunInfo) until it goes, so that a later
+  // leader knows none of its tasks ran.
   void hold(Topo& t, Run& r);
 
   // Ends a waiting run that never got its turn, as `state` (MISSED,
   // SKIPPED). One whose task may have been launched by an earlier leader
-  // (recovered with a task still PENDING) fails instead, and that task is
-  // killed in case it exists. A run with a task that started is left to go.
+  // (recovered, not queued, with a task still PENDING) fails instead, and
+  // that task is killed in case it exists. A run with a task that started is
+  // left to go.
   void expire_waiting(Run& r, RunState state, const std::string& why);
 
   // No task of the run ever started: every task PENDING, first attempt.

@@ -127,7 +127,7 @@ void Engine::recover(std::vector<TopologyRecord> topologies, std::vector<RunReco
     }
     Topo& t = *it->second;
     Run& r = add_run(&t, std::move(rec), t.spec);
-    r.recovered = true;
+    r.maybe_launched = !r.rec.run.queued;
     if (r.rec.run.run_type == RunType::kScheduled) {
       hold(t, r);
     } else {
@@ -176,6 +176,10 @@ void Engine::catch_up(Topo& t, Instant t_now) {
 
 void Engine::hold(Topo& t, Run& r) {
   r.waiting = true;
+  if (!r.maybe_launched && !r.rec.run.queued) {
+    r.rec.run.queued = true;
+    touch(r);
+  }
   t.waiting.push_back(r.handle);
   const Instant expiry = saturating_add(nominal_of(r.rec.run), engine::max_queued_wait(*t.spec));
   push_due(std::max(expiry, now()), DueKind::kWaitExpiry, r.handle, 0);
@@ -187,7 +191,7 @@ void Engine::expire_waiting(Run& r, RunState state, const std::string& why) {
     std::erase(it->second->waiting, r.handle);
   }
   r.waiting = false;
-  if (!r.recovered) {
+  if (!r.maybe_launched) {
     finish_run(r, TaskState::kCancelled, why, state);
     return;
   }
@@ -219,9 +223,14 @@ void Engine::release_waiting(Topo& t) {
     t.waiting.erase(t.waiting.begin());
     const auto it = runs_.find(h);
     if (it == runs_.end()) continue;
-    it->second.waiting = false;
+    Run& r = it->second;
+    r.waiting = false;
+    if (r.rec.run.queued) {
+      r.rec.run.queued = false;  // stored before the launch below
+      touch(r);
+    }
     after([this, h] {
-      if (auto r = runs_.find(h); r != runs_.end()) advance(r->second);
+      if (auto found = runs_.find(h); found != runs_.end()) advance(found->second);
     });
   }
 }

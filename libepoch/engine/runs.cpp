@@ -284,16 +284,17 @@ void Engine::replace_run(Run& r, const std::string& by) {
   // end it now.
   const engine::TreeStep step = engine::evaluate(r.spec->task, r.rec.run.tasks);
   if (step.kind == engine::TreeStep::Kind::kLaunch) {
-    // Created in this term and nothing of it ever launched: the fire was
-    // skipped, not failed, and no launch belongs to it. (A recovered run
-    // may have been launched by the previous leader: it fails as
-    // replaced, and its task is killed in case it exists.)
-    if (!r.recovered && nothing_started(r.rec.run)) {
+    // Nothing of it ever launched (created in this term, or stored as
+    // queued): the fire was skipped, not failed, and no launch belongs to
+    // it. (A recovered run that was not queued may have been launched by
+    // the previous leader: it fails as replaced, and its task is killed in
+    // case it exists.)
+    if (!r.maybe_launched && nothing_started(r.rec.run)) {
       finish_run(r, TaskState::kCancelled, "replaced by run " + by + " before it started",
                  RunState::kSkipped);
       return;
     }
-    if (r.recovered) kill_in_case(r);
+    if (r.maybe_launched) kill_in_case(r);
     finish_run(r, TaskState::kCancelled, "replaced by run " + by);
   }
 }
@@ -310,6 +311,7 @@ void Engine::finish_run(Run& r, TaskState result, const std::string& why,
   if (result != TaskState::kCompleted) {
     r.rec.run.reason = !r.replaced_by.empty() && !state ? "replaced by run " + r.replaced_by : why;
   }
+  r.rec.run.queued = false;
   touch(r);
   emit_run(r.rec.run, r.spec);
   const std::uint64_t h = r.handle;

@@ -651,6 +651,10 @@ RunInfo decode_run(const json::value& v, const std::string& path) {
   if (const auto* f = field(o, "runningLongAt")) {
     r.running_long = as_instant(*f, path + ".runningLongAt");
   }
+  if (const auto* f = field(o, "queued")) {
+    if (!f->is_bool()) fail(path + ".queued", std::string("expected a boolean, found ") + kind(*f));
+    r.queued = f->as_bool();
+  }
   return r;
 }
 
@@ -736,6 +740,7 @@ std::string to_json(const RunInfo& r) {
   if (r.scheduled_time) o["scheduledTime"] = to_epoch_millis(*r.scheduled_time);
   if (r.reason) o["reason"] = *r.reason;
   if (r.running_long) o["runningLongAt"] = to_epoch_millis(*r.running_long);
+  if (r.queued) o["queued"] = true;
   return json::serialize(o);
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "epoch/cron.h"
 #include "harness.h"
@@ -584,18 +585,31 @@ TEST_CASE("queued catch-up runs wait at most the catch-up window; a pause skips 
                          "ESR-2026-01-01-00-06-00-000"}) {
     CHECK(state(id) == RunState::kRunning);
     CHECK(h.run("q", id).tasks.at("main").state == TaskState::kPending);
+    CHECK(h.run("q", id).queued);  // stored as queued: nothing of it was launched
   }
-  // 00:01 is still going at 00:07: the 00:04 run's window is over.
+  CHECK_FALSE(h.run("q", "ESR-2026-01-01-00-01-00-000").queued);
+  // Another leader change: the next leader reads the queued runs back and
+  // knows from the record that none of them was launched.
+  h.elector.revoke();
+  h.pump();
+  h.clock.set(at("2026-01-01T00:06:40Z"));
+  h.elector.elect();
+  h.pump();
+  // 00:01 is still going at 00:07: the 00:04 run's window is over. It was
+  // never launched, so it is MISSED, and nothing is killed "in case".
   h.advance_to(at("2026-01-01T00:07:00Z"));
   const RunInfo expired = h.run("q", "ESR-2026-01-01-00-04-00-000");
   CHECK(expired.state == RunState::kMissed);
   CHECK(expired.reason.value().find("its turn did not come within 3 min of its fire") == 0);
+  CHECK_FALSE(expired.queued);
   CHECK(h.executor.create_count("q-ESR-2026-01-01-00-04-00-000-main") == 0);
+  CHECK(h.executor.killed().empty());
   // 00:01 ends: 00:05 goes.
   h.advance_to(at("2026-01-01T00:07:30Z"));
   h.executor.finish("q-ESR-2026-01-01-00-01-00-000-main", TaskState::kCompleted);
   h.pump();
   CHECK(h.executor.create_count("q-ESR-2026-01-01-00-05-00-000-main") == 1);
+  CHECK_FALSE(h.run("q", "ESR-2026-01-01-00-05-00-000").queued);  // let go: stored first
   // A pause skips what is still queued (00:06), as it skips fires.
   REQUIRE(h.call<TopologyDetails>([&](auto cb) { h.scheduler->pause("q", cb); }).ok());
   const RunInfo skipped = h.run("q", "ESR-2026-01-01-00-06-00-000");
@@ -604,6 +618,7 @@ TEST_CASE("queued catch-up runs wait at most the catch-up window; a pause skips 
   h.executor.finish("q-ESR-2026-01-01-00-05-00-000-main", TaskState::kCompleted);
   h.advance_to(at("2026-01-01T00:10:00Z"));
   CHECK(h.executor.create_count("q-ESR-2026-01-01-00-06-00-000-main") == 0);
+  CHECK(h.executor.killed().empty());
   for (const RunInfo& r : h.runs("q"))
     CHECK_MESSAGE(is_terminal(r.state), r.run_id);
 }
@@ -939,4 +954,35 @@ TEST_CASE("a new leader reads the store off the strand; operations wait for it, 
   REQUIRE(id.has_value());
   REQUIRE(id->ok());
   CHECK(**id == "EIR-2026-01-01-00-00-00-001");
+}
+
+TEST_CASE("io_context::run() does not return while a new leader's store read is out") {
+  // As an embedder writes it: start, create, run. The recovery read runs
+  // on the Scheduler's own reader thread; the io_context must wait for it
+  // (and for the create behind it) instead of running out of work.
+  boost::asio::io_context ioc;
+  auto memory = make_memory_store();
+  // A store that takes a while to read (ZooKeeper, a large SQLite file).
+  struct SlowReads : StoreWrapper {
+    using StoreWrapper::StoreWrapper;
+    StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return target_.load_topologies();
+    }
+  } slow(*memory);
+  Store* store = &slow;
+  FakeExecutor executor(FakeExecutor::Mode::kAutoComplete);
+  auto elector = make_standalone_elector("http://localhost:0");
+  ManualClock clock(at("2026-01-01T00:00:00Z"));
+  RecordingSink events;
+  Scheduler scheduler(ioc, *store, executor, *elector, clock, events);
+  scheduler.start();
+  std::optional<StatusOr<TopologyDetails>> created;
+  scheduler.create(process_topology("a", "0 0 0 1 1 ? 2099"), [&](auto r) {
+    created.emplace(std::move(r));
+    ioc.stop();
+  });
+  ioc.run();
+  REQUIRE(created.has_value());
+  CHECK(created->ok());
 }
