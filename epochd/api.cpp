@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "audit.h"
 #include "epoch/cron.h"
 #include "epoch/time_zone.h"
 
@@ -523,7 +524,7 @@ void Api::list_runs(Context& c) {
 
 // GET /apis/v1/audit?limit=&before=<id>&topologyId= : newest first.
 void Api::audit_log(Context& c) {
-  epoch::AuditQuery q;
+  epoch::JournalQuery q;
   if (const std::string* l = c.param("limit")) {
     auto n = parse_int(*l);
     if (!n || *n < 1 || *n > 1000)
@@ -538,28 +539,16 @@ void Api::audit_log(Context& c) {
           invalid_input("query parameter 'before' must be an entry id, got '" + *b + "'"));
     q.before_id = *n;
   }
-  if (const std::string* t = c.param("topologyId")) q.topology_id = *t;
-  auto entries = store_.load_audit(q);
+  if (const std::string* t = c.param("topologyId")) {
+    // An id that cannot be a journal key names no topology: no entries.
+    if (!epoch::check_journal_key(*t).ok()) return c.respond(ok("[]"));
+    q.key = *t;
+  }
+  auto entries = store_.load_journal(kAuditJournal, q);
   if (!entries.ok()) return c.respond(internal("Could not read the audit log", entries.status()));
   json::array out;
-  for (const epoch::AuditEntry& e : *entries) {
-    const auto parsed = [](const std::string& text) -> json::value {
-      if (text.empty()) return nullptr;
-      boost::system::error_code ec;
-      json::value v = json::parse(text, ec);
-      return ec ? json::value(text) : v;
-    };
-    out.push_back(json::object{{"id", e.id},
-                               {"time", epoch::to_epoch_millis(e.time)},
-                               {"user", e.user},
-                               {"role", e.role},
-                               {"method", e.method},
-                               {"path", e.path},
-                               {"topologyId", e.topology_id},
-                               {"status", e.status},
-                               {"before", parsed(e.before)},
-                               {"after", parsed(e.after)}});
-  }
+  for (const epoch::JournalEntry& j : *entries)
+    out.push_back(api_json(from_journal(j)));
   c.respond(ok(json::serialize(out)));
 }
 

@@ -6,6 +6,74 @@
 
 namespace epochd {
 
+namespace {
+
+// The entry's fields, with the topology's JSON before and after as given.
+boost::json::object fields(const AuditEntry& e, boost::json::value before,
+                           boost::json::value after) {
+  return boost::json::object{{"time", epoch::to_epoch_millis(e.time)},
+                             {"user", e.user},
+                             {"role", e.role},
+                             {"method", e.method},
+                             {"path", e.path},
+                             {"topologyId", e.topology_id},
+                             {"status", e.status},
+                             {"before", std::move(before)},
+                             {"after", std::move(after)}};
+}
+
+}  // namespace
+
+epoch::JournalEntry to_journal(const AuditEntry& e) {
+  epoch::JournalEntry j;
+  j.id = e.id;
+  if (epoch::check_journal_key(e.topology_id).ok()) j.key = e.topology_id;
+  j.data = boost::json::serialize(
+      fields(e, boost::json::string(e.before), boost::json::string(e.after)));
+  return j;
+}
+
+boost::json::object api_json(const AuditEntry& e) {
+  // The topology's JSON as JSON (null when none; as text if it is not JSON).
+  const auto parsed = [](const std::string& text) -> boost::json::value {
+    if (text.empty()) return nullptr;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec);
+    return ec ? boost::json::value(text) : v;
+  };
+  boost::json::object o{{"id", e.id}};
+  for (auto& field : fields(e, parsed(e.before), parsed(e.after)))
+    o.emplace(field.key(), std::move(field.value()));
+  return o;
+}
+
+AuditEntry from_journal(const epoch::JournalEntry& j) {
+  AuditEntry e;
+  e.id = j.id;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(j.data, ec);
+  if (ec || !v.is_object()) return e;
+  const auto& o = v.as_object();
+  const auto str = [&](const char* k) -> std::string {
+    const auto* f = o.if_contains(k);
+    return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+  };
+  const auto num = [&](const char* k) -> std::int64_t {
+    const auto* f = o.if_contains(k);
+    return f != nullptr && f->is_int64() ? f->as_int64() : 0;
+  };
+  e.time = epoch::from_epoch_millis(num("time"));
+  e.user = str("user");
+  e.role = str("role");
+  e.method = str("method");
+  e.path = str("path");
+  e.topology_id = str("topologyId");
+  e.status = static_cast<int>(num("status"));
+  e.before = str("before");
+  e.after = str("after");
+  return e;
+}
+
 std::string audited_topology(const HttpRequest& req, const Route& route) {
   if (const std::string& id = route.topology_id(); !id.empty()) return id;
   // A create names the topology in its body.
@@ -33,7 +101,7 @@ void AuditRecorder::topology_json(const std::string& id, std::function<void(std:
 
 void AuditRecorder::record(const HttpRequest& req, const Route& route, const Principal& who,
                            Responder respond, std::function<void(Responder)> proceed) {
-  auto entry = std::make_shared<epoch::AuditEntry>();
+  auto entry = std::make_shared<AuditEntry>();
   entry->user = who.user;
   entry->role = to_string(who.role);
   entry->method = req.method;
@@ -56,7 +124,7 @@ void AuditRecorder::record(const HttpRequest& req, const Route& route, const Pri
                                        respond = std::move(respond)](std::string after) mutable {
       entry->after = std::move(after);
       epoch::Batch batch;
-      batch.append_audit(*entry, keep_);
+      batch.append_journal(kAuditJournal, to_journal(*entry), keep_);
       batch.fence = elector_.fencing_token();
       store_.commit(std::move(batch), [this, entry](epoch::CommitResult c) {
         if (c.ok()) return;

@@ -1,7 +1,8 @@
 // The audit log: every change made through the API — who, when, which
 // endpoint, the topology, and its JSON before and after — recorded in the
-// store (through a fenced batch, like every leader write) and read back
-// with GET /apis/v1/audit (ADMIN; see api.cpp).
+// store's journal "audit" (through a fenced batch, like every leader write)
+// and read back with GET /apis/v1/audit (ADMIN; see api.cpp). The library
+// keeps journal entries opaque; the schema below is epochd's.
 //
 // Threading: thread-safe; the recording commit is asynchronous (a failure
 // to record is logged and counted, the answer still goes out).
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 
 #include "auth.h"
 #include "epoch/leader.h"
@@ -19,6 +21,31 @@
 #include "routes.h"
 
 namespace epochd {
+
+// One change made through the API.
+struct AuditEntry {
+  std::int64_t id = 0;  // the journal's
+  epoch::Instant time{};
+  std::string user, role;
+  std::string method, path;
+  std::string topology_id;    // empty: none
+  int status = 0;             // the HTTP status answered
+  std::string before, after;  // EpochTopologyDetails JSON; empty: none
+  friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
+};
+
+inline constexpr const char* kAuditJournal = "audit";
+
+// The journal entry for `e`: its data is the JSON object
+// {"time","user","role","method","path","topologyId","status","before","after"}
+// (what the audit log stored before it was a journal, so old entries read
+// the same), its key the topology id when that can be a key.
+epoch::JournalEntry to_journal(const AuditEntry& e);
+// An entry read back; fields the data lacks stay empty (never fails).
+AuditEntry from_journal(const epoch::JournalEntry& j);
+// The entry as GET /apis/v1/audit shows it: its id, and the topology's
+// JSON before and after as JSON (null when none).
+boost::json::object api_json(const AuditEntry& e);
 
 class AuditRecorder {
  public:

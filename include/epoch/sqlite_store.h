@@ -42,6 +42,6 @@ struct SqliteStoreOptions {
 StatusOr<std::unique_ptr<Store>> make_sqlite_store(const SqliteStoreOptions& options);
 
 // The schema version this build writes.
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 }  // namespace epoch

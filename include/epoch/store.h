@@ -60,25 +60,34 @@ struct RunRecord {
   friend bool operator==(const RunRecord&, const RunRecord&) = default;
 };
 
-// One change made through the API, for the audit log: who, when, which
-// endpoint, the topology, and its JSON before and after.
-struct AuditEntry {
-  std::int64_t id = 0;  // given by the store: increasing
-  Instant time{};
-  std::string user, role;
-  std::string method, path;
-  std::string topology_id;    // empty: none
-  int status = 0;             // the HTTP status answered
-  std::string before, after;  // EpochTopologyDetails JSON; empty: none
-  friend bool operator==(const AuditEntry&, const AuditEntry&) = default;
+// An entry of an append-only journal. A store keeps journals by name
+// beside the records, appends to them in fenced batches like any write, and
+// keeps the newest N entries when asked to. It stores `data` as given and
+// never looks inside: the program that writes a journal owns its schema
+// (epochd's audit log is the journal "audit", its entries JSON).
+struct JournalEntry {
+  std::int64_t id = 0;  // given by the store: increasing within a journal
+  // What the entry is about, for JournalQuery::key: "" (nothing), or 1-255
+  // of [0-9a-zA-Z_-] (a topology id fits).
+  std::string key;
+  std::string data;  // at most kJournalDataMax bytes
+  friend bool operator==(const JournalEntry&, const JournalEntry&) = default;
 };
 
-// Which audit entries to read, newest first.
-struct AuditQuery {
+// Which entries of a journal to read, newest first.
+struct JournalQuery {
   std::size_t limit = 50;
   std::optional<std::int64_t> before_id;  // only entries with a smaller id
-  std::string topology_id;                // empty: any
+  std::string key;                        // empty: any
 };
+
+inline constexpr std::size_t kJournalDataMax = 512 * 1024;
+
+// A journal's name: 1-32 of [a-z0-9-], starting with a letter.
+// kInvalidArgument otherwise, saying why.
+Status check_journal_name(std::string_view name);
+// An entry's key, as JournalEntry::key says; kInvalidArgument otherwise.
+Status check_journal_key(std::string_view key);
 
 // Expected versions for compare-and-set.
 inline constexpr std::int64_t kMustNotExist = 0;  // create
@@ -99,7 +108,7 @@ struct WriteOp {
     kPutRun,
     kDeleteRun,
     kDeleteAllRuns,
-    kAppendAudit,  // `audit`; no version
+    kAppendJournal,  // `journal`, `entry`; no version
   };
   Kind kind = Kind::kPutRun;
   std::string topology_id;
@@ -107,8 +116,9 @@ struct WriteOp {
   std::optional<TopologyRecord> topology;  // kPutTopology
   std::optional<RunInfo> run;              // kPutRun
   Instant last_fire{};                     // kSetLastFire
-  std::optional<AuditEntry> audit;         // kAppendAudit
-  std::int64_t audit_keep = 0;             // kAppendAudit: keep the newest N entries (0: all)
+  std::string journal;                     // kAppendJournal: its name
+  std::optional<JournalEntry> entry;       // kAppendJournal
+  std::int64_t journal_keep = 0;           // kAppendJournal: keep the newest N entries (0: all)
   std::int64_t expected_version = kAnyVersion;
 };
 
@@ -126,9 +136,11 @@ struct Batch {
   void delete_run(const std::string& topology_id, const std::string& run_id,
                   std::int64_t expected_version = kAnyVersion);
   void delete_all_runs(const std::string& topology_id);
-  // Appends to the audit log, which then keeps its newest `keep` entries
-  // (0: all).
-  void append_audit(AuditEntry entry, std::int64_t keep = 0);
+  // Appends `entry` (its id is given by the store) to the journal named
+  // `journal`, which then keeps its newest `keep` entries (0: all). A bad
+  // name, key or an entry over kJournalDataMax fails the commit
+  // (kInvalidArgument). A batch appends to one journal at most.
+  void append_journal(std::string journal, JournalEntry entry, std::int64_t keep = 0);
   bool empty() const noexcept { return ops.empty(); }
 };
 
@@ -168,8 +180,10 @@ class Store {
                                                             const RunQuery& query = {});
   // Every stored run that is not terminal, across topologies.
   virtual StatusOr<std::vector<RunRecord>> load_live_runs() = 0;
-  // Audit entries matching `query`, newest first.
-  virtual StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& query) = 0;
+  // Entries of the journal `journal` matching `query`, newest first (none
+  // for a journal never appended to; kInvalidArgument for a bad name or key).
+  virtual StatusOr<std::vector<JournalEntry>> load_journal(std::string_view journal,
+                                                           const JournalQuery& query) = 0;
 
   // Applies `batch` atomically, then calls `done` exactly once (possibly on
   // another thread, possibly before commit returns).
@@ -208,8 +222,9 @@ class StoreWrapper : public Store {
     return target_.load_run(topology_id, run_id);
   }
   StatusOr<std::vector<RunRecord>> load_live_runs() override { return target_.load_live_runs(); }
-  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& query) override {
-    return target_.load_audit(query);
+  StatusOr<std::vector<JournalEntry>> load_journal(std::string_view journal,
+                                                   const JournalQuery& query) override {
+    return target_.load_journal(journal, query);
   }
   void commit(Batch batch, CommitCallback done) override {
     target_.commit(std::move(batch), std::move(done));

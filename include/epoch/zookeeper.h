@@ -6,12 +6,14 @@
 //   /topologies/{id}         EpochTopologyDetails JSON (as Epoch writes it)
 //   /runs/{topologyId}/{id}  EpochTopologyRunInfo JSON
 //   /fires/{topologyId}      {"lastFire": ms} — engine metadata Epoch ignores
-//   /audit                   the audit log's counter and retention marks
-//   /audit/b-{id/1000}/a-{id}[-{topologyId}]  an audit entry's JSON, in
-//                            buckets of 1,000 (docs/zookeeper-audit.md)
+//   /audit                   the journal "audit" (epochd's audit log): its
+//                            counter and retention marks
+//   /audit/b-{id/1000}/a-{id}[-{key}]  an entry's data, in buckets of 1,000
+//   /journals/{name}/...     any other journal, laid out alike
+//                            (docs/zookeeper-audit.md)
 //   /leader-selection/...    election nodes, data = the advertised URL
-// so an existing Epoch tree is read and served unchanged. No read of the
-// audit log lists more than one bucket (at most ~281 KB) per call, and an
+// so an existing Epoch tree is read and served unchanged. No read of a
+// journal lists more than one bucket (at most ~281 KB) per call, and an
 // entry is at most 512 KiB: well under ZooKeeper's 1 MB jute.maxbuffer.
 // A record's version is its znode's data version + 1; every batch is one
 // `multi` that starts with a version check on the leader's election node,
@@ -55,8 +57,8 @@ struct ZkOptions {
 };
 
 struct ZkStoreOptions {
-  // Largest record written (ZooKeeper refuses znodes near 1 MB). Audit
-  // entries are held to this and to 512 KiB, whichever is smaller.
+  // Largest record written (ZooKeeper refuses znodes near 1 MB). Journal
+  // entries are held to this and to kJournalDataMax, whichever is smaller.
   std::size_t max_record_bytes = 512 * 1024;
   // Largest multi sent at once; a larger batch is split into several
   // multis, each fenced (atomic per part, in order).

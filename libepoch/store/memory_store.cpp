@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "epoch/store.h"
+#include "journal.h"
 #include "run_query.h"
 
 namespace epoch {
@@ -55,13 +56,34 @@ void Batch::delete_run(const std::string& topology_id, const std::string& run_id
   ops.push_back(std::move(op));
 }
 
-void Batch::append_audit(AuditEntry entry, std::int64_t keep) {
+void Batch::append_journal(std::string journal, JournalEntry entry, std::int64_t keep) {
   WriteOp op;
-  op.kind = WriteOp::Kind::kAppendAudit;
-  op.topology_id = entry.topology_id;
-  op.audit = std::move(entry);
-  op.audit_keep = keep;
+  op.kind = WriteOp::Kind::kAppendJournal;
+  op.journal = std::move(journal);
+  op.entry = std::move(entry);
+  op.journal_keep = keep;
   ops.push_back(std::move(op));
+}
+
+Status check_journal_name(std::string_view name) {
+  const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  const bool ok = !name.empty() && name.size() <= 32 && lower(name.front()) &&
+                  std::all_of(name.begin(), name.end(), [&](char c) {
+                    return lower(c) || (c >= '0' && c <= '9') || c == '-';
+                  });
+  if (ok) return ok_status();
+  return invalid_argument("journal name '" + std::string(name.substr(0, 64)) +
+                          "': expected 1-32 of [a-z0-9-], starting with a letter");
+}
+
+Status check_journal_key(std::string_view key) {
+  const bool ok = key.size() <= limits::kName && std::all_of(key.begin(), key.end(), [](char c) {
+                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                           (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+                  });
+  if (ok) return ok_status();
+  return invalid_argument("journal key '" + std::string(key.substr(0, 64)) +
+                          "': expected up to 255 of [0-9a-zA-Z_-]");
 }
 
 void Batch::delete_all_runs(const std::string& topology_id) {
@@ -133,12 +155,18 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
+  StatusOr<std::vector<JournalEntry>> load_journal(std::string_view name,
+                                                   const JournalQuery& q) override {
+    EPOCH_RETURN_IF_ERROR(check_journal_name(name));
+    EPOCH_RETURN_IF_ERROR(check_journal_key(q.key));
     std::lock_guard lock(mu_);
-    std::vector<AuditEntry> out;
-    for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < q.limit; ++it) {
+    std::vector<JournalEntry> out;
+    const auto j = journals_.find(std::string(name));
+    if (j == journals_.end()) return out;
+    const auto& entries = j->second.entries;
+    for (auto it = entries.rbegin(); it != entries.rend() && out.size() < q.limit; ++it) {
       if (q.before_id && it->id >= *q.before_id) continue;
-      if (!q.topology_id.empty() && it->topology_id != q.topology_id) continue;
+      if (!q.key.empty() && it->key != q.key) continue;
       out.push_back(*it);
     }
     return out;
@@ -165,6 +193,7 @@ class MemoryStore final : public Store {
   }
 
   CommitResult apply(Batch& batch) {
+    EPOCH_RETURN_IF_ERROR(store::journal_of(batch).status());
     std::lock_guard lock(mu_);
     // Check every op against the store as the earlier ops of the batch
     // leave it, then apply all of them.
@@ -200,7 +229,7 @@ class MemoryStore final : public Store {
         versions.push_back(0);
         continue;
       }
-      if (op.kind == WriteOp::Kind::kAppendAudit) {
+      if (op.kind == WriteOp::Kind::kAppendJournal) {
         versions.push_back(0);
         continue;
       }
@@ -253,20 +282,26 @@ class MemoryStore final : public Store {
         case WriteOp::Kind::kDeleteAllRuns:
           runs_.erase(op.topology_id);
           break;
-        case WriteOp::Kind::kAppendAudit:
-          audit_.push_back(std::move(*op.audit));
-          audit_.back().id = ++audit_id_;
-          while (op.audit_keep > 0 && static_cast<std::int64_t>(audit_.size()) > op.audit_keep)
-            audit_.pop_front();
+        case WriteOp::Kind::kAppendJournal: {
+          Journal& j = journals_[op.journal];
+          j.entries.push_back(std::move(*op.entry));
+          j.entries.back().id = ++j.last_id;
+          while (op.journal_keep > 0 &&
+                 static_cast<std::int64_t>(j.entries.size()) > op.journal_keep)
+            j.entries.pop_front();
           break;
+        }
       }
     }
     return versions;
   }
 
   std::mutex mu_;
-  std::deque<AuditEntry> audit_;  // oldest first
-  std::int64_t audit_id_ = 0;
+  struct Journal {
+    std::deque<JournalEntry> entries;  // oldest first
+    std::int64_t last_id = 0;
+  };
+  std::map<std::string, Journal> journals_;
   std::map<std::string, Stored> topologies_;
   std::map<std::string, std::map<std::string, RunRecord>> runs_;
 };

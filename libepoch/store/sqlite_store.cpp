@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "../support/work_queue.h"
+#include "journal.h"
 
 namespace epoch {
 namespace {
@@ -52,6 +53,33 @@ constexpr const char* kMigrations[] = {
     "  after_json TEXT NOT NULL"
     ");"
     "CREATE INDEX audit_by_topology ON audit (topology_id, id DESC);",
+    // 2 -> 3: journals (the library's) replace the audit table (epochd's
+    // schema); its rows become entries of the journal "audit", keeping
+    // their ids, as the JSON epochd writes (a topology id that cannot be a
+    // key is kept in the JSON only).
+    "CREATE TABLE journals ("  // a journal's last id given
+    "  name TEXT PRIMARY KEY,"
+    "  last_id INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE journal_entries ("
+    "  name TEXT NOT NULL,"
+    "  id INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (name, id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX journal_by_key ON journal_entries (name, key, id DESC);"
+    "INSERT INTO journal_entries (name, id, key, data) SELECT 'audit', id, "
+    "  CASE WHEN length(topology_id) > 255 OR topology_id GLOB '*[^0-9a-zA-Z_-]*' THEN '' "
+    "       ELSE topology_id END, "
+    "  json_object('time', time, 'user', user_name, 'role', role, 'method', method, "
+    "              'path', path, 'topologyId', topology_id, 'status', status, "
+    "              'before', before_json, 'after', after_json) "
+    "FROM audit;"
+    "INSERT INTO journals (name, last_id) SELECT 'audit', "
+    "  max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0), "
+    "      coalesce((SELECT max(id) FROM audit), 0));"
+    "DROP TABLE audit;",
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
@@ -151,9 +179,14 @@ class Stmt {
 };
 
 Status migrate(Db& db, const std::string& path) {
-  Stmt v(db, "PRAGMA user_version");
-  if (!v.ok() || v.step() != SQLITE_ROW) return v.error("reading the schema version");
-  const int version = static_cast<int>(v.int64(0));
+  int version = 0;
+  {
+    // Finalized before migrating: a DROP TABLE fails while any statement
+    // is still active.
+    Stmt v(db, "PRAGMA user_version");
+    if (!v.ok() || v.step() != SQLITE_ROW) return v.error("reading the schema version");
+    version = static_cast<int>(v.int64(0));
+  }
   if (version > kSqliteSchemaVersion) {
     return failed_precondition("the SQLite store '" + path + "' has schema version " +
                                std::to_string(version) + ", newer than this build's " +
@@ -296,33 +329,29 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
+  StatusOr<std::vector<JournalEntry>> load_journal(std::string_view name,
+                                                   const JournalQuery& q) override {
+    EPOCH_RETURN_IF_ERROR(check_journal_name(name));
+    EPOCH_RETURN_IF_ERROR(check_journal_key(q.key));
     ReaderLease reader = acquire_reader();
     Stmt s(reader.db,
-           "SELECT id, time, user_name, role, method, path, topology_id, status, before_json, "
-           "after_json "
-           "FROM audit WHERE id < ? AND (? = '' OR topology_id = ?) ORDER BY id DESC LIMIT ?");
-    s.bind(1, q.before_id.value_or(std::numeric_limits<std::int64_t>::max()))
-        .bind(2, q.topology_id)
-        .bind(3, q.topology_id)
-        .bind(4, static_cast<std::int64_t>(q.limit));
-    std::vector<AuditEntry> out;
+           "SELECT id, key, data FROM journal_entries "
+           "WHERE name = ? AND id < ? AND (? = '' OR key = ?) ORDER BY id DESC LIMIT ?");
+    s.bind(1, std::string(name))
+        .bind(2, q.before_id.value_or(std::numeric_limits<std::int64_t>::max()))
+        .bind(3, q.key)
+        .bind(4, q.key)
+        .bind(5, static_cast<std::int64_t>(q.limit));
+    std::vector<JournalEntry> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
-      AuditEntry a;
-      a.id = s.int64(0);
-      a.time = from_epoch_millis(s.int64(1));
-      a.user = s.text(2);
-      a.role = s.text(3);
-      a.method = s.text(4);
-      a.path = s.text(5);
-      a.topology_id = s.text(6);
-      a.status = static_cast<int>(s.int64(7));
-      a.before = s.text(8);
-      a.after = s.text(9);
-      out.push_back(std::move(a));
+      JournalEntry j;
+      j.id = s.int64(0);
+      j.key = s.text(1);
+      j.data = s.text(2);
+      out.push_back(std::move(j));
     }
-    if (rc != SQLITE_DONE) return s.error("reading the audit log");
+    if (rc != SQLITE_DONE) return s.error("reading journal " + std::string(name));
     return out;
   }
 
@@ -365,6 +394,7 @@ class SqliteStore final : public Store {
   }
 
   CommitResult apply(const Batch& batch) {
+    EPOCH_RETURN_IF_ERROR(store::journal_of(batch).status());
     if (Status s = writer_.exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     CommitResult r = apply_ops(batch);
     if (r.ok()) {
@@ -462,26 +492,28 @@ class SqliteStore final : public Store {
           if (st.step() != SQLITE_DONE) s = st.error("deleting runs of " + op.topology_id);
           break;
         }
-        case WriteOp::Kind::kAppendAudit: {
-          const AuditEntry& a = *op.audit;
-          Stmt st(writer_,
-                  "INSERT INTO audit (time, user_name, role, method, path, topology_id, status, "
-                  "before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-          st.bind(1, to_epoch_millis(a.time))
-              .bind(2, a.user)
-              .bind(3, a.role)
-              .bind(4, a.method)
-              .bind(5, a.path)
-              .bind(6, a.topology_id)
-              .bind(7, std::int64_t{a.status})
-              .bind(8, a.before)
-              .bind(9, a.after);
+        case WriteOp::Kind::kAppendJournal: {
+          Stmt next(writer_,
+                    "INSERT INTO journals (name, last_id) VALUES (?, 1) "
+                    "ON CONFLICT(name) DO UPDATE SET last_id = last_id + 1 RETURNING last_id");
+          next.bind(1, op.journal);
+          if (next.step() != SQLITE_ROW) {
+            s = next.error("numbering an entry of journal " + op.journal);
+            break;
+          }
+          const std::int64_t id = next.int64(0);
+          if (next.step() != SQLITE_DONE) {
+            s = next.error("numbering an entry of journal " + op.journal);
+            break;
+          }
+          Stmt st(writer_, "INSERT INTO journal_entries (name, id, key, data) VALUES (?, ?, ?, ?)");
+          st.bind(1, op.journal).bind(2, id).bind(3, op.entry->key).bind(4, op.entry->data);
           if (st.step() != SQLITE_DONE) {
-            s = st.error("writing an audit entry");
-          } else if (op.audit_keep > 0) {
-            Stmt prune(writer_, "DELETE FROM audit WHERE id <= ? - ?");
-            prune.bind(1, sqlite3_last_insert_rowid(writer_.get())).bind(2, op.audit_keep);
-            if (prune.step() != SQLITE_DONE) s = prune.error("pruning the audit log");
+            s = st.error("writing an entry of journal " + op.journal);
+          } else if (op.journal_keep > 0) {
+            Stmt prune(writer_, "DELETE FROM journal_entries WHERE name = ? AND id <= ? - ?");
+            prune.bind(1, op.journal).bind(2, id).bind(3, op.journal_keep);
+            if (prune.step() != SQLITE_DONE) s = prune.error("pruning journal " + op.journal);
           }
           break;
         }

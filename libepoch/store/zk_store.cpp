@@ -2,17 +2,21 @@
 // epoch/zookeeper.h). Reads are pipelined async calls; each batch becomes
 // fenced multis built on a writer thread.
 //
-// The audit log (docs/zookeeper-audit.md) is bucketed so that no reply
-// ZooKeeper sends for it can pass jute.maxbuffer (1 MiB by default; Java
+// Journals (store.h; docs/zookeeper-audit.md) are bucketed so that no reply
+// ZooKeeper sends for one can pass jute.maxbuffer (1 MiB by default; Java
 // clients such as zkCli, Curator and Epoch-Java drop the connection on a
-// larger packet, and a flat parent passed it near 65,000 entries):
-//   /audit                         {"layout":"buckets","last":L,"floor":F,"pruned":P}
-//   /audit/b-<id/1000, 7 digits>   a bucket: the entries whose id / 1000 is its number
-//   /audit/b-.../a-<id, 10 digits>[-<topologyId> | ~]   the entry's JSON
+// larger packet, and a flat parent passed it near 65,000 entries). The
+// journal "audit" (epochd's audit log) lives at /audit, where the audit log
+// always was; any other journal J at /journals/J:
+//   <dir>                          {"layout":"buckets","last":L,"floor":F,"pruned":P}
+//   <dir>/b-<id/1000, 7 digits>    a bucket: the entries whose id / 1000 is its number
+//   <dir>/b-.../a-<id, 10 digits>[-<key> | ~]   the entry's data, as given
 // `last` is the newest id given; ids are consecutive, and each multi that
-// creates entries also sets /audit's data at the version it was read with,
-// so two writers cannot give the same id. Entries with id <= `floor` are
-// out of retention (never returned), those <= `pruned` are deleted.
+// creates entries also sets the directory's data at the version it was read
+// with, so two writers cannot give the same id. Entries with id <= `floor`
+// are out of retention (never returned), those <= `pruned` are deleted.
+// ("~" marks an entry whose key could not be in a name: only entries the
+// audit log wrote before it was a journal.)
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
@@ -25,6 +29,7 @@
 
 #include "../support/work_queue.h"
 #include "epoch/zookeeper.h"
+#include "journal.h"
 #include "run_query.h"
 #include "zk_connection.h"
 
@@ -70,51 +75,52 @@ struct ZkOp {
   std::string path;
   std::string data;
   int version = -1;
-  // The audit log's counter (/audit's data) once this op is applied; empty:
-  // the op leaves it alone. send() ends each multi holding such ops with a
-  // version-checked write of the last one.
-  std::string audit_mark = {};
+  // The journal's counter (its directory's data) once this op is applied;
+  // empty: the op leaves it alone. send() ends each multi holding such ops
+  // with a version-checked write of the last one.
+  std::string mark = {};
   bool with_next = false;  // never sent in another multi than the next op
 };
 
-// ---- the audit log's layout ---------------------------------------------------------
+// ---- the journals' layout -----------------------------------------------------------
 
 // Entries per bucket node.
-constexpr std::int64_t kAuditBucketEntries = 1000;
+constexpr std::int64_t kBucketEntries = 1000;
 // ZooKeeper's default jute.maxbuffer: the largest packet a server accepts
 // and a Java client reads (a larger reply drops the connection).
 constexpr std::size_t kZkMaxPacket = 0xfffff;
 // The longest entry name: "a-", an id (at most 19 digits), "-", a topology id.
-constexpr std::size_t kAuditNameMax = 2 + 19 + 1 + limits::kName;
+constexpr std::size_t kEntryNameMax = 2 + 19 + 1 + limits::kName;
 // A bucket's getChildren reply: a 4-byte length and the name per child.
-static_assert(kAuditBucketEntries * (4 + kAuditNameMax) + 1024 < kZkMaxPacket / 2,
-              "a full audit bucket must list well under jute.maxbuffer");
-// The largest audit entry stored (its JSON); a getData reply adds < 1 KiB.
-constexpr std::size_t kAuditEntryMaxBytes = 512 * 1024;
-static_assert(kAuditEntryMaxBytes + 1024 < kZkMaxPacket);
+static_assert(kBucketEntries * (4 + kEntryNameMax) + 1024 < kZkMaxPacket / 2,
+              "a full journal bucket must list well under jute.maxbuffer");
+// The largest entry stored; a getData reply adds < 1 KiB.
+constexpr std::size_t kEntryMaxBytes = 512 * 1024;
+static_assert(kEntryMaxBytes + 1024 < kZkMaxPacket);
 // Retention's work per commit (the rest is left for the next commits; the
 // entries stay out of retention meanwhile).
-constexpr std::size_t kAuditPruneOpsPerCommit = 4000;
-constexpr int kAuditPruneListsPerCommit = 8;
-// At start the store lists /audit to find entries in the old flat layout;
+constexpr std::size_t kPruneOpsPerCommit = 4000;
+constexpr int kPruneListsPerCommit = 8;
+// Before its first append the store lists a journal's directory to find
+// entries in the old flat layout;
 // past this many buckets (65 million entries kept) it does not (the reply
 // would pass kZkMaxPacket).
-constexpr std::int64_t kAuditMaxBucketsListed = 50'000;
+constexpr std::int64_t kMaxBucketsListed = 50'000;
 
-// /audit's data: the counter and the retention marks.
-struct AuditMark {
+// A journal directory's data: the counter and the retention marks.
+struct JournalMark {
   std::int64_t last = 0;    // the newest id given (0: none)
   std::int64_t floor = 0;   // ids <= floor are out of retention
   std::int64_t pruned = 0;  // ids <= pruned are deleted, with their buckets
 };
 
-std::string audit_mark_json(const AuditMark& m) {
+std::string mark_json(const JournalMark& m) {
   return boost::json::serialize(boost::json::object{
       {"layout", "buckets"}, {"last", m.last}, {"floor", m.floor}, {"pruned", m.pruned}});
 }
 
 // nullopt: not the bucketed layout's counter (a tree in the flat layout, or new).
-std::optional<AuditMark> parse_audit_mark(const std::string& text) {
+std::optional<JournalMark> parse_mark(const std::string& text) {
   if (text.empty()) return std::nullopt;
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(text, ec);
@@ -124,7 +130,7 @@ std::optional<AuditMark> parse_audit_mark(const std::string& text) {
   if (layout == nullptr || !layout->is_string() || layout->as_string() != "buckets") {
     return std::nullopt;
   }
-  AuditMark m;
+  JournalMark m;
   const std::pair<const char*, std::int64_t*> fields[] = {
       {"last", &m.last}, {"floor", &m.floor}, {"pruned", &m.pruned}};
   for (const auto& [key, field] : fields) {
@@ -141,50 +147,40 @@ std::string zero_padded(std::int64_t n, int width) {
   return buf;
 }
 
-std::int64_t audit_bucket(std::int64_t id) {
-  return id / kAuditBucketEntries;
+std::int64_t bucket_of(std::int64_t id) {
+  return id / kBucketEntries;
 }
 
-std::string audit_bucket_name(std::int64_t bucket) {
+std::string bucket_name(std::int64_t bucket) {
   return "b-" + zero_padded(bucket, 7);
 }
 
-// Whether a topology id goes into entry names as it is (Epoch's rule for
-// names: 1-255 of [0-9a-zA-Z_-]). Any other id (an entry about a request
-// naming no valid topology) is marked "~" and known by reading the entry.
-bool topology_in_name(const std::string& id) {
-  return !id.empty() && id.size() <= limits::kName && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c == '-';
-  });
-}
-
-std::string audit_entry_name(std::int64_t id, const std::string& topology_id) {
+// A key goes into the entry's name (check_journal_key: 1-255 of
+// [0-9a-zA-Z_-]), so that the key filter reads names only. "~" marks an
+// entry moved from the flat layout whose key is not a valid one.
+std::string entry_name(std::int64_t id, const std::string& key) {
   std::string name = "a-" + zero_padded(id, 10);
-  if (topology_id.empty()) return name;
-  return topology_in_name(topology_id) ? name + "-" + topology_id : name + "~";
+  if (key.empty()) return name;
+  return check_journal_key(key).ok() ? name + "-" + key : name + "~";
 }
 
 // An entry's name, parsed.
-struct AuditName {
+struct EntryName {
   std::int64_t id = 0;
-  enum class Topology { kEmpty, kNamed, kUnknown } kind = Topology::kEmpty;
-  std::string_view topology;  // kNamed
+  enum class Key { kEmpty, kNamed, kUnknown } kind = Key::kEmpty;
+  std::string_view key;  // kNamed
   std::string_view name;
 
-  // Whether the entry may be about `topology_id` ("": any): known from the
-  // name, except for kUnknown entries when the id cannot be in a name.
-  bool may_match(const std::string& topology_id) const {
-    if (topology_id.empty()) return true;
-    if (topology_in_name(topology_id)) return kind == Topology::kNamed && topology == topology_id;
-    return kind == Topology::kUnknown;
+  // Whether the entry is one the filter `key` ("": any) returns.
+  bool matches(const std::string& filter) const {
+    return filter.empty() || (kind == Key::kNamed && key == filter);
   }
 };
 
-// "a-<digits>[-<topology>|~]"; nullopt for any other name.
-std::optional<AuditName> parse_audit_name(std::string_view name) {
+// "a-<digits>[-<key>|~]"; nullopt for any other name.
+std::optional<EntryName> parse_entry_name(std::string_view name) {
   if (name.size() < 3 || name.substr(0, 2) != "a-") return std::nullopt;
-  AuditName n;
+  EntryName n;
   n.name = name;
   const char* end = name.data() + name.size();
   const auto [p, ec] = std::from_chars(name.data() + 2, end, n.id);
@@ -192,10 +188,10 @@ std::optional<AuditName> parse_audit_name(std::string_view name) {
   const std::string_view rest(p, static_cast<std::size_t>(end - p));
   if (rest.empty()) return n;
   if (rest == "~") {
-    n.kind = AuditName::Topology::kUnknown;
+    n.kind = EntryName::Key::kUnknown;
   } else if (rest.size() > 1 && rest.front() == '-') {
-    n.kind = AuditName::Topology::kNamed;
-    n.topology = rest.substr(1);
+    n.kind = EntryName::Key::kNamed;
+    n.key = rest.substr(1);
   } else {
     return std::nullopt;
   }
@@ -203,60 +199,58 @@ std::optional<AuditName> parse_audit_name(std::string_view name) {
 }
 
 // One bucket's entries, newest first, restricted to ids in [lowest, highest].
-std::vector<AuditName> audit_names(const std::vector<std::string>& children, std::int64_t lowest,
+std::vector<EntryName> entry_names(const std::vector<std::string>& children, std::int64_t lowest,
                                    std::int64_t highest) {
-  std::vector<AuditName> out;
+  std::vector<EntryName> out;
   out.reserve(children.size());
   for (const std::string& c : children) {
-    const auto n = parse_audit_name(c);
+    const auto n = parse_entry_name(c);
     if (n && n->id >= lowest && n->id <= highest) out.push_back(*n);
   }
   std::sort(out.begin(), out.end(),
-            [](const AuditName& a, const AuditName& b) { return a.id > b.id; });
+            [](const EntryName& a, const EntryName& b) { return a.id > b.id; });
   return out;
 }
 
-void log_audit(const std::string& message) {
-  std::fprintf(stderr, "epoch zookeeper store: audit log: %s\n", message.c_str());
+void log_journal(const std::string& dir, const std::string& message) {
+  std::fprintf(stderr, "epoch zookeeper store: journal %s: %s\n", dir.c_str(), message.c_str());
 }
 
-std::string audit_json(const AuditEntry& a) {
-  return boost::json::serialize(boost::json::object{{"time", to_epoch_millis(a.time)},
-                                                    {"user", a.user},
-                                                    {"role", a.role},
-                                                    {"method", a.method},
-                                                    {"path", a.path},
-                                                    {"topologyId", a.topology_id},
-                                                    {"status", a.status},
-                                                    {"before", a.before},
-                                                    {"after", a.after}});
-}
-
-std::optional<AuditEntry> parse_audit(const std::string& text) {
+// The key of an entry in the flat layout, which only the audit log had (its
+// JSON, as epochd wrote it, names the topology in `topologyId`): that id
+// when it can be a key, "~" (unknown) when it cannot, "" when none.
+std::string flat_entry_key(const std::string& data) {
   boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.as_object();
-  const auto str = [&](const char* k) -> std::string {
-    const auto* f = o.if_contains(k);
-    return f && f->is_string() ? std::string(f->as_string()) : std::string();
-  };
-  const auto num = [&](const char* k) -> std::int64_t {
-    const auto* f = o.if_contains(k);
-    return f && f->is_int64() ? f->as_int64() : 0;
-  };
-  AuditEntry a;
-  a.time = from_epoch_millis(num("time"));
-  a.user = str("user");
-  a.role = str("role");
-  a.method = str("method");
-  a.path = str("path");
-  a.topology_id = str("topologyId");
-  a.status = static_cast<int>(num("status"));
-  a.before = str("before");
-  a.after = str("after");
-  return a;
+  const boost::json::value v = boost::json::parse(data, ec);
+  const auto* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+  const auto* t = o != nullptr ? o->if_contains("topologyId") : nullptr;
+  if (t == nullptr || !t->is_string() || t->as_string().empty()) return {};
+  const std::string key(t->as_string());
+  return check_journal_key(key).ok() ? key : "~";
 }
+
+// A journal as one store's writer knows it.
+struct Journal {
+  std::string dir;
+  bool started = false;  // start_journal() has run
+  // The counter as this store last read or wrote it (dropped when a commit
+  // fails), and the bucket retention works in.
+  bool loaded = false;
+  JournalMark mark;
+  int version = 0;  // the directory's data version
+  std::int64_t prune_bucket = -1;
+  bool prune_bucket_exists = false;
+  std::map<std::int64_t, std::string> prune_names;  // its entries not deleted yet: id -> name
+
+  void forget() {
+    loaded = false;
+    mark = {};
+    version = 0;
+    prune_bucket = -1;
+    prune_bucket_exists = false;
+    prune_names.clear();
+  }
+};
 
 class ZkStore final : public Store {
  public:
@@ -376,56 +370,56 @@ class ZkStore final : public Store {
 
   // Reads the newest bucket first, one bucket per getChildren call (each
   // reply at most ~281 KB), and reads the data of the entries it returns
-  // only (and of entries marked "~" when the filter is such a topology id).
-  // A topology filter lists the buckets down to the oldest kept until it has
-  // `limit` entries: names only, up to 100 listings for 100,000 entries.
-  StatusOr<std::vector<AuditEntry>> load_audit(const AuditQuery& q) override {
-    std::vector<AuditEntry> out;
+  // only. A key filter lists the buckets down to the oldest kept until it
+  // has `limit` entries: names only, up to 100 listings for 100,000 entries.
+  StatusOr<std::vector<JournalEntry>> load_journal(std::string_view name,
+                                                   const JournalQuery& q) override {
+    EPOCH_RETURN_IF_ERROR(check_journal_name(name));
+    EPOCH_RETURN_IF_ERROR(check_journal_key(q.key));
+    const std::string dir = journal_dir(name);
+    std::vector<JournalEntry> out;
     if (q.limit == 0) return out;
     ZkNode counter;
-    const int rc = conn_->get(audit_dir(), counter);
+    const int rc = conn_->get(dir, counter);
     if (rc == ZNONODE) return out;
-    if (rc != ZOK) return ZkConnection::to_status(rc, "read " + audit_dir());
-    const std::optional<AuditMark> mark = parse_audit_mark(counter.data);
-    if (!mark) return load_flat_audit(q);
+    if (rc != ZOK) return ZkConnection::to_status(rc, "read " + dir);
+    const std::optional<JournalMark> mark = parse_mark(counter.data);
+    if (!mark) return load_flat(dir, q);
     const std::int64_t lowest = mark->floor + 1;
     if (q.before_id && *q.before_id <= lowest) return out;
     const std::int64_t highest = q.before_id ? std::min(mark->last, *q.before_id - 1) : mark->last;
     std::size_t window = 1;  // buckets listed at once: 1, 2, 4, 8 while more are needed
-    for (std::int64_t bucket = audit_bucket(highest);
-         highest >= lowest && bucket >= audit_bucket(lowest) && out.size() < q.limit;) {
+    for (std::int64_t bucket = bucket_of(highest);
+         highest >= lowest && bucket >= bucket_of(lowest) && out.size() < q.limit;) {
       std::vector<std::string> dirs;
-      for (; dirs.size() < window && bucket >= audit_bucket(lowest); --bucket)
-        dirs.push_back(audit_dir() + "/" + audit_bucket_name(bucket));
+      for (; dirs.size() < window && bucket >= bucket_of(lowest); --bucket)
+        dirs.push_back(dir + "/" + bucket_name(bucket));
       std::vector<std::vector<std::string>> children;
       if (int r = conn_->children_many(dirs, children); r != ZOK) {
-        return ZkConnection::to_status(r, "list " + audit_dir() + "/b-*");
+        return ZkConnection::to_status(r, "list " + dir + "/b-*");
       }
       for (std::size_t d = 0; d < dirs.size() && out.size() < q.limit; ++d) {
-        const std::vector<AuditName> names = audit_names(children[d], lowest, highest);
-        std::size_t next = 0;  // the next name to consider
-        while (next < names.size() && out.size() < q.limit) {
-          // Read as many matching entries as are still wanted.
-          std::vector<std::string> paths;
-          std::vector<std::int64_t> ids;
-          for (; next < names.size() && paths.size() < q.limit - out.size(); ++next) {
-            if (!names[next].may_match(q.topology_id)) continue;
-            paths.push_back(dirs[d] + "/" + std::string(names[next].name));
-            ids.push_back(names[next].id);
-          }
-          if (paths.empty()) break;
-          std::vector<std::optional<ZkNode>> nodes;
-          if (int r = conn_->get_many(paths, nodes); r != ZOK) {
-            return ZkConnection::to_status(r, "read " + dirs[d]);
-          }
-          for (std::size_t i = 0; i < nodes.size(); ++i) {
-            if (!nodes[i]) continue;  // pruned meanwhile
-            auto a = parse_audit(nodes[i]->data);
-            if (!a) return internal_error("cannot decode " + paths[i]);
-            if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
-            a->id = ids[i];
-            out.push_back(std::move(*a));
-          }
+        // The names say which entries match: only those are read.
+        std::vector<std::string> paths;
+        std::vector<const EntryName*> picked;
+        const std::vector<EntryName> names = entry_names(children[d], lowest, highest);
+        for (const EntryName& n : names) {
+          if (paths.size() == q.limit - out.size()) break;
+          if (!n.matches(q.key)) continue;
+          paths.push_back(dirs[d] + "/" + std::string(n.name));
+          picked.push_back(&n);
+        }
+        std::vector<std::optional<ZkNode>> nodes;
+        if (int r = conn_->get_many(paths, nodes); r != ZOK) {
+          return ZkConnection::to_status(r, "read " + dirs[d]);
+        }
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+          if (!nodes[i]) continue;  // pruned meanwhile
+          JournalEntry entry;
+          entry.id = picked[i]->id;
+          if (picked[i]->kind == EntryName::Key::kNamed) entry.key = std::string(picked[i]->key);
+          entry.data = std::move(nodes[i]->data);
+          out.push_back(std::move(entry));
         }
       }
       window = std::min<std::size_t>(window * 2, 8);
@@ -459,38 +453,45 @@ class ZkStore final : public Store {
     return live_dir() + "/" + tid + "~" + rid;
   }
 
-  std::string audit_dir() const { return root_ + "/audit"; }
-  std::string audit_bucket_path(std::int64_t bucket) const {
-    return audit_dir() + "/" + audit_bucket_name(bucket);
+  static std::string bucket_path(const Journal& j, std::int64_t bucket) {
+    return j.dir + "/" + bucket_name(bucket);
   }
 
-  // The audit log of a tree in the flat layout (/audit/a-<seq>, sequential
-  // nodes) that no store of this version has started on yet: one listing of
-  // every entry, and a read of each entry until `limit` match.
-  StatusOr<std::vector<AuditEntry>> load_flat_audit(const AuditQuery& q) {
+  // "audit" stays where the audit log was before journals.
+  std::string journal_dir(std::string_view name) const {
+    return name == "audit" ? root_ + "/audit" : root_ + "/journals/" + std::string(name);
+  }
+
+  // A journal in the flat layout (<dir>/a-<seq>, sequential nodes: the
+  // audit log as earlier versions wrote it) that no store of this version
+  // has appended to yet: one listing of every entry, and a read of each
+  // entry until `limit` match.
+  StatusOr<std::vector<JournalEntry>> load_flat(const std::string& dir, const JournalQuery& q) {
     std::vector<std::string> children;
-    const int rc = conn_->children(audit_dir(), children);
-    if (rc == ZNONODE) return std::vector<AuditEntry>{};
-    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + audit_dir());
-    if (q.before_id && *q.before_id <= 0) return std::vector<AuditEntry>{};
-    std::vector<AuditName> names = audit_names(
+    const int rc = conn_->children(dir, children);
+    if (rc == ZNONODE) return std::vector<JournalEntry>{};
+    if (rc != ZOK) return ZkConnection::to_status(rc, "list " + dir);
+    if (q.before_id && *q.before_id <= 0) return std::vector<JournalEntry>{};
+    std::vector<EntryName> names = entry_names(
         children, 0, q.before_id ? *q.before_id - 1 : std::numeric_limits<std::int64_t>::max());
-    std::vector<AuditEntry> out;
+    std::vector<JournalEntry> out;
     for (std::size_t at = 0; at < names.size() && out.size() < q.limit; at += 200) {
       std::vector<std::string> paths;
       for (std::size_t i = at; i < std::min(names.size(), at + 200); ++i)
-        paths.push_back(audit_dir() + "/" + std::string(names[i].name));
+        paths.push_back(dir + "/" + std::string(names[i].name));
       std::vector<std::optional<ZkNode>> nodes;
       if (int r = conn_->get_many(paths, nodes); r != ZOK) {
-        return ZkConnection::to_status(r, "read " + audit_dir());
+        return ZkConnection::to_status(r, "read " + dir);
       }
       for (std::size_t i = 0; i < nodes.size() && out.size() < q.limit; ++i) {
         if (!nodes[i]) continue;
-        auto a = parse_audit(nodes[i]->data);
-        if (!a) return internal_error("cannot decode " + paths[i]);
-        if (!q.topology_id.empty() && a->topology_id != q.topology_id) continue;
-        a->id = names[at + i].id;
-        out.push_back(std::move(*a));
+        const std::string key = flat_entry_key(nodes[i]->data);
+        if (!q.key.empty() && key != q.key) continue;
+        JournalEntry entry;
+        entry.key = key == "~" ? "" : key;
+        entry.id = names[at + i].id;
+        entry.data = std::move(nodes[i]->data);
+        out.push_back(std::move(entry));
       }
     }
     return out;
@@ -539,36 +540,49 @@ class ZkStore final : public Store {
     if (!r.ok() && r.status().code() == StatusCode::kAborted) {
       // A cached parent may have vanished (Epoch's parents are container
       // nodes, which ZooKeeper removes once empty), or another writer
-      // moved the audit counter: look again, once.
+      // moved a journal's counter: look again, once.
       known_.clear();
-      audit_ = {};
+      forget_journals();
       r = apply(item.first);
     }
     if (!r.ok()) {
       known_.clear();
-      audit_ = {};
+      forget_journals();
     }
     item.second(std::move(r));
   }
 
+  void forget_journals() {
+    for (auto& [name, j] : journals_)
+      j.forget();
+  }
+
+  Journal& journal(const std::string& name) {
+    const auto [it, added] = journals_.try_emplace(name);
+    if (added) it->second.dir = journal_dir(name);
+    return it->second;
+  }
+
   // Plans the batch against what ZooKeeper holds, then sends it.
   CommitResult apply(const Batch& batch) {
+    EPOCH_ASSIGN_OR_RETURN(const std::string journal_name, store::journal_of(batch));
     if (batch.fence && !batch.fence->path.empty() && batch.fence->path.front() != '/') {
       return invalid_argument("fencing token '" + batch.fence->path +
                               "' is not a ZooKeeper path (use the ZooKeeper elector with "
                               "the ZooKeeper store)");
     }
     if (!roots_ready_) {
-      for (const char* dir : {"/topologies", "/runs", "/fires", "/audit"}) {
+      for (const char* dir : {"/topologies", "/runs", "/fires"}) {
         if (int rc = conn_->ensure_path(root_ + dir); rc != ZOK) {
           return ZkConnection::to_status(rc, "create " + root_ + dir);
         }
       }
       roots_ready_ = true;
     }
-    if (!audit_started_) {
-      EPOCH_RETURN_IF_ERROR(start_audit(batch.fence));
-      audit_started_ = true;
+    Journal* jn = journal_name.empty() ? nullptr : &journal(journal_name);
+    if (jn != nullptr && !jn->started) {
+      EPOCH_RETURN_IF_ERROR(start_journal(*jn, batch.fence));
+      jn->started = true;
     }
     std::vector<ZkOp> ops;
     std::vector<std::pair<std::string, bool>> known_after;  // parents, fire and live nodes
@@ -594,22 +608,21 @@ class ZkStore final : public Store {
     std::set<std::string> lookup;
     std::vector<std::string> list_dirs;
     bool list_live = false;  // the index entries of deleted topologies
-    // The audit entries get the ids after the counter's; their buckets are
-    // created by the batch unless known to exist.
+    // The journal's entries get the ids after the counter's; their buckets
+    // are created by the batch unless known to exist.
     const auto appends = std::count_if(batch.ops.begin(), batch.ops.end(), [](const WriteOp& op) {
-      return op.kind == WriteOp::Kind::kAppendAudit;
+      return op.kind == WriteOp::Kind::kAppendJournal;
     });
-    AuditMark mark;
-    if (appends > 0) {
-      EPOCH_RETURN_IF_ERROR(load_audit_mark());
-      mark = audit_.mark;
-      for (std::int64_t b = audit_bucket(mark.last + 1); b <= audit_bucket(mark.last + appends);
-           ++b) {
-        if (!known_.count(audit_bucket_path(b))) lookup.insert(audit_bucket_path(b));
+    JournalMark mark;
+    if (jn != nullptr) {
+      EPOCH_RETURN_IF_ERROR(load_mark(*jn));
+      mark = jn->mark;
+      for (std::int64_t b = bucket_of(mark.last + 1); b <= bucket_of(mark.last + appends); ++b) {
+        if (!known_.count(bucket_path(*jn, b))) lookup.insert(bucket_path(*jn, b));
       }
     }
     for (const WriteOp& op : batch.ops) {
-      if (op.kind == WriteOp::Kind::kAppendAudit) continue;  // no path of its own
+      if (op.kind == WriteOp::Kind::kAppendJournal) continue;  // no path of its own
       EPOCH_RETURN_IF_ERROR(check_name("topology id", op.topology_id));
       const std::string tp = topology_path(op.topology_id);
       switch (op.kind) {
@@ -638,7 +651,7 @@ class ZkStore final : public Store {
           if (!fresh && !known_.count(lp)) lookup.insert(lp);
           break;
         }
-        case WriteOp::Kind::kAppendAudit:
+        case WriteOp::Kind::kAppendJournal:
           break;
         case WriteOp::Kind::kDeleteAllRuns:
           lookup.insert(runs_dir(op.topology_id));
@@ -778,21 +791,20 @@ class ZkStore final : public Store {
           versions.push_back(0);
           break;
         }
-        case WriteOp::Kind::kAppendAudit: {
-          std::string data = audit_json(*op.audit);
-          const std::size_t most = std::min(options_.max_record_bytes, kAuditEntryMaxBytes);
-          if (data.size() > most) {
-            return invalid_argument("an audit entry would be " + std::to_string(data.size()) +
-                                    " bytes; the ZooKeeper store keeps audit entries under " +
+        case WriteOp::Kind::kAppendJournal: {
+          const std::size_t most = std::min(options_.max_record_bytes, kEntryMaxBytes);
+          if (op.entry->data.size() > most) {
+            return invalid_argument("an entry of journal " + op.journal + " would be " +
+                                    std::to_string(op.entry->data.size()) +
+                                    " bytes; the ZooKeeper store keeps entries under " +
                                     std::to_string(most) + " bytes");
           }
           const std::int64_t id = ++mark.last;
-          if (op.audit_keep > 0) mark.floor = std::max(mark.floor, id - op.audit_keep);
-          ensure_dir(audit_bucket_path(audit_bucket(id)));
-          ops.push_back({ZkOp::Type::kCreate,
-                         audit_bucket_path(audit_bucket(id)) + "/" +
-                             audit_entry_name(id, op.audit->topology_id),
-                         std::move(data), 0, audit_mark_json(mark)});
+          if (op.journal_keep > 0) mark.floor = std::max(mark.floor, id - op.journal_keep);
+          const std::string bucket = bucket_path(*jn, bucket_of(id));
+          ensure_dir(bucket);
+          ops.push_back({ZkOp::Type::kCreate, bucket + "/" + entry_name(id, op.entry->key),
+                         op.entry->data, 0, mark_json(mark)});
           versions.push_back(0);
           break;
         }
@@ -824,16 +836,16 @@ class ZkStore final : public Store {
         }
       }
     }
-    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence));
-    if (appends > 0) {
-      audit_.mark = mark;
+    EPOCH_RETURN_IF_ERROR(send(ops, batch.fence, jn));
+    if (jn != nullptr && appends > 0) {
+      jn->mark = mark;
       // The bucket being pruned also gets this batch's entries.
       for (const ZkOp& op : ops) {
-        if (op.audit_mark.empty() || op.type != ZkOp::Type::kCreate) continue;
+        if (op.mark.empty() || op.type != ZkOp::Type::kCreate) continue;
         const auto slash = op.path.rfind('/');
-        const auto name = parse_audit_name(std::string_view(op.path).substr(slash + 1));
-        if (name && audit_bucket(name->id) == audit_.prune_bucket) {
-          audit_.prune_names.emplace(name->id, std::string(name->name));
+        const auto name = parse_entry_name(std::string_view(op.path).substr(slash + 1));
+        if (name && bucket_of(name->id) == jn->prune_bucket) {
+          jn->prune_names.emplace(name->id, std::string(name->name));
         }
       }
     }
@@ -849,36 +861,37 @@ class ZkStore final : public Store {
         known_.erase(path);
       }
     }
-    if (appends > 0) prune_audit(batch.fence);
+    if (jn != nullptr && appends > 0) prune(*jn, batch.fence);
     return versions;
   }
 
-  // ---- the audit log's writes ---------------------------------------------------
+  // ---- the journals' writes ------------------------------------------------------
 
   // Reads the counter unless cached (the cache is dropped whenever a commit
   // fails, so a counter moved by another writer is read again).
-  Status load_audit_mark() {
-    if (audit_.loaded) return ok_status();
+  Status load_mark(Journal& j) {
+    if (j.loaded) return ok_status();
     ZkNode node;
-    if (int rc = conn_->get(audit_dir(), node); rc != ZOK) {
-      audit_started_ = false;  // /audit is gone: set it up again next time
-      return ZkConnection::to_status(rc, "read " + audit_dir());
+    if (int rc = conn_->get(j.dir, node); rc != ZOK) {
+      j.started = false;  // the directory is gone: set it up again next time
+      return ZkConnection::to_status(rc, "read " + j.dir);
     }
-    const auto mark = parse_audit_mark(node.data);
+    const auto mark = parse_mark(node.data);
     if (!mark) {
-      audit_started_ = false;
-      return aborted(audit_dir() + " holds no audit counter");
+      j.started = false;
+      return aborted(j.dir + " holds no journal counter");
     }
-    audit_ = {};
-    audit_.loaded = true;
-    audit_.mark = *mark;
-    audit_.version = node.version;
+    j.forget();
+    j.loaded = true;
+    j.mark = *mark;
+    j.version = node.version;
     return ok_status();
   }
 
-  // Once per store, before its first write: sets up the bucketed layout and
-  // moves the entries of the flat layout (/audit/a-<seq>, ZooKeeper
-  // sequential nodes, as earlier versions wrote them) into buckets, in
+  // Once per store and journal, before its first append: sets up the
+  // bucketed layout and moves the entries of the flat layout (<dir>/a-<seq>,
+  // ZooKeeper sequential nodes, as earlier versions wrote the audit log)
+  // into buckets, in
   // fenced multis that each create entries and delete their old nodes (so
   // an entry is never in both places). A tree set up before (whose counter
   // exists) is searched too, for entries an earlier version wrote since
@@ -889,48 +902,50 @@ class ZkStore final : public Store {
   // commit fails with that error (and is logged), nothing is written, and
   // the next commit tries again; starting the new layout first would give
   // new entries ids below the old ones.
-  Status start_audit(const std::optional<FencingToken>& fence) {
-    ZkNode node;
-    if (int rc = conn_->get(audit_dir(), node); rc != ZOK) {
-      return ZkConnection::to_status(rc, "read " + audit_dir());
+  Status start_journal(Journal& j, const std::optional<FencingToken>& fence) {
+    if (int rc = conn_->ensure_path(j.dir); rc != ZOK) {
+      return ZkConnection::to_status(rc, "create " + j.dir);
     }
-    const std::optional<AuditMark> found = parse_audit_mark(node.data);
-    audit_ = {};
-    audit_.loaded = true;
-    audit_.mark = found.value_or(AuditMark{});
-    audit_.version = node.version;
-    if (found && audit_bucket(found->last) - audit_bucket(found->pruned) > kAuditMaxBucketsListed) {
-      log_audit("not looking for entries in the flat layout under " + audit_dir() + ": it has " +
-                std::to_string(audit_bucket(found->last) - audit_bucket(found->pruned)) +
-                " buckets, too many to list in one reply");
+    ZkNode node;
+    if (int rc = conn_->get(j.dir, node); rc != ZOK) {
+      return ZkConnection::to_status(rc, "read " + j.dir);
+    }
+    const std::optional<JournalMark> found = parse_mark(node.data);
+    j.forget();
+    j.loaded = true;
+    j.mark = found.value_or(JournalMark{});
+    j.version = node.version;
+    if (found && bucket_of(found->last) - bucket_of(found->pruned) > kMaxBucketsListed) {
+      log_journal(j.dir, "not looking for entries in the flat layout under " + j.dir + ": it has " +
+                             std::to_string(bucket_of(found->last) - bucket_of(found->pruned)) +
+                             " buckets, too many to list in one reply");
       return ok_status();
     }
     std::vector<std::string> children;
-    if (int rc = conn_->children(audit_dir(), children); rc != ZOK) {
-      const Status s = ZkConnection::to_status(rc, "list " + audit_dir());
-      log_audit(
-          "cannot look for entries in the flat layout (left in place, retried on the next "
-          "commit): " +
-          s.message());
-      audit_ = {};
+    if (int rc = conn_->children(j.dir, children); rc != ZOK) {
+      const Status s = ZkConnection::to_status(rc, "list " + j.dir);
+      log_journal(j.dir,
+                  "cannot look for entries in the flat layout (left in place, retried on the next "
+                  "commit): " +
+                      s.message());
+      j.forget();
       return s;
     }
     std::vector<std::pair<std::int64_t, std::string>> flat;  // (sequence, name)
     for (const std::string& c : children) {
-      const auto n = parse_audit_name(c);
-      if (n && n->kind == AuditName::Topology::kEmpty) flat.emplace_back(n->id, c);
+      const auto n = parse_entry_name(c);
+      if (n && n->kind == EntryName::Key::kEmpty) flat.emplace_back(n->id, c);
     }
     std::sort(flat.begin(), flat.end());
     if (flat.empty()) {
       if (found) return ok_status();
       // A new tree (or an empty flat log): write the counter.
-      std::vector<ZkOp> ops{
-          {ZkOp::Type::kCheck, audit_dir(), {}, -1, audit_mark_json(audit_.mark)}};
-      const Status s = send(ops, fence);
-      if (!s.ok()) audit_ = {};
+      std::vector<ZkOp> ops{{ZkOp::Type::kCheck, j.dir, {}, -1, mark_json(j.mark)}};
+      const Status s = send(ops, fence, &j);
+      if (!s.ok()) j.forget();
       return s;
     }
-    AuditMark mark = audit_.mark;
+    JournalMark mark = j.mark;
     if (!found) mark.floor = mark.pruned = std::max<std::int64_t>(flat.front().first, 1) - 1;
     std::size_t moved = 0;
     constexpr std::size_t kChunk = 500;
@@ -938,11 +953,11 @@ class ZkStore final : public Store {
       const std::size_t end = std::min(flat.size(), at + kChunk);
       std::vector<std::string> old_paths;
       for (std::size_t i = at; i < end; ++i)
-        old_paths.push_back(audit_dir() + "/" + flat[i].second);
+        old_paths.push_back(j.dir + "/" + flat[i].second);
       std::vector<std::optional<ZkNode>> nodes;
       if (int rc = conn_->get_many(old_paths, nodes); rc != ZOK) {
-        audit_ = {};
-        return ZkConnection::to_status(rc, "read " + audit_dir());
+        j.forget();
+        return ZkConnection::to_status(rc, "read " + j.dir);
       }
       // The ids: an entry keeps its sequence number when it is newer than
       // the counter, else it gets the next id.
@@ -953,15 +968,15 @@ class ZkStore final : public Store {
         if (!nodes[i]) continue;
         ids[i] = flat[at + i].first > last ? flat[at + i].first : last + 1;
         last = ids[i];
-        if (!known_.count(audit_bucket_path(audit_bucket(ids[i])))) {
-          buckets.insert(audit_bucket_path(audit_bucket(ids[i])));
+        if (!known_.count(bucket_path(j, bucket_of(ids[i])))) {
+          buckets.insert(bucket_path(j, bucket_of(ids[i])));
         }
       }
       const std::vector<std::string> bucket_paths(buckets.begin(), buckets.end());
       std::vector<int> versions;
       if (int rc = conn_->exists_many(bucket_paths, versions); rc != ZOK) {
-        audit_ = {};
-        return ZkConnection::to_status(rc, "look up " + audit_dir() + "/b-*");
+        j.forget();
+        return ZkConnection::to_status(rc, "look up " + j.dir + "/b-*");
       }
       std::set<std::string> missing;
       for (std::size_t i = 0; i < bucket_paths.size(); ++i) {
@@ -972,30 +987,31 @@ class ZkStore final : public Store {
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         if (!nodes[i]) continue;  // deleted meanwhile
         ++count;
-        const std::string bucket = audit_bucket_path(audit_bucket(ids[i]));
+        const std::string bucket = bucket_path(j, bucket_of(ids[i]));
         if (missing.erase(bucket) > 0) ops.push_back({ZkOp::Type::kCreate, bucket, {}, 0});
         // An entry that cannot be decoded is moved as it is, marked "~".
-        const auto entry = parse_audit(nodes[i]->data);
         mark.last = ids[i];
-        const std::string json = audit_mark_json(mark);
+        const std::string json = mark_json(mark);
         ops.push_back({ZkOp::Type::kCreate,
-                       bucket + "/" + audit_entry_name(ids[i], entry ? entry->topology_id : "~"),
+                       bucket + "/" + entry_name(ids[i], flat_entry_key(nodes[i]->data)),
                        std::move(nodes[i]->data), 0, json, /*with_next=*/true});
         ops.push_back({ZkOp::Type::kDelete, old_paths[i], {}, -1, json});
       }
       if (ops.empty()) continue;
-      if (Status s = send(ops, fence); !s.ok()) {
-        log_audit("moving entries from the flat layout failed after " + std::to_string(moved) +
-                  " (the rest stay in place, retried on the next commit): " + s.message());
-        audit_ = {};
+      if (Status s = send(ops, fence, &j); !s.ok()) {
+        log_journal(j.dir,
+                    "moving entries from the flat layout failed after " + std::to_string(moved) +
+                        " (the rest stay in place, retried on the next commit): " + s.message());
+        j.forget();
         return s;
       }
       for (const std::string& b : buckets)
         known_.insert(b);
-      audit_.mark = mark;
+      j.mark = mark;
       moved += count;
     }
-    log_audit("moved " + std::to_string(moved) + " entries from the flat layout into buckets");
+    log_journal(j.dir,
+                "moved " + std::to_string(moved) + " entries from the flat layout into buckets");
     return ok_status();
   }
 
@@ -1004,74 +1020,76 @@ class ZkStore final : public Store {
   // advance the counter's `pruned`. Best effort: on failure (another
   // writer, the connection) it is logged and resumed by a later commit; the
   // entries stay out of retention meanwhile. Each bucket is listed once
-  // (its entries are kept in audit_.prune_names until deleted), and a call
-  // does at most kAuditPruneListsPerCommit listings and
-  // kAuditPruneOpsPerCommit deletions.
-  void prune_audit(const std::optional<FencingToken>& fence) {
-    if (!audit_.loaded || audit_.mark.pruned >= audit_.mark.floor) return;
-    AuditMark mark = audit_.mark;
+  // (its entries are kept in j.prune_names until deleted), and a call
+  // does at most kPruneListsPerCommit listings and
+  // kPruneOpsPerCommit deletions.
+  void prune(Journal& j, const std::optional<FencingToken>& fence) {
+    if (!j.loaded || j.mark.pruned >= j.mark.floor) return;
+    JournalMark mark = j.mark;
     std::vector<ZkOp> ops;
     int lists = 0;
-    while (mark.pruned < mark.floor && ops.size() < kAuditPruneOpsPerCommit) {
-      const std::int64_t bucket = audit_bucket(mark.pruned + 1);
-      if (audit_.prune_bucket != bucket) {
-        if (lists == kAuditPruneListsPerCommit) break;
+    while (mark.pruned < mark.floor && ops.size() < kPruneOpsPerCommit) {
+      const std::int64_t bucket = bucket_of(mark.pruned + 1);
+      if (j.prune_bucket != bucket) {
+        if (lists == kPruneListsPerCommit) break;
         ++lists;
         std::vector<std::string> children;
-        const int rc = conn_->children(audit_bucket_path(bucket), children);
+        const int rc = conn_->children(bucket_path(j, bucket), children);
         if (rc != ZOK && rc != ZNONODE) {
-          log_audit("retention: " +
-                    ZkConnection::to_status(rc, "list " + audit_bucket_path(bucket)).message());
-          audit_ = {};
+          log_journal(j.dir,
+                      "retention: " +
+                          ZkConnection::to_status(rc, "list " + bucket_path(j, bucket)).message());
+          j.forget();
           return;
         }
-        audit_.prune_bucket = bucket;
-        audit_.prune_bucket_exists = rc == ZOK;
-        audit_.prune_names.clear();
-        for (const AuditName& n :
-             audit_names(children, 0, std::numeric_limits<std::int64_t>::max()))
-          audit_.prune_names.emplace(n.id, std::string(n.name));
+        j.prune_bucket = bucket;
+        j.prune_bucket_exists = rc == ZOK;
+        j.prune_names.clear();
+        for (const EntryName& n :
+             entry_names(children, 0, std::numeric_limits<std::int64_t>::max()))
+          j.prune_names.emplace(n.id, std::string(n.name));
       }
-      const std::int64_t bucket_last = (bucket + 1) * kAuditBucketEntries - 1;
+      const std::int64_t bucket_last = (bucket + 1) * kBucketEntries - 1;
       const std::int64_t upto = std::min(mark.floor, bucket_last);
-      auto& names = audit_.prune_names;
+      auto& names = j.prune_names;
       for (auto it = names.begin(); it != names.end() && it->first <= upto;) {
         mark.pruned = std::max(mark.pruned, it->first);
         ops.push_back({ZkOp::Type::kDelete,
-                       audit_bucket_path(bucket) + "/" + it->second,
+                       bucket_path(j, bucket) + "/" + it->second,
                        {},
                        -1,
-                       audit_mark_json(mark)});
+                       mark_json(mark)});
         it = names.erase(it);
       }
       mark.pruned = upto;
       if (upto == bucket_last) {
-        if (audit_.prune_bucket_exists) {
-          ops.push_back(
-              {ZkOp::Type::kDelete, audit_bucket_path(bucket), {}, -1, audit_mark_json(mark)});
-          known_.erase(audit_bucket_path(bucket));
+        if (j.prune_bucket_exists) {
+          ops.push_back({ZkOp::Type::kDelete, bucket_path(j, bucket), {}, -1, mark_json(mark)});
+          known_.erase(bucket_path(j, bucket));
         }
-        audit_.prune_bucket = -1;
+        j.prune_bucket = -1;
         names.clear();
       }
     }
-    if (ops.empty() || ops.back().audit_mark != audit_mark_json(mark)) {
-      ops.push_back({ZkOp::Type::kCheck, audit_dir(), {}, -1, audit_mark_json(mark)});
+    if (ops.empty() || ops.back().mark != mark_json(mark)) {
+      ops.push_back({ZkOp::Type::kCheck, j.dir, {}, -1, mark_json(mark)});
     }
-    if (Status s = send(ops, fence); !s.ok()) {
-      log_audit("retention: " + s.message() + " (resumed by a later commit)");
-      audit_ = {};
+    if (Status s = send(ops, fence, &j); !s.ok()) {
+      log_journal(j.dir, "retention: " + s.message() + " (resumed by a later commit)");
+      j.forget();
       return;
     }
-    audit_.mark.pruned = mark.pruned;
+    j.mark.pruned = mark.pruned;
   }
 
   // Sends the ops as multis of at most max_multi_bytes, each starting with
-  // the fence check. A multi holding ops that move the audit counter ends
-  // with a write of /audit at the version the counter was read with (so
-  // each part is atomic with its counter, and a concurrent writer aborts).
-  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence) {
-    const std::string counter = audit_dir();
+  // the fence check. A multi holding ops that move the counter of `j` (the
+  // batch's journal) ends with a write of j's directory at the version the
+  // counter was read with (so each part is atomic with its counter, and a
+  // concurrent writer aborts).
+  Status send(const std::vector<ZkOp>& ops, const std::optional<FencingToken>& fence,
+              Journal* j = nullptr) {
+    const std::string counter = j != nullptr ? j->dir : std::string();
     std::size_t begin = 0;
     std::size_t part = 0;
     while (begin < ops.size()) {
@@ -1080,14 +1098,14 @@ class ZkStore final : public Store {
       const ZkOp* marked = nullptr;  // the part's last op moving the counter
       while (end < ops.size()) {
         std::size_t need = ops[end].path.size() + ops[end].data.size() + 64;
-        if (marked == nullptr && !ops[end].audit_mark.empty()) {
-          need += counter.size() + ops[end].audit_mark.size() + 64;  // the counter's write
+        if (marked == nullptr && !ops[end].mark.empty()) {
+          need += counter.size() + ops[end].mark.size() + 64;  // the counter's write
         }
         if (end > begin && !ops[end - 1].with_next && bytes + need > options_.max_multi_bytes) {
           break;
         }
         bytes += need;
-        if (!ops[end].audit_mark.empty()) marked = &ops[end];
+        if (!ops[end].mark.empty()) marked = &ops[end];
         ++end;
       }
       std::vector<zoo_op_t> zops;
@@ -1124,9 +1142,8 @@ class ZkStore final : public Store {
       }
       if (marked != nullptr) {
         zops.emplace_back();
-        zoo_set_op_init(&zops.back(), counter.c_str(), marked->audit_mark.data(),
-                        static_cast<int>(marked->audit_mark.size()), audit_.version,
-                        &stats[end - begin]);
+        zoo_set_op_init(&zops.back(), counter.c_str(), marked->mark.data(),
+                        static_cast<int>(marked->mark.size()), j->version, &stats[end - begin]);
       }
       std::vector<zoo_op_result_t> results;
       const int rc = conn_->multi(zops, results);
@@ -1142,7 +1159,7 @@ class ZkStore final : public Store {
                                        where);
           }
           if (marked != nullptr && i + 1 == results.size()) {
-            return ZkConnection::to_status(err, "the audit counter " + counter +
+            return ZkConnection::to_status(err, "the journal counter " + counter +
                                                     " changed meanwhile (another writer)" + where);
           }
           const ZkOp& op = ops[begin + i - (fenced ? 1 : 0)];
@@ -1154,7 +1171,7 @@ class ZkStore final : public Store {
         }
         return ZkConnection::to_status(rc, "commit" + where);
       }
-      if (marked != nullptr) ++audit_.version;
+      if (marked != nullptr) ++j->version;
       begin = end;
       ++part;
     }
@@ -1167,18 +1184,9 @@ class ZkStore final : public Store {
   // Writer thread only: run directories and fire nodes known to exist.
   std::unordered_set<std::string> known_;
   bool roots_ready_ = false;
-  bool index_ready_ = false;    // the live-run index exists
-  bool audit_started_ = false;  // start_audit() has run
-  // Writer thread only: the audit counter as this store last read or wrote
-  // it (dropped when a commit fails), and the bucket retention works in.
-  struct AuditState {
-    bool loaded = false;
-    AuditMark mark;
-    int version = 0;  // /audit's data version
-    std::int64_t prune_bucket = -1;
-    bool prune_bucket_exists = false;
-    std::map<std::int64_t, std::string> prune_names;  // its entries not deleted yet: id -> name
-  } audit_;
+  bool index_ready_ = false;  // the live-run index exists
+  // Writer thread only: the journals appended to, by name.
+  std::map<std::string, Journal, std::less<>> journals_;
   // Guarded by mu_: live runs a full scan found, to be indexed.
   std::vector<std::string> unindexed_;
   std::mutex mu_;

@@ -120,6 +120,22 @@ std::string str(const json::value& v) {
   return std::string(v.as_string());
 }
 
+// The launch of a container task "main" of topology "t", run `run_id`,
+// for tests that drive a DroveExecutor directly.
+epoch::TaskLaunch busybox_launch(const std::string& run_id) {
+  epoch::TaskLaunch l;
+  l.task_id = "t-" + run_id + "-main";
+  l.topology_id = "t";
+  l.run_id = run_id;
+  l.task_name = "main";
+  epoch::ContainerTask c;
+  c.task_name = "main";
+  c.executable.url = "docker.io/library/busybox:1.36";
+  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
+  l.task.spec = c;
+  return l;
+}
+
 }  // namespace
 
 TEST_CASE("Drove: create to a finished run; Drove's outcomes; composites; the log link") {
@@ -476,16 +492,7 @@ TEST_CASE(
   auto made = epoch::make_drove_executor(o);
   REQUIRE(made.ok());
   epoch::Executor& ex = **made;
-  epoch::TaskLaunch l;
-  l.task_id = "t-detached-main";
-  l.topology_id = "t";
-  l.run_id = "detached";
-  l.task_name = "main";
-  epoch::ContainerTask c;
-  c.task_name = "main";
-  c.executable.url = "docker.io/library/busybox:1.36";
-  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
-  l.task.spec = c;
+  const epoch::TaskLaunch l = busybox_launch("detached");
   std::atomic<int> reports{0};
   std::atomic<bool> cancelled{false};
   ex.launch(l, [&](const epoch::TaskUpdate& u) {
@@ -534,16 +541,7 @@ TEST_CASE("DroveExecutor: a CREATE being retried holds no worker between its tri
   auto made = epoch::make_drove_executor(o);
   REQUIRE(made.ok());
   epoch::Executor& ex = **made;
-  epoch::TaskLaunch l;
-  l.task_id = "t-stuck-main";
-  l.topology_id = "t";
-  l.run_id = "stuck";
-  l.task_name = "main";
-  epoch::ContainerTask c;
-  c.task_name = "main";
-  c.executable.url = "docker.io/library/busybox:1.36";
-  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
-  l.task.spec = c;
+  const epoch::TaskLaunch l = busybox_launch("stuck");
   ex.launch(l, [](const epoch::TaskUpdate&) {});
   const auto calls = drove.count("apiCalls");
   REQUIRE(eventually([&] { return drove.count("apiCalls") > calls; }, 10s));

@@ -144,48 +144,79 @@ inline void check_contract(Store& store, bool exact_messages = true) {
   REQUIRE(commit(store, std::move(del)).ok());
   CHECK(store.load_topologies()->empty());
   CHECK(store.ping().ok());
-  // The audit log: appended through batches, read newest first, paged.
+  // Journals: appended through batches, read newest first, paged, by key.
+  const auto entry = [](const std::string& key, int i) {
+    return JournalEntry{0, key, R"({"n":)" + std::to_string(i) + "}"};
+  };
   for (int i = 0; i < 5; ++i) {
-    AuditEntry e;
-    e.time = from_epoch_millis(1000 + i);
-    e.user = "alice";
-    e.role = "READ_WRITE";
-    e.method = "PUT";
-    e.path = "/apis/v1/topologies/t" + std::to_string(i % 2) + "/pause";
-    e.topology_id = "t" + std::to_string(i % 2);
-    e.status = 200;
-    e.before = i == 0 ? "" : R"({"id":"x","state":"ACTIVE"})";
-    e.after = R"({"id":"x","state":"PAUSED"})";
-    Batch entry;
-    entry.append_audit(e);
-    REQUIRE(commit(store, std::move(entry)).ok());
+    Batch one;
+    one.append_journal("audit", entry("t" + std::to_string(i % 2), i));
+    REQUIRE(commit(store, std::move(one)).ok());
   }
-  auto audit = store.load_audit(AuditQuery{3, std::nullopt, ""});
-  REQUIRE(audit.ok());
-  REQUIRE(audit->size() == 3);
-  CHECK(audit->front().time == from_epoch_millis(1004));
-  CHECK(audit->front().id > (*audit)[1].id);
-  CHECK(audit->front().after == R"({"id":"x","state":"PAUSED"})");
-  CHECK(audit->front().user == "alice");
-  CHECK(audit->front().status == 200);
-  const auto older = store.load_audit(AuditQuery{10, audit->back().id, ""});
+  Batch other;  // another journal: its own ids, apart from the first
+  other.append_journal("jobs-log", entry("", 100));
+  other.append_journal("jobs-log", entry("t1", 101));
+  REQUIRE(commit(store, std::move(other)).ok());
+  auto page = store.load_journal("audit", JournalQuery{3, std::nullopt, ""});
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 3);
+  CHECK(page->front().data == R"({"n":4})");
+  CHECK(page->front().key == "t0");
+  CHECK(page->front().id > (*page)[1].id);
+  const auto older = store.load_journal("audit", JournalQuery{10, page->back().id, ""});
   REQUIRE(older->size() == 2);
-  CHECK(older->back().time == from_epoch_millis(1000));
-  CHECK(older->back().before.empty());
-  const auto of_t1 = store.load_audit(AuditQuery{10, std::nullopt, "t1"});
+  CHECK(older->back().data == R"({"n":0})");
+  const auto of_t1 = store.load_journal("audit", JournalQuery{10, std::nullopt, "t1"});
   REQUIRE(of_t1->size() == 2);
-  for (const AuditEntry& e : *of_t1)
-    CHECK(e.topology_id == "t1");
-  // Retention: an append can keep only the newest entries.
-  AuditEntry last = audit->front();
-  last.time = from_epoch_millis(2000);
+  for (const JournalEntry& e : *of_t1)
+    CHECK(e.key == "t1");
+  const auto jobs = store.load_journal("jobs-log", JournalQuery{10, std::nullopt, ""});
+  REQUIRE(jobs->size() == 2);
+  CHECK(jobs->front().data == R"({"n":101})");
+  CHECK(jobs->back().key.empty());
+  CHECK(store.load_journal("never-written", JournalQuery{})->empty());
+  // Retention: an append can keep only the newest entries (of its journal).
   Batch trim;
-  trim.append_audit(last, 3);
+  trim.append_journal("audit", entry("t2", 5), 3);
   REQUIRE(commit(store, std::move(trim)).ok());
-  const auto kept = store.load_audit(AuditQuery{100, std::nullopt, ""});
+  const auto kept = store.load_journal("audit", JournalQuery{100, std::nullopt, ""});
   REQUIRE(kept->size() == 3);
-  CHECK(kept->front().time == from_epoch_millis(2000));
-  CHECK(kept->back().time == from_epoch_millis(1003));
+  CHECK(kept->front().data == R"({"n":5})");
+  CHECK(kept->back().data == R"({"n":3})");
+  CHECK(store.load_journal("jobs-log", JournalQuery{})->size() == 2);
+  // Bad names, keys and sizes are refused, with the rest of their batch;
+  // a batch appends to one journal at most.
+  const auto refused = [&](Batch rejected) {
+    rejected.put_topology(topology("refused"), kMustNotExist);
+    const auto r = commit(store, std::move(rejected));
+    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK_FALSE(store.load_topology("refused")->has_value());
+  };
+  for (const std::string& name :
+       std::vector<std::string>{"", "Audit", "a/b", "-x", std::string(33, 'a'), "../x"}) {
+    CAPTURE(name);
+    Batch append;
+    append.append_journal(name, entry("", 1));
+    refused(std::move(append));
+    CHECK(store.load_journal(name, JournalQuery{}).status().code() == StatusCode::kInvalidArgument);
+  }
+  for (const std::string& key :
+       std::vector<std::string>{"a b", "x/y", std::string(256, 'k'), "~"}) {
+    CAPTURE(key);
+    Batch append;
+    append.append_journal("audit", entry(key, 1));
+    refused(std::move(append));
+    CHECK(store.load_journal("audit", JournalQuery{10, std::nullopt, key}).status().code() ==
+          StatusCode::kInvalidArgument);
+  }
+  Batch big;
+  big.append_journal("audit", JournalEntry{0, "", std::string(kJournalDataMax + 1, 'x')});
+  refused(std::move(big));
+  Batch two;
+  two.append_journal("audit", entry("", 1));
+  two.append_journal("jobs-log", entry("", 1));
+  refused(std::move(two));
+  CHECK(store.load_journal("audit", JournalQuery{100, std::nullopt, ""})->size() == 3);
 }
 
 // Makes a store `rounds` times with commits in flight and destroys it at

@@ -91,6 +91,53 @@ TEST_CASE("SqliteStore: data survives reopening; the schema is versioned") {
   CHECK(nowhere.status().code() == StatusCode::kUnavailable);
 }
 
+TEST_CASE("SqliteStore: an audit table (schema 2) becomes the journal \"audit\", ids kept") {
+  TempDir dir;
+  const fs::path file = dir.path / "epoch.db";
+  REQUIRE(make_sqlite_store({file.string()}).ok());
+  {
+    // The file as schema 2 left it: the audit log in a table of its own.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    const char* v2 =
+        "DROP TABLE journals; DROP TABLE journal_entries;"
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+        "  user_name TEXT NOT NULL, role TEXT NOT NULL, method TEXT NOT NULL,"
+        "  path TEXT NOT NULL, topology_id TEXT NOT NULL, status INTEGER NOT NULL,"
+        "  before_json TEXT NOT NULL, after_json TEXT NOT NULL);"
+        "INSERT INTO audit VALUES (7, 1000, 'alice', 'ADMIN', 'PUT', '/apis/v1/topologies/a/pause',"
+        "  'a', 200, '{\"state\":\"ACTIVE\"}', '{\"state\":\"PAUSED\"}');"
+        "INSERT INTO audit VALUES (9, 2000, 'bob', 'READ_WRITE', 'POST', '/apis/v1/topologies',"
+        "  'not a key!', 200, '', '{}');"
+        "DELETE FROM audit WHERE id = 9;"  // the counter stays at 9
+        "INSERT INTO audit (time, user_name, role, method, path, topology_id, status,"
+        "  before_json, after_json) VALUES (3000, 'carol', 'ADMIN', 'DELETE',"
+        "  '/apis/v1/topologies/b', 'b', 200, '{}', '');"
+        "PRAGMA user_version=2;";
+    REQUIRE(sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = make_sqlite_store({file.string()});
+  REQUIRE(store.ok());
+  CHECK(user_version(file) == kSqliteSchemaVersion);
+  const auto all = (*store)->load_journal("audit", JournalQuery{10, std::nullopt, ""});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].id == 10);
+  CHECK((*all)[0].key == "b");
+  CHECK((*all)[1].id == 7);
+  CHECK((*all)[1].key == "a");
+  // The JSON epochd writes for an entry, field for field.
+  CHECK((*all)[1].data == R"({"time":1000,"user":"alice","role":"ADMIN","method":"PUT",)"
+                          R"("path":"/apis/v1/topologies/a/pause","topologyId":"a","status":200,)"
+                          R"("before":"{\"state\":\"ACTIVE\"}","after":"{\"state\":\"PAUSED\"}"})");
+  // New entries come after the old ones.
+  Batch b;
+  b.append_journal("audit", JournalEntry{0, "a", "{}"});
+  REQUIRE(commit(**store, std::move(b)).ok());
+  CHECK((*store)->load_journal("audit", JournalQuery{1, std::nullopt, "a"})->front().id == 11);
+}
+
 TEST_CASE("SqliteStore made and destroyed 1,000 times with commits in flight") {
   TempDir dir;
   CHECK(churn_with_commits_in_flight(1000, [&](int) {

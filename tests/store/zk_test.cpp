@@ -2,7 +2,8 @@
 // by the test on a free loopback port): the Store contract, Epoch-Java's
 // data read and written back in its own format, fenced writes after a
 // session expiry, the election, a ZooKeeper restart, and the audit log's
-// buckets (100,000 entries kept, moving the old flat layout, retention).
+// buckets (100,000 entries kept, moving the old flat layout, retention;
+// the audit log is the journal "audit").
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -342,23 +343,34 @@ TEST_CASE("the live-run index: recovery reads only live runs, and stays exact") 
 
 namespace {
 
-// An audit entry as the daemon writes it: a topology's details JSON before
-// and after a change (a few hundred bytes each).
-AuditEntry audit_entry(int i, const std::string& topology_id) {
-  AuditEntry e;
-  e.time = from_epoch_millis(1'700'000'000'000 + i);
-  e.user = "alice";
-  e.role = "READ_WRITE";
-  e.method = "PUT";
-  e.path = "/apis/v1/topologies/" + topology_id + "/pause";
-  e.topology_id = topology_id;
-  e.status = 200;
+// The JSON of an audit entry as epochd writes it (and wrote it before the
+// audit log was a journal): a topology's details JSON before and after a
+// change (a few hundred bytes each).
+std::string audit_json(int i, const std::string& topology_id) {
   const std::string details = R"({"id":")" + topology_id +
                               R"(","topology":{"name":"x","trigger":{"type":"CRON",)"
                               R"("timeSpec":"0 0/5 * * * ?"},"tasks":[{"taskName":"main"}]},)";
-  e.before = details + R"("state":"ACTIVE","created":1,"updated":)" + std::to_string(i) + "}";
-  e.after = details + R"("state":"PAUSED","created":1,"updated":)" + std::to_string(i) + "}";
-  return e;
+  return boost::json::serialize(boost::json::object{
+      {"time", 1'700'000'000'000 + i},
+      {"user", "alice"},
+      {"role", "READ_WRITE"},
+      {"method", "PUT"},
+      {"path", "/apis/v1/topologies/" + topology_id + "/pause"},
+      {"topologyId", topology_id},
+      {"status", 200},
+      {"before", details + R"("state":"ACTIVE","created":1,"updated":)" + std::to_string(i) + "}"},
+      {"after", details + R"("state":"PAUSED","created":1,"updated":)" + std::to_string(i) + "}"}});
+}
+
+// The journal entry epochd appends for it (the key: the topology).
+JournalEntry audit_entry(int i, const std::string& topology_id) {
+  return JournalEntry{0, topology_id, audit_json(i, topology_id)};
+}
+
+StatusOr<std::vector<JournalEntry>> load_audit(Store& store, std::size_t limit,
+                                               std::optional<std::int64_t> before = std::nullopt,
+                                               std::string key = {}) {
+  return store.load_journal("audit", JournalQuery{limit, before, std::move(key)});
 }
 
 // ZooKeeper's default jute.maxbuffer: Java clients (zkCli, Curator,
@@ -423,7 +435,7 @@ TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounde
   for (int at = 0; at < kTotal; at += kPerBatch) {
     Batch b;
     for (int i = at; i < std::min(kTotal, at + kPerBatch); ++i)
-      b.append_audit(audit_entry(i, topology_of(i)), kKeep);
+      b.append_journal("audit", audit_entry(i, topology_of(i)), kKeep);
     const auto r = commit(*store, std::move(b));
     REQUIRE_MESSAGE(r.ok(), r.status().message());
   }
@@ -442,16 +454,16 @@ TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounde
 
   // Paged newest first: exactly the newest kKeep, in order.
   const auto page_all = [&](const std::string& topology_id, std::size_t limit) {
-    std::vector<AuditEntry> all;
-    AuditQuery q;
+    std::vector<JournalEntry> all;
+    JournalQuery q;
     q.limit = limit;
-    q.topology_id = topology_id;
+    q.key = topology_id;
     while (true) {
-      auto page = store->load_audit(q);
+      auto page = store->load_journal("audit", q);
       REQUIRE_MESSAGE(page.ok(), page.status().message());
       CHECK(page->size() <= limit);
       if (page->empty()) break;
-      for (AuditEntry& e : *page)
+      for (JournalEntry& e : *page)
         all.push_back(std::move(e));
       q.before_id = all.back().id;
     }
@@ -467,17 +479,14 @@ TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounde
   for (std::size_t k = 0; k < all.size(); ++k) {
     const int i = kTotal - 1 - static_cast<int>(k);  // the entry written i-th
     if (k > 0 && all[k].id >= all[k - 1].id) ordered = false;
-    AuditEntry want = audit_entry(i, topology_of(i));
+    JournalEntry want = audit_entry(i, topology_of(i));
     want.id = all[k].id;
     if (all[k] != want) exact = false;
   }
   CHECK(ordered);
   CHECK(exact);
   // Small pages and before_id land exactly.
-  AuditQuery q;
-  q.limit = 3;
-  q.before_id = all[1500].id;
-  auto three = store->load_audit(q);
+  auto three = load_audit(*store, 3, all[1500].id);
   REQUIRE(three.ok());
   REQUIRE(three->size() == 3);
   CHECK((*three)[0] == all[1501]);
@@ -487,16 +496,16 @@ TEST_CASE("the audit log keeps the default retention (100,000 entries) in bounde
   for (const std::string& tid : {longest, std::string("topology-3")}) {
     const auto of = page_all(tid, 500);
     std::vector<std::int64_t> want;
-    for (const AuditEntry& e : all) {
-      if (e.topology_id == tid) want.push_back(e.id);
+    for (const JournalEntry& e : all) {
+      if (e.key == tid) want.push_back(e.id);
     }
     std::vector<std::int64_t> got;
-    for (const AuditEntry& e : of)
+    for (const JournalEntry& e : of)
       got.push_back(e.id);
     CHECK(got == want);
     CHECK(!got.empty());
   }
-  CHECK(store->load_audit(AuditQuery{10, std::nullopt, "nobody"})->empty());
+  CHECK(load_audit(*store, 10, std::nullopt, "nobody")->empty());
   MESSAGE(
       "filtered reads in ",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t2)
@@ -515,113 +524,123 @@ TEST_CASE("audit entries from the flat layout are moved into buckets, ids kept")
   std::vector<std::string> flat;
   for (int i = 0; i < 2600; ++i) {
     const std::string tid = i % 100 == 0 ? odd : "t" + std::to_string(i % 3);
-    AuditEntry e = audit_entry(i, tid);
-    const std::string json =
-        boost::json::serialize(boost::json::object{{"time", to_epoch_millis(e.time)},
-                                                   {"user", e.user},
-                                                   {"role", e.role},
-                                                   {"method", e.method},
-                                                   {"path", e.path},
-                                                   {"topologyId", e.topology_id},
-                                                   {"status", e.status},
-                                                   {"before", e.before},
-                                                   {"after", e.after}});
     std::string created;
-    REQUIRE(conn->create("/epoch/audit/a-", json, ZOO_SEQUENCE, &created) == ZOK);
+    REQUIRE(conn->create("/epoch/audit/a-", audit_json(i, tid), ZOO_SEQUENCE, &created) == ZOK);
     flat.push_back(created);
   }
   for (int i = 0; i < 2600; i += 7)
     REQUIRE(conn->remove(flat[static_cast<std::size_t>(i)]) == ZOK);
 
   auto store = make_zk_store(conn);
-  // Before this version's first commit, the flat log is read as it is.
-  const auto before = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  // Before this version's first append, the flat log is read as it is: the
+  // key of an entry is the topology id its JSON names, when it can be one.
+  const auto before = load_audit(*store, 5000);
   REQUIRE(before.ok());
   const std::size_t kept = 2600 - (2600 + 6) / 7;
   REQUIRE(before->size() == kept);
   CHECK(before->front().id == 2599);
+  CHECK(before->front().key == "t1");  // 2599 % 3
+  CHECK(before->front().data == audit_json(2599, "t1"));
   CHECK(before->back().id == 1);  // a-0000000001 (a-0000000000 was pruned)
+  const auto flat_t1 = load_audit(*store, 5000, std::nullopt, "t1");
+  REQUIRE(flat_t1.ok());
 
-  // The first commit moves them, whatever the batch holds.
+  // Other writes do not touch the journal; its first append moves the
+  // entries, and the new one comes after them.
   Batch b;
   b.put_topology(topology("a"), kMustNotExist);
   REQUIRE(commit(*store, std::move(b)).ok());
+  CHECK(*load_audit(*store, 5000) == *before);
+  Batch next;
+  next.append_journal("audit", audit_entry(9000, "t1"));
+  REQUIRE(commit(*store, std::move(next)).ok());
   std::vector<std::string> top;
   REQUIRE(conn->children("/epoch/audit", top) == ZOK);
   std::sort(top.begin(), top.end());
   CHECK(top == std::vector<std::string>{"b-0000000", "b-0000001", "b-0000002"});
-  const auto after = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  auto after = load_audit(*store, 5000);
   REQUIRE(after.ok());
-  CHECK(*after == *before);  // same entries, same ids
-  // New entries come after them; the filter sees moved entries too.
-  Batch next;
-  next.append_audit(audit_entry(9000, "t1"));
-  REQUIRE(commit(*store, std::move(next)).ok());
-  const auto of_t1 = store->load_audit(AuditQuery{5000, std::nullopt, "t1"});
+  REQUIRE(after->size() == kept + 1);
+  CHECK(after->front().id == 2600);
+  CHECK(after->front().data == audit_json(9000, "t1"));
+  after->erase(after->begin());
+  CHECK(*after == *before);  // same entries, same ids, same keys
+  // The filter sees moved entries too.
+  const auto of_t1 = load_audit(*store, 5000, std::nullopt, "t1");
   REQUIRE(of_t1.ok());
   CHECK(of_t1->front().id == 2600);
-  CHECK(of_t1->front().time == audit_entry(9000, "t1").time);
+  CHECK(of_t1->size() == flat_t1->size() + 1);
   std::size_t want = 1;
-  for (const AuditEntry& e : *before)
-    want += e.topology_id == "t1" ? 1 : 0;
+  for (const JournalEntry& e : *before)
+    want += e.key == "t1" ? 1 : 0;
   CHECK(of_t1->size() == want);
-  const auto of_odd = store->load_audit(AuditQuery{5000, std::nullopt, odd});
-  REQUIRE(of_odd.ok());
-  CHECK(of_odd->size() == 26 - 4);  // i % 100 == 0, less those pruned (i % 700 == 0)
-  for (const AuditEntry& e : *of_odd)
-    CHECK(e.topology_id == odd);
+  // Entries about an id that cannot be a key are moved with no key
+  // (marked "~"): still listed, never matched by a key.
+  std::size_t marked = 0;
+  for (const std::string& bucket : top) {
+    std::vector<std::string> names;
+    REQUIRE(conn->children("/epoch/audit/" + bucket, names) == ZOK);
+    for (const std::string& n : names)
+      marked += n.back() == '~' ? 1 : 0;
+  }
+  CHECK(marked == 26 - 4);  // i % 100 == 0, less those pruned (i % 700 == 0)
+  CHECK(load_audit(*store, 5000, std::nullopt, odd).status().code() ==
+        StatusCode::kInvalidArgument);
 
   // An earlier version, leading for a while in a rolling upgrade, appends
-  // in the flat layout again: the next store to start moves its entries
+  // in the flat layout again: the next store to append moves its entries
   // after the newest (keeping their sequence numbers, which are larger).
   std::string stray;
-  REQUIRE(conn->create("/epoch/audit/a-",
-                       boost::json::serialize(boost::json::object{
-                           {"time", 5}, {"user", "old"}, {"topologyId", "t2"}, {"status", 200}}),
-                       ZOO_SEQUENCE, &stray) == ZOK);
+  const std::string stray_json = boost::json::serialize(
+      boost::json::object{{"time", 5}, {"user", "old"}, {"topologyId", "t2"}, {"status", 200}});
+  REQUIRE(conn->create("/epoch/audit/a-", stray_json, ZOO_SEQUENCE, &stray) == ZOK);
   auto restarted = make_zk_store(conn);
-  Batch touch;
-  touch.set_last_fire("a", from_epoch_millis(1));
-  REQUIRE(commit(*restarted, std::move(touch)).ok());
+  Batch again;
+  again.append_journal("audit", audit_entry(9001, "t2"));
+  REQUIRE(commit(*restarted, std::move(again)).ok());
   int version = 0;
   CHECK(conn->exists(stray, &version) == ZNONODE);
-  const auto newest = restarted->load_audit(AuditQuery{1, std::nullopt, ""});
-  REQUIRE(newest->size() == 1);
-  CHECK(newest->front().user == "old");
-  CHECK(newest->front().id > 2600);  // its sequence number, newer than the counter
+  const auto newest = load_audit(*restarted, 2);
+  REQUIRE(newest->size() == 2);
+  CHECK(newest->front().data == audit_json(9001, "t2"));
+  CHECK(newest->back().data == stray_json);
+  CHECK(newest->back().key == "t2");
+  CHECK(newest->back().id > 2600);  // its sequence number, newer than the counter
 }
 
-TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, split multis") {
+TEST_CASE("journal entries: names, size limit, fencing, two writers, split multis") {
   ZkServer zk;
   auto conn = connect(zk);
   auto store = make_zk_store(conn);
-  // Topology ids that cannot be part of a node name are marked "~"; the
-  // filter still finds them.
-  const std::string long_id(400, 'q');
-  for (const std::string& tid : {std::string("a b/c"), long_id, std::string(), std::string("ok")}) {
+  // The key is in the entry's name, so that the key filter reads names only.
+  for (const std::string& key :
+       {std::string(), std::string("ok"), std::string(), std::string("ok")}) {
     Batch b;
-    b.append_audit(audit_entry(1, tid));
+    b.append_journal("audit", audit_entry(1, key));
     REQUIRE(commit(*store, std::move(b)).ok());
   }
   std::vector<std::string> names;
   REQUIRE(conn->children("/epoch/audit/b-0000000", names) == ZOK);
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"a-0000000001~", "a-0000000002~", "a-0000000003",
+  CHECK(names == std::vector<std::string>{"a-0000000001", "a-0000000002-ok", "a-0000000003",
                                           "a-0000000004-ok"});
-  for (const std::string& tid : {std::string("a b/c"), long_id, std::string("ok")}) {
-    const auto of = store->load_audit(AuditQuery{10, std::nullopt, tid});
-    REQUIRE(of.ok());
-    REQUIRE(of->size() == 1);
-    CHECK(of->front().topology_id == tid);
-  }
-  CHECK(store->load_audit(AuditQuery{10, std::nullopt, ""})->size() == 4);
+  CHECK(load_audit(*store, 10, std::nullopt, "ok")->size() == 2);
+  CHECK(load_audit(*store, 10)->size() == 4);
+  // Another journal lives apart, under /journals, with its own ids.
+  Batch jobs;
+  jobs.append_journal("jobs", JournalEntry{0, "k", "payload"});
+  REQUIRE(commit(*store, std::move(jobs)).ok());
+  names.clear();
+  REQUIRE(conn->children("/epoch/journals/jobs/b-0000000", names) == ZOK);
+  CHECK(names == std::vector<std::string>{"a-0000000001-k"});
+  CHECK(store->load_journal("jobs", JournalQuery{})->front().data == "payload");
 
   // An entry over the size limit is refused, with the rest of its batch.
   Batch big;
-  AuditEntry huge = audit_entry(2, "ok");
-  huge.after.assign(600 * 1024, 'x');
+  JournalEntry huge = audit_entry(2, "ok");
+  huge.data.assign(600 * 1024, 'x');
   big.put_topology(topology("big"), kMustNotExist);
-  big.append_audit(huge);
+  big.append_journal("audit", huge);
   CHECK(commit(*store, std::move(big)).status().code() == StatusCode::kInvalidArgument);
   CHECK_FALSE(store->load_topology("big")->has_value());
 
@@ -631,11 +650,11 @@ TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, sp
   FencingToken stale = *leader.elector->fencing_token();
   stale.version += 1;
   Batch fenced;
-  fenced.append_audit(audit_entry(3, "ok"));
+  fenced.append_journal("audit", audit_entry(3, "ok"));
   fenced.fence = stale;
   CHECK(commit(*store, std::move(fenced)).status().code() == StatusCode::kFailedPrecondition);
   Batch current;
-  current.append_audit(audit_entry(4, "ok"));
+  current.append_journal("audit", audit_entry(4, "ok"));
   current.fence = leader.elector->fencing_token();
   REQUIRE(commit(*store, std::move(current)).ok());
 
@@ -644,10 +663,10 @@ TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, sp
   auto other = make_zk_store(conn);
   for (int i = 0; i < 6; ++i) {
     Batch b;
-    b.append_audit(audit_entry(10 + i, "ok"), 8);
+    b.append_journal("audit", audit_entry(10 + i, "ok"), 8);
     REQUIRE(commit(i % 2 == 0 ? *other : *store, std::move(b)).ok());
   }
-  auto all = store->load_audit(AuditQuery{100, std::nullopt, ""});
+  auto all = load_audit(*store, 100);
   REQUIRE(all->size() == 8);
   for (std::size_t k = 0; k < all->size(); ++k)
     CHECK((*all)[k].id == 11 - static_cast<std::int64_t>(k));
@@ -659,13 +678,13 @@ TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, sp
   auto split = make_zk_store(conn, small);
   Batch many;
   for (int i = 0; i < 2500; ++i)
-    many.append_audit(audit_entry(100 + i, "s" + std::to_string(i % 4)), 1200);
+    many.append_journal("audit", audit_entry(100 + i, "s" + std::to_string(i % 4)), 1200);
   REQUIRE(commit(*split, std::move(many)).ok());
-  all = store->load_audit(AuditQuery{5000, std::nullopt, ""});
+  all = load_audit(*store, 5000);
   REQUIRE(all->size() == 1200);
   CHECK(all->front().id == 2511);
   CHECK(all->back().id == 1312);
-  CHECK(all->front().time == audit_entry(2599, "").time);
+  CHECK(all->front().data == audit_json(2599, "s3"));
   const AuditTree tree = walk_audit_tree(*conn);
   CHECK(tree.entries == 1200);
   CHECK(tree.buckets == 2);  // b-0000001 (1312-1999) and b-0000002
@@ -675,14 +694,14 @@ TEST_CASE("audit entries: odd topology ids, size limit, fencing, two writers, sp
   // bucket.
   for (int i = 0; i < 30; ++i) {
     Batch b;
-    b.append_audit(audit_entry(3000 + i, "one"), 5);
+    b.append_journal("audit", audit_entry(3000 + i, "one"), 5);
     REQUIRE(commit(*store, std::move(b)).ok());
   }
-  all = store->load_audit(AuditQuery{100, std::nullopt, ""});
+  all = load_audit(*store, 100);
   REQUIRE(all->size() == 5);
   CHECK(all->front().id == 2541);
   CHECK(all->back().id == 2537);
   CHECK(walk_audit_tree(*conn).entries == 5);
-  CHECK(store->load_audit(AuditQuery{100, 2537, ""})->empty());
-  CHECK(store->load_audit(AuditQuery{100, std::numeric_limits<std::int64_t>::min(), ""})->empty());
+  CHECK(load_audit(*store, 100, 2537)->empty());
+  CHECK(load_audit(*store, 100, std::numeric_limits<std::int64_t>::min())->empty());
 }
