@@ -28,7 +28,10 @@
 // get_topology and list_topologies take their answer at the call from a
 // snapshot the strand publishes after every change, and deliver it on an
 // io_context thread (not the strand), so reads never wait behind a burst of
-// fires; while a new leader is still recovering they go through the strand.
+// fires. While a new leader recovers (it reads the store on the Scheduler's
+// reader thread, never on the strand), operations and reads wait for it and
+// then see what it read; the read counts as work of the io_context, so
+// run() does not return while it is out.
 // Runs are read from the Store (load_run, load_runs), on any node and any
 // thread: it holds every run whose actions have happened, and the engine
 // keeps no second copy to read them from.
@@ -142,8 +145,9 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Joins the election; on becoming leader, loads the store, re-attaches to
-  // unfinished tasks, applies catch-up and arms the timers.
+  // Joins the election; on becoming leader, loads the store (off the
+  // strand), re-attaches to unfinished tasks, applies catch-up and arms the
+  // timers.
   void start();
   // Leaves the election and stops timers and writes at once. Tasks keep
   // running on the executor; the next leader attaches to them. Waits until
