@@ -219,17 +219,18 @@ void Engine::emit(Event e) {
   commits_.emit(std::move(e));
 }
 
-void Engine::emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec) {
+void Engine::emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec, Event::Type type,
+                      std::optional<std::string> message) {
   Event e;
   e.topology = std::move(spec);
   e.run = std::make_shared<const RunInfo>(r);
-  e.type = Event::Type::kRunStateChanged;
+  e.type = type;
   e.topology_id = r.topology_id;
   e.run_id = r.run_id;
   e.run_type = r.run_type;
   e.run_state = r.state;
   e.scheduled_time = r.scheduled_time;
-  e.message = r.reason.value_or("");
+  e.message = message ? std::move(*message) : r.reason.value_or("");
   emit(std::move(e));
 }
 

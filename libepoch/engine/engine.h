@@ -132,10 +132,27 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // The engine's store reads (recovery, run now's id check, retention) run
   // as jobs on the reader thread (or options_.store_reads): never on the
   // strand (a read must not hold up fires, nor wait behind them), nor on the
-  // io_context (an embedder's may have one thread, the strand's). A job
-  // holds the Store (it outlives the Scheduler) and the engine only weakly,
-  // and posts its result to the strand.
+  // io_context (an embedder's may have one thread, the strand's).
   void post_read(std::function<void()> job);
+
+  // Runs `read(store)` on the reader thread, then `then(engine, result)` on
+  // the strand, and flushes. The job holds the Store (it outlives the
+  // Scheduler) and the engine only weakly: once the engine is gone, `then`
+  // is not called. `then` checks the term it was asked in itself.
+  template <typename Read, typename Then>
+  void read_then(Read read, Then then) {
+    std::weak_ptr<Engine> weak = shared_from_this();
+    post_read([weak, &store = store_, strand = strand_, read = std::move(read),
+               then = std::move(then)]() mutable {
+      auto result = std::make_shared<decltype(read(store))>(read(store));
+      asio::post(strand, [weak, result, then = std::move(then)]() mutable {
+        const auto self = weak.lock();
+        if (!self) return;
+        then(*self, std::move(*result));
+        self->flush();
+      });
+    });
+  }
 
   void list_topologies(Callback<std::vector<TopologyView>> done);
   void stats(Callback<SchedulerStats> done);
@@ -228,7 +245,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   // Events go out, in order, once what they describe is durable.
   void emit(Event e);
-  void emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec);
+  void emit_run(const RunInfo& r, std::shared_ptr<const Topology> spec,
+                Event::Type type = Event::Type::kRunStateChanged,
+                std::optional<std::string> message = std::nullopt);
   void emit_task(const RunInfo& r, const std::string& name, const TaskRunInfo& t);
   void emit_topology(Event::Type type, const TopologyDetails& d);
 

@@ -151,38 +151,35 @@ void Engine::prune() {
   for (const auto& [id, t] : topologies_)
     policies.emplace_back(id, engine::retention_of(*t->spec, options_.default_retention));
   pruning_ = true;
-  std::weak_ptr<Engine> weak = shared_from_this();
-  post_read([weak, &store = store_, strand = strand_, t_now = now(), term = term_,
-             policies = std::move(policies)]() mutable {
-    static const RunQuery kFinished{{RunState::kCompleted, RunState::kSuccessful,
-                                     RunState::kSkipped, RunState::kFailed, RunState::kMissed},
-                                    {},
-                                    0,
-                                    std::nullopt};
-    std::vector<Dropped> dropped;
-    for (const auto& [id, policy] : policies) {
-      auto runs = store.load_runs(id, kFinished);
-      if (!runs.ok()) continue;
-      for (std::size_t i = 0; i < runs->size(); ++i) {
-        const RunInfo& r = (*runs)[i].run;
-        if (!engine::retention_drops(policy, i, r.updated, t_now)) continue;
-        Dropped d{id, r.run_id, {}};
-        for (const auto& [name, ti] : r.tasks) {
-          if (!ti.upstream_id.empty() && ti.upstream_id != "UNKNOWN")
-            d.task_ids.push_back(ti.task_id);
+  read_then(
+      [t_now = now(), policies = std::move(policies)](Store& store) {
+        static const RunQuery kFinished{{RunState::kCompleted, RunState::kSuccessful,
+                                         RunState::kSkipped, RunState::kFailed, RunState::kMissed},
+                                        {},
+                                        0,
+                                        std::nullopt};
+        std::vector<Dropped> dropped;
+        for (const auto& [id, policy] : policies) {
+          auto runs = store.load_runs(id, kFinished);
+          if (!runs.ok()) continue;
+          for (std::size_t i = 0; i < runs->size(); ++i) {
+            const RunInfo& r = (*runs)[i].run;
+            if (!engine::retention_drops(policy, i, r.updated, t_now)) continue;
+            Dropped d{id, r.run_id, {}};
+            for (const auto& [name, ti] : r.tasks) {
+              if (!ti.upstream_id.empty() && ti.upstream_id != "UNKNOWN")
+                d.task_ids.push_back(ti.task_id);
+            }
+            dropped.push_back(std::move(d));
+          }
         }
-        dropped.push_back(std::move(d));
-      }
-    }
-    asio::post(strand, [weak, term, dropped = std::move(dropped)]() mutable {
-      const auto self = weak.lock();
-      if (!self) return;
-      self->pruning_ = false;
-      if (self->term_ != term) return;  // leadership changed meanwhile
-      self->drop_runs(std::move(dropped));
-      self->flush();
-    });
-  });
+        return dropped;
+      },
+      [term = term_](Engine& self, std::vector<Dropped> dropped) {
+        self.pruning_ = false;
+        if (self.term_ != term) return;  // leadership changed meanwhile
+        self.drop_runs(std::move(dropped));
+      });
 }
 
 void Engine::drop_runs(std::vector<Dropped> dropped) {

@@ -13,17 +13,16 @@ void Engine::on_elected() {
   leader_ = true;
   leader_flag_ = true;
   recovering_ = true;
-  std::weak_ptr<Engine> weak = shared_from_this();
-  post_read([weak, &store = store_, strand = strand_, term = term_] {
-    auto stored = std::make_shared<Stored>();
-    stored->topologies = store.load_topologies();
-    stored->live = store.load_live_runs();
-    asio::post(strand, [weak, term, stored] {
-      const auto self = weak.lock();
-      if (!self || self->term_ != term) return;
-      self->recovered(std::move(*stored));
-    });
-  });
+  read_then(
+      [](Store& store) {
+        Stored stored;
+        stored.topologies = store.load_topologies();
+        stored.live = store.load_live_runs();
+        return stored;
+      },
+      [term = term_](Engine& self, Stored stored) {
+        if (self.term_ == term) self.recovered(std::move(stored));
+      });
 }
 
 void Engine::recovered(Stored stored) {
@@ -36,8 +35,7 @@ void Engine::recovered(Stored stored) {
   }
   recover(std::move(*stored.topologies), std::move(*stored.live));
   arm_timer();
-  run_deferred();
-  flush();
+  run_deferred();  // then flushed by read_then
 }
 
 void Engine::run_deferred() {

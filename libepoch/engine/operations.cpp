@@ -135,25 +135,22 @@ void Engine::do_run_now(const std::string& id, Callback<std::string> done,
     after([done = std::move(done), run_id] { done(run_id); });
     return;
   }
-  std::weak_ptr<Engine> weak = shared_from_this();
-  post_read([weak, &store = store_, strand = strand_, term = term_, id, at,
-             done = std::move(done)]() mutable {
-    Instant free = at;
-    // An unreadable store answers "free": the commit's create-only
-    // write catches a real collision then.
-    for (;;) {
-      const auto r = store.load_run(id, make_run_id(RunType::kInstant, free));
-      if (!r.ok() || !r->has_value()) break;
-      free += milliseconds(1);
-    }
-    asio::post(strand, [weak, term, id, free, done = std::move(done)]() mutable {
-      const auto self = weak.lock();
-      if (!self) return;
-      if (self->term_ != term) return done(not_leader());
-      self->do_run_now(id, std::move(done), free);
-      self->flush();
-    });
-  });
+  read_then(
+      [id, at](Store& store) {
+        Instant free = at;
+        // An unreadable store answers "free": the commit's create-only
+        // write catches a real collision then.
+        for (;;) {
+          const auto r = store.load_run(id, make_run_id(RunType::kInstant, free));
+          if (!r.ok() || !r->has_value()) break;
+          free += milliseconds(1);
+        }
+        return free;
+      },
+      [term = term_, id, done = std::move(done)](Engine& self, Instant free) mutable {
+        if (self.term_ != term) return done(not_leader());
+        self.do_run_now(id, std::move(done), free);
+      });
 }
 
 void Engine::do_kill_task(const std::string& tid, const std::string& rid, const std::string& name,

@@ -176,17 +176,8 @@ void Engine::on_running_long(std::uint64_t handle) {
   if (is_terminal(r.rec.run.state) || r.rec.run.running_long) return;
   r.rec.run.running_long = now();
   touch(r);  // recorded with the event: a new leader does not repeat it
-  Event e;
-  e.type = Event::Type::kRunRunningLong;
-  e.topology = r.spec;
-  e.run = std::make_shared<const RunInfo>(r.rec.run);
-  e.topology_id = r.rec.run.topology_id;
-  e.run_id = r.rec.run.run_id;
-  e.run_type = r.rec.run.run_type;
-  e.run_state = r.rec.run.state;
-  e.scheduled_time = r.rec.run.scheduled_time;
-  e.message = "still running after " + describe_ms(options_.running_long_after);
-  emit(std::move(e));
+  emit_run(r.rec.run, r.spec, Event::Type::kRunRunningLong,
+           "still running after " + describe_ms(options_.running_long_after));
 }
 
 void Engine::finish_attempt(Run& r, const std::string& name, RetryOn outcome) {
