@@ -487,6 +487,10 @@ StatusOr<RunType> parse_run_type(std::string_view name);
 // "'--privileged' must not start with '-' (it would be read as a docker option)".
 Status check_image_reference(std::string_view ref);
 
+// Epoch's rule for names (topology and task names): 1-255 (at most `max`)
+// characters of [0-9a-zA-Z_-].
+bool valid_name(std::string_view s, std::size_t max = limits::kName);
+
 // Epoch's rules plus ours: name [0-9a-zA-Z_-]{1,255}; every leaf task named
 // [a-zA-Z0-9_-]{1,255} and names unique in the tree; a container task has an
 // image (check_image_reference) and CPU and memory; composites are not empty;

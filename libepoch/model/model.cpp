@@ -79,12 +79,6 @@ constexpr UnitName kUnits[] = {
     {Duration::Unit::kDays, "days", {"d", "day", "days"}},
 };
 
-bool valid_name(std::string_view s, std::size_t max) {
-  return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-}
-
 // ---- checks used by validate(): linear scans, no regex, no recursion on input ----
 
 bool is_digit(char c) {
@@ -514,6 +508,12 @@ void check_task(const Task& t, const std::string& path, Errors& e, std::set<std:
 }
 
 }  // namespace
+
+bool valid_name(std::string_view s, std::size_t max) {
+  return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
 
 std::chrono::milliseconds Duration::to_millis() const noexcept {
   using std::chrono::milliseconds;

@@ -77,11 +77,7 @@ Status check_journal_name(std::string_view name) {
 }
 
 Status check_journal_key(std::string_view key) {
-  const bool ok = key.size() <= limits::kName && std::all_of(key.begin(), key.end(), [](char c) {
-                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                           (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
-                  });
-  if (ok) return ok_status();
+  if (key.empty() || valid_name(key)) return ok_status();
   return invalid_argument("journal key '" + std::string(key.substr(0, 64)) +
                           "': expected up to 255 of [0-9a-zA-Z_-]");
 }

@@ -94,9 +94,9 @@ constexpr std::size_t kEntryNameMax = 2 + 19 + 1 + limits::kName;
 // A bucket's getChildren reply: a 4-byte length and the name per child.
 static_assert(kBucketEntries * (4 + kEntryNameMax) + 1024 < kZkMaxPacket / 2,
               "a full journal bucket must list well under jute.maxbuffer");
-// The largest entry stored; a getData reply adds < 1 KiB.
-constexpr std::size_t kEntryMaxBytes = 512 * 1024;
-static_assert(kEntryMaxBytes + 1024 < kZkMaxPacket);
+// The largest entry stored (store.h; every store checks it, journal_of());
+// a getData reply adds < 1 KiB.
+static_assert(kJournalDataMax + 1024 < kZkMaxPacket);
 // Retention's work per commit (the rest is left for the next commits; the
 // entries stay out of retention meanwhile).
 constexpr std::size_t kPruneOpsPerCommit = 4000;
@@ -792,7 +792,9 @@ class ZkStore final : public Store {
           break;
         }
         case WriteOp::Kind::kAppendJournal: {
-          const std::size_t most = std::min(options_.max_record_bytes, kEntryMaxBytes);
+          // (kJournalDataMax was checked by journal_of(); records may be held
+          // smaller still.)
+          const std::size_t most = options_.max_record_bytes;
           if (op.entry->data.size() > most) {
             return invalid_argument("an entry of journal " + op.journal + " would be " +
                                     std::to_string(op.entry->data.size()) +
