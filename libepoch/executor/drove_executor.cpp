@@ -654,8 +654,10 @@ class DroveExecutor final : public Executor {
       u.state = TaskState::kStarting;
       return accepted(task_id, gen, u);
     }
+    const auto now = Steady::now();
     Steady::time_point started, give_up;
     milliseconds pause{0};
+    bool again = false;  // another try comes
     {
       std::lock_guard lock(mu_);
       Tracked* t = current(task_id, gen);
@@ -667,6 +669,8 @@ class DroveExecutor final : public Executor {
       give_up = t->give_up;
       pause = t->create_pause;
       t->create_pause = std::min(t->create_pause * 2, milliseconds(5000));
+      // From here a kill ends the launch at once (see kill()).
+      again = t->between_tries = !cancelled && retry && now < give_up && !stopping_;
     }
     if (cancelled) return cancel_launch(conn, task_id, gen, maybe_created);
     if (!retry) {
@@ -675,8 +679,7 @@ class DroveExecutor final : public Executor {
       u.error_message = "Drove refused the task: " + refusal_text(r);
       return finish(task_id, gen, u);
     }
-    const auto now = Steady::now();
-    if (now >= give_up || stopping()) {
+    if (!again) {
       const auto tried = std::chrono::duration_cast<milliseconds>(now - started).count();
       u.state = TaskState::kFailed;
       u.upstream_id = "UNKNOWN";
@@ -686,14 +689,6 @@ class DroveExecutor final : public Executor {
                         " s): " + failure_text(r);
       return finish(task_id, gen, u);
     }
-    bool queued = false;
-    {
-      std::lock_guard lock(mu_);
-      Tracked* t = current(task_id, gen);
-      if (t == nullptr) return;
-      if (!t->cancelled) queued = t->between_tries = true;
-    }
-    if (!queued) return cancel_launch(conn, task_id, gen, true);
     // The last try is made at the give-up time, not a backoff before it.
     later(
         std::chrono::duration_cast<milliseconds>(std::min<Steady::duration>(pause, give_up - now)),

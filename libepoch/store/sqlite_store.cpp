@@ -337,7 +337,7 @@ class SqliteStore final : public Store {
     Stmt s(reader.db,
            "SELECT id, key, data FROM journal_entries "
            "WHERE name = ? AND id < ? AND (? = '' OR key = ?) ORDER BY id DESC LIMIT ?");
-    s.bind(1, std::string(name))
+    s.bind(1, name)
         .bind(2, q.before_id.value_or(std::numeric_limits<std::int64_t>::max()))
         .bind(3, q.key)
         .bind(4, q.key)
