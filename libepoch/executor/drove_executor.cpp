@@ -762,16 +762,23 @@ class DroveExecutor final : public Executor {
   }
 
   // Reports a terminal update and stops tracking.
+  // A kill still waiting on the create loop (it came after the loop's last
+  // look) is answered: the task ended first.
   void finish(const std::string& task_id, std::uint64_t gen, const TaskUpdate& u) {
     TaskObserver observer;
+    std::vector<std::function<void(Status)>> dones;
     {
       std::lock_guard lock(mu_);
       Tracked* t = current(task_id, gen);
       if (t == nullptr) return;
       observer = std::move(t->observer);
+      dones = std::move(t->kill_dones);
       tracked_.erase(task_id);
     }
     if (observer) observer(u);
+    for (auto& done : dones)
+      done(failed_precondition("task " + task_id + " ended (" + std::string(to_string(u.state)) +
+                               ") before it could be killed"));
   }
 
   // Reports `u` if it differs from the last report (terminal: finish()).
