@@ -613,14 +613,16 @@ TEST_CASE(
     "out of file descriptors: no spinning accept loop, new clients served once idle ones go") {
   // epochd under `ulimit -n 100`, idle connections closed after 2 s.
   const std::string dir = epoch::test::make_temp_dir("epochd-fds");
-  // In the sanitizer build, UBSan's vptr check cannot verify Boost's error
-  // categories once the process has no descriptor left (it reports an
-  // "invalid vptr" that is not there, and halts): spare it that check
-  // for these daemons only.
+  // In the sanitizer build, UBSan's vptr check cannot verify any type it
+  // has not seen before once the process has no descriptor left: it tests
+  // that memory is readable by writing it to a pipe, so it reports an
+  // "invalid vptr" that is not there, and halts the daemon (seen with
+  // Boost's error categories, and once in CI as a reset connection). Spare
+  // these daemons that check, for every type.
   const char* ubsan = std::getenv("UBSAN_OPTIONS");
   const std::string saved = ubsan != nullptr ? ubsan : "";
   {
-    std::ofstream(dir + "/ubsan.supp") << "vptr_check:error_category\n";
+    std::ofstream(dir + "/ubsan.supp") << "vptr_check:*\n";
     const std::string with =
         saved + (saved.empty() ? "" : ":") + "suppressions=" + dir + "/ubsan.supp";
     ::setenv("UBSAN_OPTIONS", with.c_str(), 1);
@@ -646,7 +648,7 @@ TEST_CASE(
     CHECK(used < 0.5);  // a spinning accept loop uses all of it
     // A new client waits for a slot, but is answered.
     const auto r = http_call(d.port(), "GET", "/healthcheck", "", {}, std::chrono::seconds(20));
-    CHECK_MESSAGE(r.status == 200, r.error);
+    CHECK_MESSAGE(r.status == 200, r.error << "\nepochd's log:\n" << d.log());
   };
   SUBCASE("the default limit, derived from the descriptor limit") {
     DaemonProcess d("/usr/bin/prlimit", dir, under_100_fds({}));
