@@ -430,7 +430,7 @@ bool under_root(const std::filesystem::path& path, const std::filesystem::path& 
 
 std::optional<HttpResponse> Api::host_access(const epoch::Topology& t, const Principal& who) const {
   const HostAccess& h = options_.host;
-  std::vector<std::string> volume_errors;
+  std::vector<std::string> errors;
   std::string runs_here;  // the first leaf that runs code on this host
   const std::function<void(const epoch::Task&, const std::string&)> walk =
       [&](const epoch::Task& task, const std::string& path) {
@@ -441,6 +441,12 @@ std::optional<HttpResponse> Api::host_access(const epoch::Topology& t, const Pri
         }
         if (std::holds_alternative<epoch::ProcessTask>(task.spec)) {
           if (runs_here.empty()) runs_here = path + " (PROCESS task)";
+          return;
+        }
+        if (const auto* f = std::get_if<epoch::FunctionTask>(&task.spec)) {
+          errors.push_back(path + ": a FUNCTION task (job '" + f->job +
+                           "') runs only in a program that embeds libepoch and registers the "
+                           "job; epochd runs processes and containers");
           return;
         }
         const auto& c = std::get<epoch::ContainerTask>(task.spec);
@@ -454,7 +460,7 @@ std::optional<HttpResponse> Api::host_access(const epoch::Topology& t, const Pri
           for (const std::string& root : h.volume_roots)
             ok = ok || under_root(host, root);
           if (ok) continue;
-          volume_errors.push_back(
+          errors.push_back(
               where + ": '" + host + "' " +
               (h.volume_roots.empty()
                    ? std::string("cannot be mounted: host volumes are not allowed (the operator "
@@ -471,9 +477,9 @@ std::optional<HttpResponse> Api::host_access(const epoch::Topology& t, const Pri
                                               " role (--host-exec-role)"
                                         : " is turned off (--host-exec-role NONE)"));
   }
-  if (!volume_errors.empty()) {
+  if (!errors.empty()) {
     std::string all;
-    for (const std::string& e : volume_errors)
+    for (const std::string& e : errors)
       all += (all.empty() ? "" : "; ") + e;
     return command_validation_failure(all);
   }

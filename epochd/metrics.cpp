@@ -181,6 +181,9 @@ class InstrumentedExecutor final : public epoch::Executor {
       : target_(target), metrics_(metrics), log_(log) {}
 
   std::string_view name() const noexcept override { return target_.name(); }
+  bool in_process(const epoch::Task& leaf) const noexcept override {
+    return target_.in_process(leaf);
+  }
 
   void launch(const epoch::TaskLaunch& launch, epoch::TaskObserver observer) override {
     if (launch.run_type == epoch::RunType::kScheduled && launch.attempt == 1 &&

@@ -107,7 +107,7 @@ function triggerText(t) {
   return t.timeSpec;
 }
 function taskType(task) {
-  return { CONTAINER_EXECUTION: 'Container', PROCESS: 'Process', COMPOSITE: 'Composite' }[task.type] || task.type;
+  return { CONTAINER_EXECUTION: 'Container', PROCESS: 'Process', COMPOSITE: 'Composite', FUNCTION: 'Function' }[task.type] || task.type;
 }
 
 function toast(message, bad) {
@@ -438,6 +438,7 @@ async function topologyPage(main, id) {
 function taskSummary(task) {
   if (task.type === 'CONTAINER_EXECUTION') return task.executable ? task.executable.url : '';
   if (task.type === 'PROCESS') return [task.command, ...(task.args || [])].join(' ');
+  if (task.type === 'FUNCTION') return 'job ' + task.job;
   if (task.type === 'COMPOSITE') return (task.compositionType || 'ALL') + ' of ' + (task.tasks || []).map((t) => t.taskName || t.type).join(', ');
   return '';
 }

@@ -1,14 +1,23 @@
 // epoch/executor.h — where tasks run: the Executor seam.
 //
-// What: an `Executor` runs one leaf task (a container or a process) and
+// What: an `Executor` runs one leaf task (a container, a process, or a job
+// of this program) and
 // reports its state. `launch` is idempotent on the task id: launching an id
 // the executor already has attaches to that task instead of starting a
 // second one. That, with deterministic task ids, is what gives one launch per
 // nominal fire time across crashes and leader changes: after a restart the
 // engine simply launches every unfinished task again.
 //
+// In-process tasks (in_process() says true: FUNCTION jobs) cannot be
+// attached to from another process, so the engine stores an attempt as
+// started before it launches it, and launches a started attempt again with
+// `resumed` set; the executor reports such an attempt it does not hold as
+// `lost`. That gives one start per attempt id (see function_executor.h).
+//
 // Implementations: `make_local_executor()` (processes on this host, container
 // tasks through a docker-compatible CLI; epoch/local_executor.h),
+// `FunctionExecutor` (the program's own jobs, on a pool of its threads, and
+// every other task handed to an executor it wraps; epoch/function_executor.h),
 // `make_drove_executor()` (epoch/drove_executor.h), and `FakeExecutor`
 // (epoch/fake_executor.h) for tests.
 //
@@ -50,7 +59,11 @@ struct TaskLaunch {
   RunType run_type = RunType::kScheduled;
   int attempt = 1;
   Instant scheduled_time{};
-  Task task;  // the leaf: ContainerTask or ProcessTask
+  Task task;  // the leaf: ContainerTask, ProcessTask or FunctionTask
+  // The store says an earlier launch of this attempt may have happened (a
+  // new leader, a restart): attach to it. An executor that cannot (an
+  // in-process job it does not hold) reports it `lost`.
+  bool resumed = false;
 };
 
 // The environment every task gets, which an executor adds to the task's
@@ -67,6 +80,10 @@ struct TaskUpdate {
   // The executor has no task with this id (it never arrived, or was lost).
   // The engine fails such a task after SchedulerOptions::unknown_task_timeout.
   bool not_found = false;
+  // With a terminal state (kFailed): the task is gone for good — it ran in
+  // a process that ended, or that stopped scheduling, before it finished.
+  // The retry policy sees the attempt as LOST.
+  bool lost = false;
 };
 
 // Called with every change of a task's state; the last call for a task is a
@@ -96,8 +113,14 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // "local", "drove", "fake".
+  // "local", "drove", "fake", "function".
   virtual std::string_view name() const noexcept = 0;
+
+  // Whether `leaf` would run inside this process (and so dies with it): the
+  // engine then stores the attempt as started before launching it, and a
+  // started attempt no executor holds after a restart is LOST instead of
+  // started twice. Default: false (processes and containers outlive us).
+  virtual bool in_process(const Task& leaf) const noexcept;
 
   // Starts the task, or attaches to the existing task with the same id, and
   // reports its states to `observer` until it is terminal.

@@ -2,7 +2,7 @@
 //
 // What: plain value types mirroring PhonePe Epoch's wire model
 // (EpochTopology, EpochTopologyDetails, EpochTopologyRunInfo, ...) plus our
-// optional extensions (PROCESS tasks, a time zone on CRON triggers, and
+// optional extensions (PROCESS and FUNCTION tasks, a time zone on CRON triggers, and
 // per-topology policies). Absent extensions mean Epoch's behaviour.
 //
 // JSON: `*_from_json` / `to_json` map these types to and from Epoch's JSON
@@ -221,6 +221,18 @@ struct ProcessTask {
   friend bool operator==(const ProcessTask&, const ProcessTask&) = default;
 };
 
+// Extension: a job of the program that embeds libepoch (FUNCTION). The
+// program registers a handler under `job` (epoch/function_executor.h); the
+// handler gets `data` (a JSON object, kept as text) with the run's
+// details. Only an executor that runs in-process jobs runs it; the others
+// fail it at once, saying so.
+struct FunctionTask {
+  std::string task_name;
+  std::string job;      // the registered job's name: valid_name(), like task names
+  Boxed<RawJson> data;  // a JSON object, at most limits::kRawJson bytes; null: none
+  friend bool operator==(const FunctionTask&, const FunctionTask&) = default;
+};
+
 struct Task;
 
 enum class CompositionType { kAll, kAny };
@@ -234,7 +246,7 @@ struct CompositeTask {
 };
 
 struct Task {
-  std::variant<ContainerTask, ProcessTask, CompositeTask> spec;
+  std::variant<ContainerTask, ProcessTask, CompositeTask, FunctionTask> spec;
   friend bool operator==(const Task&, const Task&) = default;
 };
 

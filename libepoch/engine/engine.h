@@ -183,6 +183,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
     bool timed_out = false;
     bool killed = false;
     bool kill_when_started = false;  // replaced while its launch was in flight
+    // An in-process attempt stored as started, launched once that is
+    // durable: a kill meanwhile follows the launch.
+    bool claim_pending = false;
     // The error shown is about the task's state now ("not known yet",
     // "status could not be ascertained"), not what an attempt left: the
     // next report without one clears it.

@@ -172,17 +172,23 @@ void Engine::do_kill_task(const std::string& tid, const std::string& rid, const 
   ctl.killed = true;
   const std::string task_id = ti->second.task_id;
   std::weak_ptr<Engine> weak = shared_from_this();
-  executor_.kill(task_id, [weak, done = std::move(done)](Status s) mutable {
-    auto self = weak.lock();
-    if (!self) return;
-    asio::post(self->strand_, [s, done = std::move(done)] {
-      if (s.ok()) {
-        done(true);
-      } else {
-        done(s);
-      }
+  auto kill = [this, weak, task_id, done = std::move(done)]() mutable {
+    executor_.kill(task_id, [weak, done = std::move(done)](Status s) mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->strand_, [s, done = std::move(done)] {
+        if (s.ok()) {
+          done(true);
+        } else {
+          done(s);
+        }
+      });
     });
-  });
+  };
+  // An in-process launch waiting for its start to be stored: the kill
+  // follows it (actions run in order).
+  if (ctl.claim_pending) return after(std::move(kill));
+  kill();
 }
 
 }  // namespace epoch::engine

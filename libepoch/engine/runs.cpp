@@ -80,13 +80,40 @@ void Engine::launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ct
     push_due(saturating_add(now(), r.spec->policies->timeout->to_millis()), DueKind::kTaskTimeout,
              r.handle, ++ctl.timer_gen, task_name(leaf));
   }
-  if (ctl.prepared && ctl.prepared->attempt == ti.attempt && ctl.prepared_observer) {
-    executor_.launch(*ctl.prepared, std::move(ctl.prepared_observer));
-  } else {
-    executor_.launch(make_launch(r, leaf, ti), make_observer(r, task_name(leaf), ti.attempt));
-  }
+  const bool prepared =
+      ctl.prepared && ctl.prepared->attempt == ti.attempt && ctl.prepared_observer;
+  TaskLaunch l = prepared ? std::move(*ctl.prepared) : make_launch(r, leaf, ti);
+  TaskObserver observer =
+      prepared ? std::move(ctl.prepared_observer) : make_observer(r, task_name(leaf), ti.attempt);
   ctl.prepared.reset();
   ctl.prepared_observer = nullptr;
+  // Past PENDING, or started: an earlier term may have launched it.
+  l.resumed = ti.state != TaskState::kPending || ti.started.has_value();
+  if (l.resumed || !executor_.in_process(leaf)) {
+    executor_.launch(l, std::move(observer));
+    return;
+  }
+  // An in-process attempt dies with its process and cannot be attached to:
+  // it is stored as started before it starts, so that no later term starts
+  // it again (it finds it `resumed`, and the executor reports it lost).
+  TaskRunInfo& claimed = r.rec.run.tasks[l.task_name];
+  claimed.state = TaskState::kStarting;
+  claimed.started = now();
+  ctl.claim_pending = true;
+  touch(r);
+  emit_task(r.rec.run, l.task_name, claimed);
+  after([this, h = r.handle, l = std::move(l), observer = std::move(observer)]() mutable {
+    const auto it = runs_.find(h);
+    if (it == runs_.end()) return;  // ended (removed, replaced) meanwhile
+    Run& run = it->second;
+    const auto t = run.rec.run.tasks.find(l.task_name);
+    if (t == run.rec.run.tasks.end() || t->second.attempt != l.attempt ||
+        is_terminal(t->second.state)) {
+      return;
+    }
+    run.ctl[l.task_name].claim_pending = false;
+    executor_.launch(l, std::move(observer));
+  });
 }
 
 void Engine::on_task_update(std::uint64_t handle, const std::string& name, int attempt,
@@ -148,7 +175,7 @@ void Engine::on_task_update(std::uint64_t handle, const std::string& name, int a
   ti.exit_code = u.exit_code;
   ti.error_message = u.error_message;
   ti.finished = t_now;
-  RetryOn outcome = RetryOn::kFailed;
+  RetryOn outcome = u.lost ? RetryOn::kLost : RetryOn::kFailed;
   if (ctl.timed_out) {
     ti.state = TaskState::kTimedOut;
     ti.error_message = "timed out after " + describe_ms(r.spec->policies->timeout->to_millis()) +

@@ -17,6 +17,8 @@ std::map<std::string, std::string> epoch_task_env(const TaskLaunch& l) {
           {"EPOCH_SCHEDULED_TIME_MS", std::to_string(to_epoch_millis(l.scheduled_time))}};
 }
 
+bool Executor::in_process(const Task&) const noexcept { return false; }
+
 StatusOr<OutputChunk> Executor::read_output(const std::string& task_id, OutputStream, std::int64_t,
                                             std::size_t) {
   return not_found("the " + std::string(name()) + " executor keeps no output of task " + task_id);

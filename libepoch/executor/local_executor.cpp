@@ -495,6 +495,13 @@ class LocalExecutor final : public Executor {
       report_later(l.observer, failed("invalid task id '" + id + "'"));
       return;
     }
+    if (const auto* f = std::get_if<FunctionTask>(&l.launch.task.spec)) {
+      report_later(l.observer, failed("job '" + f->job +
+                                      "' is a FUNCTION task: it runs only in a program that "
+                                      "registers it (epoch/function_executor.h), not as a "
+                                      "process or container"));
+      return;
+    }
     const fs::path dir = task_dir(id);
     std::error_code ec;
     const bool begun = fs::exists(dir / "supervisor.pid") || fs::exists(dir / "exit");

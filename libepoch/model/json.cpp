@@ -286,6 +286,12 @@ Task decode_task(const json::value& v, const std::string& path) {
       p.working_directory = as_string(*f, path + ".workingDirectory");
     }
     task.spec = std::move(p);
+  } else if (type == "FUNCTION") {
+    FunctionTask f;
+    if (const auto* n = field(o, "taskName")) f.task_name = as_string(*n, path + ".taskName");
+    f.job = as_string(required(o, "job", path), path + ".job");
+    if (const auto* d = field(o, "data")) f.data = raw(*d, path + ".data", json::kind::object);
+    task.spec = std::move(f);
   } else if (type == "COMPOSITE") {
     CompositeTask c;
     const std::string tp = path + ".tasks";
@@ -306,8 +312,8 @@ Task decode_task(const json::value& v, const std::string& path) {
     }
     task.spec = std::move(c);
   } else {
-    fail(path + ".type",
-         "unknown task type '" + type + "' (expected CONTAINER_EXECUTION, COMPOSITE, PROCESS)");
+    fail(path + ".type", "unknown task type '" + type +
+                             "' (expected CONTAINER_EXECUTION, COMPOSITE, PROCESS, FUNCTION)");
   }
   return task;
 }
@@ -538,6 +544,11 @@ json::object encode_task(const Task& task, Secrets mode) {
     o["args"] = encode_strings(p->args);
     encode_env(o, p->env, p->secret_names, mode);
     if (!p->working_directory.empty()) o["workingDirectory"] = p->working_directory;
+  } else if (const auto* f = std::get_if<FunctionTask>(&task.spec)) {
+    o["type"] = "FUNCTION";
+    o["taskName"] = f->task_name;
+    o["job"] = f->job;
+    if (f->data) o["data"] = parse_raw(*f->data);
   } else {
     const auto& comp = std::get<CompositeTask>(task.spec);
     o["type"] = "COMPOSITE";

@@ -494,6 +494,12 @@ void check_task(const Task& t, const std::string& path, Errors& e, std::set<std:
     if (!p->working_directory.empty()) {
       check_path(e, path + ".workingDirectory", p->working_directory, false);
     }
+  } else if (const auto* f = std::get_if<FunctionTask>(&t.spec)) {
+    check_name(f->task_name);
+    if (e.length(path + ".job", f->job, limits::kName) && !valid_name(f->job)) {
+      e.add(path + ".job", "must be 1-255 characters of [a-zA-Z0-9_-]");
+    }
+    if (f->data) e.length(path + ".data", f->data->text, limits::kRawJson);
   } else {
     const auto& comp = std::get<CompositeTask>(t.spec);
     if (depth >= limits::kTaskDepth) {
@@ -596,6 +602,7 @@ const std::string& task_name(const Task& task) {
   static const std::string kEmpty;
   if (const auto* c = std::get_if<ContainerTask>(&task.spec)) return c->task_name;
   if (const auto* p = std::get_if<ProcessTask>(&task.spec)) return p->task_name;
+  if (const auto* f = std::get_if<FunctionTask>(&task.spec)) return f->task_name;
   return kEmpty;
 }
 

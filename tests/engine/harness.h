@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "epoch/fake_executor.h"
@@ -51,11 +52,16 @@ struct Harness {
   ManualElector elector;
   RecordingSink events;
   SchedulerOptions options;
+  // The executor the scheduler uses, when not `executor` (e.g. a
+  // FunctionExecutor wrapping it).
+  Executor* use_executor = nullptr;
   std::unique_ptr<Scheduler> scheduler;
 
   // Starts a scheduler and makes it the leader.
   void start() {
-    scheduler = std::make_unique<Scheduler>(ioc, *store, executor, elector, clock, events, options);
+    scheduler =
+        std::make_unique<Scheduler>(ioc, *store, use_executor != nullptr ? *use_executor : executor,
+                                    elector, clock, events, options);
     scheduler->start();
     elector.elect();
     pump();
@@ -73,6 +79,19 @@ struct Harness {
   void pump() {
     ioc.restart();
     ioc.poll();
+  }
+
+  // Pumps until `done` holds, for what arrives from other threads (an
+  // executor's reports); false after `limit` of real time.
+  template <typename Pred>
+  bool pump_until(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (true) {
+      pump();
+      if (done()) return true;
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   // Moves time to `t`, stopping at every timer on the way.

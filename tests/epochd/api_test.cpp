@@ -92,6 +92,19 @@ TEST_CASE("errors without sockets: status codes and Epoch's messages") {
   CHECK(json::parse(cron.body).at("data").at("neverFires") == json::value(true));
   CHECK(json::parse(cron.body).at("data").at("next").as_array().empty());
 
+  // A FUNCTION task (a job of a program that embeds libepoch) has nothing
+  // to run it in epochd: refused, wherever it sits in the tree.
+  auto function = a.call("POST", "/apis/v1/topologies",
+                         R"({"name":"jobs","task":{"type":"COMPOSITE","tasks":[
+                               {"type":"PROCESS","taskName":"a","command":"/bin/true"},
+                               {"type":"FUNCTION","taskName":"b","job":"send-digest",
+                                "data":{"team":"ops"}}]},
+                             "trigger":{"type":"CRON","timeSpec":"0 0 2 * * ?"}})");
+  CHECK(function.status == 400);
+  CHECK(function.body.find("task.tasks[1]: a FUNCTION task (job 'send-digest') runs only in a "
+                           "program that embeds libepoch") != std::string::npos);
+  CHECK(a.env("GET", "/apis/v1/topologies/jobs")["message"] == "No such topology: jobs");
+
   // Not the leader: refused with 503, nothing changes.
   a.h.elector.revoke();
   a.h.pump();

@@ -85,13 +85,45 @@ TEST_CASE("a composite, a process task, AT trigger, policies and extensions roun
   CHECK(*routing.events == std::vector<std::string>{"RUN_FAILED", "RUN_MISSED"});
   // Bad routing is refused with the path of each mistake.
   epoch::Topology bad = *t;
-  bad.notify =
-      epoch::MailNotification{{"a@example.com"},
-                              epoch::NotifyRouting{{"mailto:x", "http://"}, {{"RUN_NOPE"}}}};
+  bad.notify = epoch::MailNotification{
+      {"a@example.com"}, epoch::NotifyRouting{{"mailto:x", "http://"}, {{"RUN_NOPE"}}}};
   const std::string why = epoch::validate(bad).message();
   CHECK(why.find("notify.webhooks[0]: 'mailto:x'") != std::string::npos);
   CHECK(why.find("notify.webhooks[1]") != std::string::npos);
   CHECK(why.find("notify.events[0]: 'RUN_NOPE' is unknown") != std::string::npos);
+}
+
+TEST_CASE("a FUNCTION task (a job of the embedding program) round-trips; its data is an object") {
+  const char* body = R"({"name":"digest","task":{"type":"COMPOSITE","tasks":[
+      {"type":"FUNCTION","taskName":"collect","job":"collect-stats","data":{"team":"ops","days":[1,2],"n":3}},
+      {"type":"FUNCTION","taskName":"send","job":"send-digest"}],"compositionType":"ALL"},
+    "trigger":{"type":"CRON","timeSpec":"0 0 9 ? * MON"}})";
+  auto t = epoch::topology_from_json(body);
+  REQUIRE_MESSAGE(t.ok(), t.status().message());
+  CHECK(parsed(epoch::to_json(*t)) == parsed(body));
+  CHECK(epoch::validate(*t).ok());
+  const auto leaves = epoch::leaf_tasks(t->task);
+  REQUIRE(leaves.size() == 2);
+  const auto& f = std::get<epoch::FunctionTask>(leaves[0]->spec);
+  CHECK(f.job == "collect-stats");
+  CHECK(parsed(f.data->text) == parsed(R"({"team":"ops","days":[1,2],"n":3})"));
+  CHECK_FALSE(std::get<epoch::FunctionTask>(leaves[1]->spec).data);
+  CHECK(epoch::task_name(*leaves[1]) == "send");
+
+  const auto refused = [](const std::string& task) {
+    auto r = epoch::topology_from_json(R"({"name":"x","task":)" + task +
+                                       R"(,"trigger":{"type":"CRON","timeSpec":"0 0 9 * * ?"}})");
+    if (!r.ok()) return r.status().message();
+    return epoch::validate(*r).message();
+  };
+  CHECK(refused(R"({"type":"FUNCTION","taskName":"a"})") == "$.task.job: required");
+  CHECK(refused(R"({"type":"FUNCTION","taskName":"a","job":"x","data":[1]})")
+            .find("$.task.data: expected an object") == 0);
+  CHECK(refused(R"({"type":"FUNCTION","taskName":"a","job":"no spaces"})")
+            .find("task.job: must be 1-255 characters of [a-zA-Z0-9_-]") != std::string::npos);
+  CHECK(refused(R"({"type":"FUNCTION","taskName":"a","job":"x","data":{"k":")" +
+                std::string(70000, 'v') + R"("}})")
+            .find("task.data: 70008 characters, at most 65536") != std::string::npos);
 }
 
 TEST_CASE(
@@ -135,7 +167,8 @@ TEST_CASE("decode errors name the JSON path and what was expected") {
       {R"({"name":"x",)" + task + "}", "$.trigger: required"},
       {R"({"name":7,)" + task + "," + trig + "}", "$.name: expected a string, found a number"},
       {R"({"name":"x","task":{"type":"SHELL"},)" + trig + "}",
-       "$.task.type: unknown task type 'SHELL' (expected CONTAINER_EXECUTION, COMPOSITE, PROCESS)"},
+       "$.task.type: unknown task type 'SHELL' (expected CONTAINER_EXECUTION, COMPOSITE, PROCESS, "
+       "FUNCTION)"},
       {R"({"name":"x","task":{"type":"CONTAINER_EXECUTION","executable":{"url":"b"},"resources":[{"type":"CPU","count":1},{"type":"MEMORY","sizeInMB":"big"}]},)" +
            trig + "}",
        "$.task.resources[1].sizeInMB: expected an integer, found a string"},
