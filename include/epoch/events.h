@@ -52,6 +52,7 @@ struct Event {
   std::optional<Instant> scheduled_time;
   std::string task_name;
   std::optional<TaskState> task_state;
+  int attempt = 0;      // task events: the attempt (1, 2, ...)
   std::string message;  // reason, error message
   // Run events only: the topology as the run uses it, and the run record as
   // stored (tasks, their ids and errors) — what notifiers put in messages.

@@ -242,6 +242,7 @@ void Engine::emit_task(const RunInfo& r, const std::string& name, const TaskRunI
   e.run_type = r.run_type;
   e.task_name = name;
   e.task_state = t.state;
+  e.attempt = t.attempt;
   e.message = t.error_message;
   emit(std::move(e));
 }
