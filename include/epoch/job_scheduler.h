@@ -5,8 +5,8 @@
 // Scheduler needs from plain options — the store (memory, a SQLite file, or
 // ZooKeeper), the election (standalone, or through ZooKeeper when the store
 // is ZooKeeper: several copies of the service, one leader), the executors (a
-// FunctionExecutor for the jobs, in front of the local executor for PROCESS
-// and container tasks, or of Drove for containers), the clock and the
+// FunctionExecutor for the jobs, in front of — if asked for — the local
+// executor for PROCESS and container tasks, or Drove), the clock and the
 // threads — and returns it ready: it is the leader (standalone) or takes
 // part in the election (ZooKeeper). Its destructor stops it all cleanly.
 //
@@ -39,7 +39,9 @@
 // handlers are kept until it is destroyed. No listener, handler or callback
 // runs after the destructor returns (it stops the scheduler, cancels the
 // running jobs and waits for them to return).
-// Errors: start() answers kInvalidArgument for contradictory options, or the
+// Errors: start() answers kInvalidArgument for contradictory options,
+// kFailedPrecondition when another process schedules from the same SQLite
+// file (it holds "<file>.lock"; several copies share ZooKeeper), or the
 // store's, the ZooKeeper connection's or an executor's error (a SQLite file
 // that cannot be opened, ZooKeeper unreachable within its timeout, a bad job
 // name). The calls answer the Scheduler's errors (scheduler.h); on a copy
@@ -121,10 +123,11 @@ struct JobSchedulerOptions {
   std::string node_name;
   // The job pool (its clock defaults to `clock`).
   FunctionExecutorOptions jobs;
-  // PROCESS and container tasks: on this host (the default), on Drove, or
-  // refused (neither: a program of jobs only).
-  enum class Tasks { kLocal, kDrove, kNone };
-  Tasks other_tasks = Tasks::kLocal;
+  // PROCESS and container tasks: refused (the default: a program of jobs
+  // only), on this host (`local`: processes, and containers through a
+  // docker CLI; it keeps its work directory), or containers on Drove.
+  enum class Tasks { kNone, kLocal, kDrove };
+  Tasks other_tasks = Tasks::kNone;
   LocalExecutorOptions local;
   DroveExecutorOptions drove;
   SchedulerOptions scheduler;

@@ -3,10 +3,14 @@
 // epoch/job_scheduler.h.
 #include "epoch/job_scheduler.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -123,6 +127,7 @@ struct JobScheduler::Parts {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   std::shared_ptr<ZkConnection> zk;
+  int file_lock = -1;  // "<sqlite file>.lock", held while we schedule from it
   std::unique_ptr<Store> store;
   std::unique_ptr<LeaderElector> real_elector;
   std::unique_ptr<DeclaringElector> elector;
@@ -153,7 +158,24 @@ struct JobScheduler::Parts {
     real_elector.reset();
     store.reset();
     zk.reset();
+    if (file_lock >= 0) ::close(file_lock);
     fanout.reset();
+  }
+
+  // Two processes scheduling from one SQLite file would both be the leader
+  // (the standalone election): the second one is refused.
+  Status lock_file(const std::string& path) {
+    const std::string lock = path + ".lock";
+    file_lock = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (file_lock < 0) {
+      return unavailable("cannot open " + lock + ": " + std::strerror(errno));
+    }
+    if (::flock(file_lock, LOCK_EX | LOCK_NB) != 0) {
+      return failed_precondition(
+          "another process schedules from the SQLite store '" + path + "' (it holds " + lock +
+          "): one process per SQLite file; several copies share ZooKeeper instead");
+    }
+    return Status();
   }
 
   void apply_all() {
@@ -212,6 +234,7 @@ StatusOr<std::unique_ptr<JobScheduler>> JobScheduler::start(JobSchedulerOptions 
 
   // Store and election.
   if (const auto* sqlite = std::get_if<SqliteStoreOptions>(&o.store)) {
+    EPOCH_RETURN_IF_ERROR(p->lock_file(sqlite->path));
     auto s = make_sqlite_store(*sqlite);
     if (!s.ok()) return s.status();
     p->store = std::move(*s);

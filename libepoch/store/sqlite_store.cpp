@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "../support/work_queue.h"
 #include "journal.h"
@@ -101,7 +103,18 @@ class Db {
                          "': " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
     }
     sqlite3_busy_timeout(db_, static_cast<int>(o.busy_timeout.count()));
-    EPOCH_RETURN_IF_ERROR(exec("PRAGMA journal_mode=WAL"));
+    // Turning WAL on takes the file's lock and does not wait for it (no
+    // busy handler): another opener of a new file makes it fail at once.
+    // Retried for the busy timeout.
+    const auto give_up = std::chrono::steady_clock::now() + o.busy_timeout;
+    while (true) {
+      const Status wal = exec("PRAGMA journal_mode=WAL");
+      if (wal.ok()) break;
+      if (sqlite3_errcode(db_) != SQLITE_BUSY || std::chrono::steady_clock::now() > give_up) {
+        return wal;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     EPOCH_RETURN_IF_ERROR(
         exec(o.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     return exec("PRAGMA foreign_keys=ON");
@@ -178,31 +191,39 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
+// One step at a time, each in a write transaction that reads the version
+// it starts from: two processes opening a new file at once do not both
+// create its tables (the second sees the first's version).
 Status migrate(Db& db, const std::string& path) {
-  int version = 0;
-  {
-    // Finalized before migrating: a DROP TABLE fails while any statement
-    // is still active.
-    Stmt v(db, "PRAGMA user_version");
-    if (!v.ok() || v.step() != SQLITE_ROW) return v.error("reading the schema version");
-    version = static_cast<int>(v.int64(0));
-  }
-  if (version > kSqliteSchemaVersion) {
-    return failed_precondition("the SQLite store '" + path + "' has schema version " +
-                               std::to_string(version) + ", newer than this build's " +
-                               std::to_string(kSqliteSchemaVersion) + "; refusing to open it");
-  }
-  for (int k = version; k < kSqliteSchemaVersion; ++k) {
+  while (true) {
     EPOCH_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
-    Status s = db.exec(kMigrations[k]);
-    if (s.ok()) s = db.exec(("PRAGMA user_version=" + std::to_string(k + 1)).c_str());
+    int version = 0;
+    {
+      // Finalized before migrating: a DROP TABLE fails while any statement
+      // is still active.
+      Stmt v(db, "PRAGMA user_version");
+      if (!v.ok() || v.step() != SQLITE_ROW) {
+        const Status s = v.error("reading the schema version");
+        db.exec("ROLLBACK").ok();
+        return s;
+      }
+      version = static_cast<int>(v.int64(0));
+    }
+    if (version >= kSqliteSchemaVersion) {
+      db.exec("ROLLBACK").ok();
+      if (version == kSqliteSchemaVersion) return ok_status();
+      return failed_precondition("the SQLite store '" + path + "' has schema version " +
+                                 std::to_string(version) + ", newer than this build's " +
+                                 std::to_string(kSqliteSchemaVersion) + "; refusing to open it");
+    }
+    Status s = db.exec(kMigrations[version]);
+    if (s.ok()) s = db.exec(("PRAGMA user_version=" + std::to_string(version + 1)).c_str());
     if (!s.ok()) {
       db.exec("ROLLBACK").ok();
       return s;
     }
     EPOCH_RETURN_IF_ERROR(db.exec("COMMIT"));
   }
-  return ok_status();
 }
 
 StatusOr<RunRecord> run_from_row(const Stmt& s, int body_col, int version_col) {

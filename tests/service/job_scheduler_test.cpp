@@ -189,6 +189,10 @@ TEST_CASE("a SQLite file across a restart mid-job: the attempt is LOST, retried 
   {
     auto s = JobScheduler::start(options());
     REQUIRE(s.ok());
+    // A second process on the same file would be a second leader: refused.
+    const auto second = JobScheduler::start(options());
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.status().message().find("another process schedules from the SQLite store") == 0);
     REQUIRE((*s)->create(t).ok());
     advance_to(clock, at("2026-01-01T00:01:00Z"));
     REQUIRE(eventually([&] {

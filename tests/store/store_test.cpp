@@ -5,9 +5,11 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "../engine/harness.h"
@@ -136,6 +138,33 @@ TEST_CASE("SqliteStore: an audit table (schema 2) becomes the journal \"audit\",
   b.append_journal("audit", JournalEntry{0, "a", "{}"});
   REQUIRE(commit(**store, std::move(b)).ok());
   CHECK((*store)->load_journal("audit", JournalQuery{1, std::nullopt, "a"})->front().id == 11);
+}
+
+TEST_CASE("SqliteStore: many openers of one new file at once all get the schema, made once") {
+  // Found running a service and a reader of its file side by side: both
+  // created the tables, and one failed "table topologies already exists".
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    const std::string file = (dir.path / "epoch.db").string();
+    std::vector<std::thread> openers;
+    std::atomic<int> failed{0};
+    std::mutex mu;
+    std::string why;
+    for (int i = 0; i < 6; ++i) {
+      openers.emplace_back([&] {
+        auto s = make_sqlite_store({file});
+        if (!s.ok()) {
+          ++failed;
+          std::lock_guard lock(mu);
+          why = s.status().message();
+        }
+      });
+    }
+    for (auto& t : openers)
+      t.join();
+    INFO(why);
+    REQUIRE(failed == 0);
+  }
 }
 
 TEST_CASE("SqliteStore made and destroyed 1,000 times with commits in flight") {
