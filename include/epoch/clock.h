@@ -18,11 +18,13 @@
 // Errors: none; these calls cannot fail.
 //
 // Example:
+//   boost::asio::io_context ioc;
 //   epoch::ManualClock clock(epoch::from_epoch_millis(0));
 //   auto timer = clock.make_timer(ioc);
-//   timer->arm(clock.now() + std::chrono::seconds(5), [] { fired(); });
+//   bool fired = false;
+//   timer->arm(clock.now() + std::chrono::seconds(5), [&] { fired = true; });
 //   clock.advance(std::chrono::seconds(5));
-//   ioc.poll();  // fired() ran
+//   ioc.poll();  // the callback ran: fired == true
 #pragma once
 
 #include <chrono>

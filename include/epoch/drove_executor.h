@@ -38,6 +38,16 @@
 // tasks go on in Drove).
 // Errors: make_drove_executor() refuses bad options (kInvalidArgument);
 // launch problems reach the observer as FAILED with Drove's words.
+//
+// Example:
+//   epoch::DroveExecutorOptions o;
+//   o.endpoints = {"https://drove.internal:10000"};
+//   o.app_name = "EPOCH";
+//   o.username = "epoch";
+//   o.password = "secret";
+//   auto drove = epoch::make_drove_executor(o);
+//   if (!drove.ok()) return drove.status();  // e.g. no endpoint, a bad URL
+//   // then: epoch::Scheduler scheduler(ioc, *store, **drove, *elector, *clock, events);
 #pragma once
 
 #include <chrono>

@@ -15,6 +15,15 @@
 // into the engine synchronously.
 // Ownership: the event is only valid during the call; copy what you keep.
 // Errors: a sink handles its own failures; nothing propagates to the engine.
+//
+// Example:
+//   epoch::RecordingSink recorded;
+//   auto log = epoch::make_log_sink(std::cout);
+//   epoch::FanoutSink events;
+//   events.add(recorded);
+//   events.add(*log);
+//   // then: epoch::Scheduler scheduler(ioc, *store, *executor, *elector, *clock, events);
+//   for (const epoch::Event& e : recorded.events()) std::cout << epoch::to_string(e.type) << "\n";
 #pragma once
 
 #include <iosfwd>

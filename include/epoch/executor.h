@@ -36,6 +36,17 @@
 // Errors: a task that cannot start is reported through its observer as
 // FAILED with the reason (an image that cannot be pulled is a failure);
 // kill/cleanup report through their callbacks.
+//
+// Example:
+//   auto executor = epoch::make_local_executor({});
+//   epoch::TaskLaunch launch;
+//   launch.task_id = "hello-EIR-1-main";
+//   launch.task = topology.task;  // a leaf: a PROCESS task, say
+//   executor->launch(launch, [](const epoch::TaskUpdate& u) {
+//     // on an executor thread, later: STARTING, RUNNING, then a terminal state
+//     std::cout << epoch::to_string(u.state) << " " << u.error_message << "\n";
+//   });
+//   auto out = executor->read_output(launch.task_id, epoch::OutputStream::kStdout, 0, 64 * 1024);
 #pragma once
 
 #include <cstddef>

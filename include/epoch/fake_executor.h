@@ -13,6 +13,15 @@
 // that calls launch()/finish()/kill(), never while the fake holds its lock.
 // Ownership: copies everything it is given.
 // Errors: kill/cleanup of an unknown id report kNotFound.
+//
+// Example:
+//   epoch::FakeExecutor executor(epoch::FakeExecutor::Mode::kManual);
+//   epoch::FakeExecutor::Script fail;
+//   fail.outcome = epoch::TaskState::kFailed;
+//   fail.error = "exit 3";
+//   executor.script_once("main", fail);  // the first attempt of "main" fails
+//   // ... a Scheduler on it fires a run; then:
+//   for (const std::string& id : executor.live_tasks()) executor.finish(id, epoch::TaskState::kCompleted);
 #pragma once
 
 #include <map>

@@ -52,11 +52,12 @@
 // Example:
 //   auto local = epoch::make_local_executor({});
 //   epoch::FunctionExecutor jobs({.threads = 8}, local.get());
-//   jobs.register_job("send-digest", [](epoch::JobContext& ctx) -> epoch::Status {
+//   epoch::Status added = jobs.register_job("send-digest", [](epoch::JobContext& ctx) {
 //     ctx.log("digest for " + ctx.data_string("team").value_or("everyone"));
 //     if (ctx.cancelled()) return epoch::cancelled("stopped");
 //     return epoch::Status();
 //   });
+//   if (!added.ok()) return added;  // a bad or repeated name
 //   // then: epoch::Scheduler scheduler(ioc, store, jobs, elector, clock, events);
 #pragma once
 

@@ -54,9 +54,9 @@
 //     ctx.log("sending the digest for " + ctx.run_id());
 //   });
 //   auto jobs = epoch::JobScheduler::start(std::move(o));
-//   if (!jobs.ok()) return fail(jobs.status());
+//   if (!jobs.ok()) return jobs.status();
 //   auto t = epoch::function_topology("digest", "0 0 9 * * ?", "send-digest", "Europe/Berlin");
-//   if (auto d = (*jobs)->create(t); !d.ok()) return fail(d.status());
+//   if (auto d = (*jobs)->create(t); !d.ok()) return d.status();
 #pragma once
 
 #include <chrono>

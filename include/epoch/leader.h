@@ -16,6 +16,13 @@
 // Ownership: callbacks are kept until stop().
 // Errors: none reported here; an elector that loses its coordination
 // service calls on_revoked and keeps trying to rejoin.
+//
+// Example:
+//   auto elector = epoch::make_standalone_elector("http://localhost:8080");
+//   elector->start([] { std::cout << "leading\n"; }, [] { std::cout << "not leading\n"; });
+//   const bool leading = elector->is_leader();  // true: it is the only node
+//   elector->stop();
+//   if (!leading) return epoch::internal_error("a standalone elector always leads");
 #pragma once
 
 #include <functional>

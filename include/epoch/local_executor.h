@@ -37,6 +37,14 @@
 // kill/cleanup report through their callbacks; logs() returns kNotFound for
 // an unknown id. read_output() serves a task's stdout.log and stderr.log
 // (never following a link or FIFO a task put in their place).
+//
+// Example:
+//   epoch::LocalExecutorOptions o;
+//   o.work_dir = "/var/lib/myservice/epoch-tasks";
+//   o.kill_grace = std::chrono::seconds(5);
+//   o.env_passthrough = {"PATH", "HOME"};
+//   auto executor = epoch::make_local_executor(o);
+//   // then: epoch::Scheduler scheduler(ioc, *store, *executor, *elector, *clock, events);
 #pragma once
 
 #include <chrono>

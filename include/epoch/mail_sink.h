@@ -26,6 +26,15 @@
 // yet sent are dropped; a transfer in progress is aborted).
 // Errors: `on_result` is called after each final outcome, on the sender
 // thread.
+//
+// Example:
+//   epoch::MailOptions o;
+//   o.server = "smtp.example.com";
+//   o.from_address = "epoch@example.com";
+//   o.default_recipients = {"oncall@example.com"};
+//   auto mail = epoch::make_mail_sink(o);
+//   if (!mail.ok()) return mail.status();
+//   // then: add **mail to the EventSink the Scheduler is given (a FanoutSink).
 #pragma once
 
 #include <chrono>

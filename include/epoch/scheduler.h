@@ -50,7 +50,9 @@
 //   epoch::RecordingSink events;
 //   epoch::Scheduler scheduler(ioc, *store, *executor, *elector, *clock, events);
 //   scheduler.start();
-//   scheduler.create(topology, [](epoch::StatusOr<epoch::TopologyDetails> d) { ... });
+//   scheduler.create(topology, [](epoch::StatusOr<epoch::TopologyDetails> d) {
+//     if (!d.ok()) std::cerr << d.status().message() << "\n";  // on the strand, once durable
+//   });
 //   ioc.run();
 #pragma once
 

@@ -20,6 +20,13 @@
 // kFailedPrecondition (a newer schema); commit reports kAborted on a
 // version conflict and kUnavailable/kInternal on SQLite errors, naming the
 // SQLite message.
+//
+// Example:
+//   epoch::SqliteStoreOptions o;
+//   o.path = "/var/lib/myservice/epoch.db";
+//   auto store = epoch::make_sqlite_store(o);
+//   if (!store.ok()) return store.status();  // cannot open or lock, newer schema
+//   auto topologies = (*store)->load_topologies();
 #pragma once
 
 #include <chrono>

@@ -10,8 +10,11 @@
 //
 // Example:
 //   epoch::StatusOr<epoch::CronExpression> cron = epoch::CronExpression::parse(text);
-//   if (!cron.ok()) { std::cerr << cron.status().message() << "\n"; return 2; }
-//   use(*cron);
+//   if (!cron.ok()) {
+//     std::cerr << cron.status().message() << "\n";  // what is wrong, and where
+//     return cron.status();
+//   }
+//   auto next = cron->next_after(now, *epoch::TimeZone::locate("UTC"));
 //
 // Inside the library, `EPOCH_RETURN_IF_ERROR(expr)` and
 // `EPOCH_ASSIGN_OR_RETURN(lhs, expr)` propagate errors without boilerplate.

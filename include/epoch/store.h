@@ -27,8 +27,14 @@
 // Example:
 //   auto store = epoch::make_memory_store();
 //   epoch::Batch b;
+//   epoch::TopologyRecord record;
+//   record.details.id = topology.name;
+//   record.details.topology = topology;
 //   b.put_topology(record, /*expected_version=*/epoch::kMustNotExist);
-//   store->commit(std::move(b), [](epoch::StatusOr<std::vector<std::int64_t>> v) { ... });
+//   store->commit(std::move(b), [](epoch::CommitResult versions) {
+//     // on the store's thread; versions->at(0) == 1 for a new record
+//     if (!versions.ok()) std::cerr << versions.status().message() << "\n";
+//   });
 #pragma once
 
 #include <cstdint>

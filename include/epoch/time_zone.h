@@ -26,7 +26,8 @@
 // Example:
 //   auto ny = epoch::TimeZone::locate("America/New_York");
 //   if (!ny.ok()) return ny.status();
-//   std::chrono::seconds off = ny->offset_at(std::chrono::sys_seconds{...});
+//   std::chrono::seconds off = ny->offset_at(std::chrono::sys_seconds{std::chrono::hours(480000)});
+//   // -4 h or -5 h, by the date
 #pragma once
 
 #include <chrono>

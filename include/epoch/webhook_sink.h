@@ -59,6 +59,15 @@
 // Errors: `on_result` is called after each final outcome (delivered; given
 // up after the last attempt, with the reason; refused) on the sink's own
 // thread, never inside on_event().
+//
+// Example:
+//   epoch::WebhookOptions o;
+//   o.urls = {"https://hooks.example.com/epoch"};
+//   o.on_result = [](const std::string& url, bool delivered, const std::string& why) {
+//     if (!delivered) std::cerr << url << ": " << why << "\n";
+//   };
+//   auto hooks = epoch::make_webhook_sink(o);
+//   if (!hooks.ok()) return hooks.status();
 #pragma once
 
 #include <chrono>

@@ -35,6 +35,15 @@
 // Session loss: the elector revokes leadership at once when the connection
 // drops, and rejoins (with a new session after expiry) when ZooKeeper is
 // back; the process never exits because of ZooKeeper.
+//
+// Example:
+//   epoch::ZkOptions o;
+//   o.hosts = "zk1:2181,zk2:2181,zk3:2181";
+//   o.name_space = "epoch";
+//   auto zk = epoch::connect_zookeeper(o);
+//   if (!zk.ok()) return zk.status();  // not reachable within operation_timeout
+//   auto store = epoch::make_zk_store(*zk);
+//   auto elector = epoch::make_zk_elector(*zk, "http://this-node:8080");
 #pragma once
 
 #include <chrono>
