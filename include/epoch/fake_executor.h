@@ -21,7 +21,8 @@
 //   fail.error = "exit 3";
 //   executor.script_once("main", fail);  // the first attempt of "main" fails
 //   // ... a Scheduler on it fires a run; then:
-//   for (const std::string& id : executor.live_tasks()) executor.finish(id, epoch::TaskState::kCompleted);
+//   for (const std::string& id : executor.live_tasks()) executor.finish(id,
+//   epoch::TaskState::kCompleted);
 #pragma once
 
 #include <map>
