@@ -154,17 +154,29 @@ int demo(const std::string& self, const std::string& dir) {
   const auto began = std::chrono::steady_clock::now();
   pid_t child = spawn_serve(self, db, 60);
   bool mid_job = false;
+  std::string why;  // what the last look saw
   {
     auto store = epoch::make_sqlite_store(epoch::SqliteStoreOptions{db});
     while (!mid_job && std::chrono::steady_clock::now() - began < 30s) {
       std::this_thread::sleep_for(100ms);
+      int status = 0;
+      if (::waitpid(child, &status, WNOHANG) == child) {
+        std::cerr << "the service ended by itself (" << (WIFSIGNALED(status) ? "signal " : "exit ")
+                  << (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) << ")\n";
+        return 1;
+      }
       if (!store.ok()) {
+        why = store.status().message();
         store = epoch::make_sqlite_store(epoch::SqliteStoreOptions{db});
         continue;
       }
       if (std::chrono::steady_clock::now() - began < 4s) continue;
       auto live = (*store)->load_live_runs();
-      if (!live.ok()) continue;
+      if (!live.ok()) {
+        why = live.status().message();
+        continue;
+      }
+      why = std::to_string(live->size()) + " live runs at the last look";
       for (const auto& r : *live) {
         const auto& task = r.run.tasks.begin()->second;
         mid_job = mid_job ||
@@ -177,7 +189,7 @@ int demo(const std::string& self, const std::string& dir) {
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   std::cout << (mid_job ? "killed (SIGKILL) while a heartbeat ran\n"
-                        : "killed (SIGKILL); no heartbeat was caught mid-run\n");
+                        : "killed (SIGKILL); no heartbeat was caught mid-run (" + why + ")\n");
 
   // 2. Down for 5 s: fires pass with no process.
   std::this_thread::sleep_for(5s);

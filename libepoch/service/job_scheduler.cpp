@@ -96,15 +96,18 @@ class Fanout final : public EventSink {
 // topologies" after every election this copy wins.
 class DeclaringElector final : public LeaderElector {
  public:
-  DeclaringElector(LeaderElector& inner, std::function<void()> elected)
-      : inner_(inner), elected_(std::move(elected)) {}
+  DeclaringElector(LeaderElector& inner, std::function<void(bool)> leading)
+      : inner_(inner), leading_(std::move(leading)) {}
   void start(std::function<void()> on_elected, std::function<void()> on_revoked) override {
     inner_.start(
         [this, on_elected = std::move(on_elected)] {
           on_elected();
-          elected_();
+          leading_(true);
         },
-        std::move(on_revoked));
+        [this, on_revoked = std::move(on_revoked)] {
+          leading_(false);
+          on_revoked();
+        });
   }
   void stop() override { inner_.stop(); }
   bool is_leader() const override { return inner_.is_leader(); }
@@ -113,7 +116,7 @@ class DeclaringElector final : public LeaderElector {
 
  private:
   LeaderElector& inner_;
-  std::function<void()> elected_;
+  std::function<void(bool)> leading_;
 };
 
 }  // namespace
@@ -139,6 +142,11 @@ struct JobScheduler::Parts {
   mutable std::mutex declared_mu;
   std::map<std::string, Topology> declared;
   std::map<std::string, Status> applied;
+  // Elected (by the elector's word; the Scheduler's own flag is set later,
+  // on its strand). Under declared_mu, so that a declaration is either in
+  // the snapshot an election applies or sees the election and applies
+  // itself — never neither.
+  bool elected = false;
 
   // The safe order: the scheduler (no more fires, launches, callbacks;
   // leaves the election), the running jobs (cancelled, waited for), the
@@ -178,10 +186,12 @@ struct JobScheduler::Parts {
     return Status();
   }
 
-  void apply_all() {
+  void leading(bool now) {
     std::vector<Topology> all;
     {
       std::lock_guard lock(declared_mu);
+      elected = now;
+      if (!now) return;
       for (const auto& [name, t] : declared)
         all.push_back(t);
     }
@@ -250,10 +260,10 @@ StatusOr<std::unique_ptr<JobScheduler>> JobScheduler::start(JobSchedulerOptions 
     p->real_elector = make_standalone_elector(o.node_name);
   }
   Parts* parts = p.get();
-  p->elector = std::make_unique<DeclaringElector>(*p->real_elector, [parts] {
-    // On the elector's thread; the Scheduler queues what arrives while it
-    // recovers, and answers on its own threads.
-    parts->apply_all();
+  p->elector = std::make_unique<DeclaringElector>(*p->real_elector, [parts](bool now) {
+    // On the elector's thread (or inline in start()); the Scheduler queues
+    // what arrives while it recovers, and answers on its own threads.
+    parts->leading(now);
   });
 
   // Executors: the jobs in front of the others.
@@ -295,12 +305,14 @@ JobScheduler::~JobScheduler() = default;
 
 Status JobScheduler::declare(Topology topology) {
   EPOCH_RETURN_IF_ERROR(validate(topology));
+  bool now = false;
   {
     std::lock_guard lock(parts_->declared_mu);
     parts_->declared[topology.name] = topology;
     parts_->applied.try_emplace(topology.name, unavailable("not applied yet"));
+    now = parts_->elected;
   }
-  if (is_leader()) parts_->apply(std::move(topology));
+  if (now) parts_->apply(std::move(topology));
   return Status();
 }
 
