@@ -172,6 +172,10 @@ class FunctionExecutor final : public Executor {
   std::vector<std::string> jobs() const;
   // Handlers running now.
   std::size_t running() const;
+  // Waits (up to `limit`) until every report decided so far (a job that
+  // just ended) has reached its observer; false on timeout. For an orderly
+  // stop: then Scheduler::sync(), then stop. Not from an observer.
+  bool wait_reports(std::chrono::milliseconds limit);
 
   std::string_view name() const noexcept override { return "function"; }
   bool in_process(const Task& leaf) const noexcept override;

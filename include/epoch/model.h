@@ -423,6 +423,10 @@ struct TaskRunInfo {
   std::optional<Instant> started;     // the executor took this attempt
   std::optional<Instant> finished;    // it reached its terminal state
   std::optional<Instant> not_before;  // a retry waits until then
+  // An in-process attempt (a FUNCTION task) stored as claimed before it can
+  // start (up to SchedulerOptions::prepare_ahead before its time): a later
+  // leader never starts it again, it records it LOST (JSON "claimed").
+  bool claimed = false;
   friend bool operator==(const TaskRunInfo&, const TaskRunInfo&) = default;
 };
 

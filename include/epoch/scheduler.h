@@ -185,6 +185,12 @@ class Scheduler {
   // Counts of topologies and live runs, taken on the strand.
   void stats(Callback<SchedulerStats> done);
 
+  // Answers true once every change decided so far (a run's end the
+  // executor just reported, say) is durable — before stop(), which drops
+  // the writes not yet made. kUnavailable when not the leader; dropped, like
+  // the writes, if leadership is lost first.
+  void sync(Callback<bool> done);
+
   // Whether this node currently schedules.
   bool is_leader() const;
 

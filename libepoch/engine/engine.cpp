@@ -146,6 +146,13 @@ void Engine::stats(Callback<SchedulerStats> done) {
   });
 }
 
+void Engine::sync(Callback<bool> done) {
+  on_strand([done = std::move(done)](Engine& self) mutable {
+    if (!self.leader_) return done(not_leader());
+    self.after([done = std::move(done)]() mutable { done(true); });
+  });
+}
+
 std::string Engine::run_key(const std::string& topology_id, const std::string& run_id) {
   std::string k;
   k.reserve(topology_id.size() + run_id.size() + 1);

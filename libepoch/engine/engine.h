@@ -156,6 +156,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   void list_topologies(Callback<std::vector<TopologyView>> done);
   void stats(Callback<SchedulerStats> done);
+  void sync(Callback<bool> done);
 
  private:
   // A topology: its spec is shared with the runs started from it.
@@ -186,6 +187,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
     // An in-process attempt stored as started, launched once that is
     // durable: a kill meanwhile follows the launch.
     bool claim_pending = false;
+    // This term claimed the attempt ahead of its time (claimed_here), and
+    // the claim is durable (claim_durable): its launch need not wait.
+    bool claimed_here = false;
+    bool claim_durable = false;
     // The error shown is about the task's state now ("not known yet",
     // "status could not be ascertained"), not what an attempt left: the
     // next report without one clears it.

@@ -41,6 +41,22 @@ void Engine::advance(Run& r) {
     push_due(*ti.not_before, DueKind::kRetry, r.handle, ++ctl.timer_gen, name);
     ctl.prepared = make_launch(r, *step.leaf, ti);
     ctl.prepared_observer = make_observer(r, name, ti.attempt);
+    // An in-process attempt due within prepare_ahead is claimed now, so
+    // that at its time the launch waits for no commit (see launch()).
+    if (!ti.claimed && ti.state == TaskState::kPending && !ti.started &&
+        *ti.not_before - now() <= options_.prepare_ahead && executor_.in_process(*step.leaf)) {
+      ti.claimed = true;
+      ctl.claimed_here = true;
+      touch(r);
+      after([this, h = r.handle, name, attempt = ti.attempt] {
+        const auto it = runs_.find(h);
+        if (it == runs_.end()) return;
+        const auto t = it->second.rec.run.tasks.find(name);
+        if (t != it->second.rec.run.tasks.end() && t->second.attempt == attempt) {
+          it->second.ctl[name].claim_durable = true;
+        }
+      });
+    }
     return;
   }
   launch(r, *step.leaf, ti, ctl);
@@ -87,21 +103,28 @@ void Engine::launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ct
       prepared ? std::move(ctl.prepared_observer) : make_observer(r, task_name(leaf), ti.attempt);
   ctl.prepared.reset();
   ctl.prepared_observer = nullptr;
-  // Past PENDING, or started: an earlier term may have launched it.
-  l.resumed = ti.state != TaskState::kPending || ti.started.has_value();
+  // Past PENDING, started, or claimed by another term: an earlier term may
+  // have launched it.
+  l.resumed = ti.state != TaskState::kPending || ti.started.has_value() ||
+              (ti.claimed && !ctl.claimed_here);
   if (l.resumed || !executor_.in_process(leaf)) {
     executor_.launch(l, std::move(observer));
     return;
   }
   // An in-process attempt dies with its process and cannot be attached to:
-  // it is stored as started before it starts, so that no later term starts
+  // it is stored as claimed before it starts, so that no later term starts
   // it again (it finds it `resumed`, and the executor reports it lost).
   TaskRunInfo& claimed = r.rec.run.tasks[l.task_name];
   claimed.state = TaskState::kStarting;
   claimed.started = now();
-  ctl.claim_pending = true;
+  claimed.claimed = true;
   touch(r);
   emit_task(r.rec.run, l.task_name, claimed);
+  if (ctl.claim_durable) {  // claimed ahead of its time: nothing to wait for
+    executor_.launch(l, std::move(observer));
+    return;
+  }
+  ctl.claim_pending = true;
   after([this, h = r.handle, l = std::move(l), observer = std::move(observer)]() mutable {
     const auto it = runs_.find(h);
     if (it == runs_.end()) return;  // ended (removed, replaced) meanwhile

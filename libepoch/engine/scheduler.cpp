@@ -58,6 +58,10 @@ void Scheduler::get_topology(const std::string& id, Callback<TopologyView> done)
 void Scheduler::list_topologies(Callback<std::vector<TopologyView>> done) {
   impl_->list_topologies(impl_->guarded(std::move(done)));
 }
+void Scheduler::sync(Callback<bool> done) {
+  impl_->sync(impl_->guarded(std::move(done)));
+}
+
 void Scheduler::stats(Callback<SchedulerStats> done) {
   impl_->stats(impl_->guarded(std::move(done)));
 }

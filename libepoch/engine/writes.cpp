@@ -70,6 +70,7 @@ void Engine::flush() {
   if (!step) return;
   if (step->batch.empty()) {
     deliver(std::move(step->events), std::move(step->actions));
+    flush();  // what the actions wrote
     return;
   }
   step->batch.fence = elector_.fencing_token();

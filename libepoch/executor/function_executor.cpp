@@ -15,6 +15,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -238,6 +239,13 @@ class FunctionExecutor::Impl {
 
   std::size_t running() const { return running_.load(); }
 
+  bool wait_reports(std::chrono::milliseconds limit) {
+    auto reached = std::make_shared<std::promise<void>>();
+    auto done = reached->get_future();
+    asio::post(ctl_, [reached] { reached->set_value(); });  // after what is queued
+    return done.wait_for(limit) == std::future_status::ready;
+  }
+
   bool in_process(const Task& leaf) const noexcept {
     return std::holds_alternative<FunctionTask>(leaf.spec) ||
            (others_ != nullptr && others_->in_process(leaf));
@@ -275,8 +283,8 @@ class FunctionExecutor::Impl {
     if (l.resumed) {
       report_new(std::move(observer),
                  lost(l,
-                      "it was started by a process that ended (or stopped scheduling) "
-                      "before it finished"));
+                      "the process that claimed it ended (or stopped scheduling) before it "
+                      "finished; its handler may or may not have started"));
       return;
     }
     auto job = std::make_shared<Job>();
@@ -558,6 +566,9 @@ std::vector<std::string> FunctionExecutor::jobs() const {
 }
 std::size_t FunctionExecutor::running() const {
   return impl_->running();
+}
+bool FunctionExecutor::wait_reports(std::chrono::milliseconds limit) {
+  return impl_->wait_reports(limit);
 }
 bool FunctionExecutor::in_process(const Task& leaf) const noexcept {
   return impl_->in_process(leaf);

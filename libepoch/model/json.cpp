@@ -74,6 +74,11 @@ std::int64_t as_int(const json::value& v, const std::string& path) {
   }
   fail(path, std::string("expected an integer, found ") + kind(v));
 }
+bool as_bool(const json::value& v, const std::string& path) {
+  if (!v.is_bool()) fail(path, std::string("expected a boolean, found ") + kind(v));
+  return v.as_bool();
+}
+
 int as_int32(const json::value& v, const std::string& path) {
   const std::int64_t n = as_int(v, path);
   if (n < INT32_MIN || n > INT32_MAX) fail(path, "integer out of range");
@@ -447,6 +452,7 @@ TaskRunInfo decode_task_run(const json::value& v, const std::string& path) {
   if (const auto* f = field(o, "started")) t.started = as_instant(*f, path + ".started");
   if (const auto* f = field(o, "finished")) t.finished = as_instant(*f, path + ".finished");
   if (const auto* f = field(o, "notBefore")) t.not_before = as_instant(*f, path + ".notBefore");
+  if (const auto* f = field(o, "claimed")) t.claimed = as_bool(*f, path + ".claimed");
   return t;
 }
 
@@ -662,10 +668,7 @@ RunInfo decode_run(const json::value& v, const std::string& path) {
   if (const auto* f = field(o, "runningLongAt")) {
     r.running_long = as_instant(*f, path + ".runningLongAt");
   }
-  if (const auto* f = field(o, "queued")) {
-    if (!f->is_bool()) fail(path + ".queued", std::string("expected a boolean, found ") + kind(*f));
-    r.queued = f->as_bool();
-  }
+  if (const auto* f = field(o, "queued")) r.queued = as_bool(*f, path + ".queued");
   return r;
 }
 
@@ -742,6 +745,7 @@ std::string to_json(const RunInfo& r) {
     if (t.started) x["started"] = to_epoch_millis(*t.started);
     if (t.finished) x["finished"] = to_epoch_millis(*t.finished);
     if (t.not_before) x["notBefore"] = to_epoch_millis(*t.not_before);
+    if (t.claimed) x["claimed"] = true;
     tasks[name] = std::move(x);
   }
   o["tasks"] = std::move(tasks);

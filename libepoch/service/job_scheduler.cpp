@@ -152,6 +152,16 @@ struct JobScheduler::Parts {
   // leaves the election), the running jobs (cancelled, waited for), the
   // other executors, the threads, then what they used.
   ~Parts() {
+    if (scheduler && scheduler->is_leader()) {
+      // What was decided (a job's end just reported) is made durable
+      // first: stop() drops the writes not yet made, and a job whose end
+      // is not stored would be LOST, and run again, at the next start.
+      jobs->wait_reports(std::chrono::seconds(1));  // then the engine has them
+      auto synced = std::make_shared<std::promise<void>>();
+      auto done = synced->get_future();
+      scheduler->sync([synced](StatusOr<bool>) { synced->set_value(); });
+      done.wait_for(std::chrono::seconds(5));
+    }
     if (scheduler) scheduler->stop();
     scheduler.reset();
     jobs.reset();

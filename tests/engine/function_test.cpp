@@ -349,8 +349,8 @@ TEST_CASE(
   j.h.start();
   j.wait_task("c", kRun, 2, TaskState::kPending);
   RunInfo r = j.h.run("c", kRun);
-  CHECK(r.tasks.at("main").error_message.find("attempt 1 failed: attempt 1 is lost: it was "
-                                              "started by a process that ended") == 0);
+  CHECK(r.tasks.at("main").error_message.find(
+            "attempt 1 failed: attempt 1 is lost: the process that claimed it ended") == 0);
   bool lost_event = false;
   for (const Event& e : j.h.events.events()) {
     lost_event = lost_event ||
@@ -365,6 +365,118 @@ TEST_CASE(
   std::lock_guard lock(mu);
   const std::string id = "c-" + kRun + "-main";
   CHECK(starts == std::map<std::string, int>{{id, 1}, {id + "-2", 1}});
+}
+
+// Holds commits while held (they go through, in order, when released).
+class HeldStore : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  void commit(Batch batch, CommitCallback done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (held_) {
+        waiting_.emplace_back(std::move(batch), std::move(done));
+        return;
+      }
+    }
+    StoreWrapper::commit(std::move(batch), std::move(done));
+  }
+  void hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    std::vector<std::pair<Batch, CommitCallback>> go;
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+      go.swap(waiting_);
+    }
+    for (auto& [b, d] : go)
+      StoreWrapper::commit(std::move(b), std::move(d));
+  }
+
+ private:
+  std::mutex mu_;
+  bool held_ = false;
+  std::vector<std::pair<Batch, CommitCallback>> waiting_;
+};
+
+TEST_CASE(
+    "an attempt is claimed ahead of its time: at its time the handler starts without "
+    "waiting for the store") {
+  JobHarness j;
+  HeldStore held(*j.h.own_store);
+  j.h.store = &held;
+  std::atomic<int> calls{0};
+  REQUIRE(j.jobs->register_job("quick", [&](JobContext&) { ++calls; }).ok());
+  j.h.start();
+  REQUIRE(j.h.create(function_topology("q", "0 * * * * ?", "quick")).ok());
+  j.h.advance_to(at("2026-01-01T00:00:59.700Z"));  // prepared (500 ms ahead), claimed
+  const RunInfo before = j.h.run("q", kRun);
+  CHECK(before.tasks.at("main").state == TaskState::kPending);
+  CHECK(before.tasks.at("main").claimed);
+  held.hold();  // from here on nothing reaches the store
+  j.h.advance_to(at("2026-01-01T00:01:00Z"));
+  REQUIRE(j.h.pump_until([&] { return calls == 1; }));
+  held.release();
+  CHECK(j.finished("q", kRun).state == RunState::kSuccessful);
+}
+
+TEST_CASE("sync() answers once what was decided is durable: a job's end, before a stop") {
+  JobHarness j;
+  HeldStore held(*j.h.own_store);
+  j.h.store = &held;
+  std::atomic<int> calls{0};
+  REQUIRE(j.jobs->register_job("quick", [&](JobContext&) { ++calls; }).ok());
+  j.h.start();
+  REQUIRE(j.h.create(function_topology("s", "0 * * * * ?", "quick")).ok());
+  j.h.advance_to(at("2026-01-01T00:00:59.700Z"));
+  held.hold();
+  j.h.advance_to(at("2026-01-01T00:01:00Z"));
+  REQUIRE(j.h.pump_until([&] { return calls == 1; }));
+  REQUIRE(j.jobs->wait_reports(std::chrono::seconds(5)));  // the end reached the engine
+  std::optional<StatusOr<bool>> synced;
+  j.h.scheduler->sync([&](StatusOr<bool> r) { synced.emplace(std::move(r)); });
+  j.h.pump();
+  CHECK_FALSE(synced.has_value());  // the end is not durable yet
+  CHECK(j.h.run("s", kRun).state == RunState::kRunning);
+  held.release();
+  REQUIRE(j.h.pump_until([&] { return synced.has_value(); }));
+  CHECK(synced->ok());
+  CHECK(j.h.run("s", kRun).state == RunState::kSuccessful);  // stored before sync answered
+}
+
+TEST_CASE(
+    "a process that dies after claiming an attempt, before its time: LOST, never started, "
+    "retried") {
+  JobHarness j;
+  std::atomic<int> attempt1{0}, attempt2{0};
+  const auto handler = [&](JobContext& c) { ++(c.attempt() == 1 ? attempt1 : attempt2); };
+  REQUIRE(j.jobs->register_job("work", handler).ok());
+  j.h.start();
+  Topology t = function_topology("e", "0 * * * * ?", "work");
+  t.policies = Policies{};
+  t.policies->retry = retry_policy(2, {RetryOn::kLost});
+  REQUIRE(j.h.create(t).ok());
+  j.h.advance_to(at("2026-01-01T00:00:59.800Z"));
+  CHECK(j.h.run("e", kRun).tasks.at("main").claimed);
+  j.h.scheduler.reset();  // the process goes 200 ms before the fire
+  j.jobs.reset();
+  j.h.elector.revoke();
+  j.h.elector.stop();
+  j.h.pump();
+  j.make_jobs();
+  REQUIRE(j.jobs->register_job("work", handler).ok());
+  j.h.advance_to(at("2026-01-01T00:01:02Z"));
+  j.h.start();
+  j.wait_task("e", kRun, 2, TaskState::kPending);
+  CHECK(j.h.run("e", kRun).tasks.at("main").error_message.find(
+            "attempt 1 failed: attempt 1 is lost: the process that claimed it ended") == 0);
+  j.h.advance_to(at("2026-01-01T00:01:12Z"));
+  CHECK(j.finished("e", kRun).state == RunState::kSuccessful);
+  CHECK(attempt1 == 0);  // claimed, then never started by anyone
+  CHECK(attempt2 == 1);
 }
 
 TEST_CASE(
