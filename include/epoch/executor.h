@@ -10,7 +10,7 @@
 //
 // In-process tasks (in_process() says true: FUNCTION jobs) cannot be
 // attached to from another process, so the engine stores an attempt as
-// started before it launches it, and launches a started attempt again with
+// claimed before it launches it, and launches a claimed attempt again with
 // `resumed` set; the executor reports such an attempt it does not hold as
 // `lost`. That gives one start per attempt id (see function_executor.h).
 //
@@ -128,8 +128,8 @@ class Executor {
   virtual std::string_view name() const noexcept = 0;
 
   // Whether `leaf` would run inside this process (and so dies with it): the
-  // engine then stores the attempt as started before launching it, and a
-  // started attempt no executor holds after a restart is LOST instead of
+  // engine then stores the attempt as claimed before launching it, and a
+  // claimed attempt no executor holds after a restart is LOST instead of
   // started twice. Default: false (processes and containers outlive us).
   virtual bool in_process(const Task& leaf) const noexcept;
 

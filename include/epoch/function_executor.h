@@ -22,9 +22,11 @@
 // A task queued behind busy threads and killed never starts.
 //
 // Guarantees across crashes and leader changes (with the engine):
-//   * one start per attempt: the engine stores the attempt as started
-//     (STARTING) before it hands it to this executor, so no restart and no
-//     new leader starts the same attempt id again;
+//   * one start per attempt: the engine stores the attempt as claimed (with
+//     its prepared run, up to prepare_ahead before its time) before it hands
+//     it to this executor, so no restart and no new leader starts the same
+//     attempt id again (one that died between the claim and the start is
+//     LOST without having run);
 //   * an attempt whose process died, or whose node stopped scheduling
 //     (detach() cancels the handler), is reported `lost` when the next
 //     leader finds it unfinished: it ends FAILED as LOST, and the retry
