@@ -66,6 +66,25 @@ struct JobHarness {
     h.use_executor = jobs.get();
   }
 
+  // The process goes: the scheduler and its jobs with it. What the store
+  // holds is what a SIGKILL would leave.
+  void process_dies() {
+    h.scheduler.reset();
+    jobs.reset();
+    h.elector.revoke();
+    h.elector.stop();
+    h.pump();
+  }
+
+  // A topology of one `job` every minute whose LOST attempts are retried
+  // (2 attempts, 10 s apart).
+  static Topology retried_when_lost(const std::string& name, const std::string& job) {
+    Topology t = function_topology(name, "0 * * * * ?", job);
+    t.policies = Policies{};
+    t.policies->retry = retry_policy(2, {RetryOn::kLost});
+    return t;
+  }
+
   // Waits (pumping) until the run has ended; returns it.
   RunInfo finished(const std::string& topology, const std::string& run) {
     REQUIRE_MESSAGE(h.pump_until([&] { return h.run(topology, run).state != RunState::kRunning; }),
@@ -325,20 +344,13 @@ TEST_CASE(
   };
   REQUIRE(j.jobs->register_job("work", handler).ok());
   j.h.start();
-  Topology t = function_topology("c", "0 * * * * ?", "work");
-  t.policies = Policies{};
-  t.policies->retry = retry_policy(2, {RetryOn::kLost});
-  REQUIRE(j.h.create(t).ok());
+  REQUIRE(j.h.create(JobHarness::retried_when_lost("c", "work")).ok());
   j.h.advance_to(at("2026-01-01T00:01:00Z"));
   j.wait_task("c", kRun, 1, TaskState::kRunning);
 
   // The process goes (the scheduler and its jobs with it); what the store
   // holds is what a SIGKILL leaves: attempt 1 started, not finished.
-  j.h.scheduler.reset();
-  j.jobs.reset();
-  j.h.elector.revoke();
-  j.h.elector.stop();
-  j.h.pump();
+  j.process_dies();
   CHECK(j.h.run("c", kRun).tasks.at("main").state == TaskState::kRunning);
   j.h.events.clear();
 
@@ -402,39 +414,44 @@ class HeldStore : public StoreWrapper {
   std::vector<std::pair<Batch, CommitCallback>> waiting_;
 };
 
+// A job "quick" every minute on a store whose commits can be held, run
+// up to 300 ms before the fire at 00:01 (prepared, claimed).
+struct HeldJob {
+  explicit HeldJob(const std::string& name) {
+    j.h.store = &held;
+    REQUIRE(j.jobs->register_job("quick", [this](JobContext&) { ++calls; }).ok());
+    j.h.start();
+    REQUIRE(j.h.create(function_topology(name, "0 * * * * ?", "quick")).ok());
+    j.h.advance_to(at("2026-01-01T00:00:59.700Z"));
+  }
+  // Holds every commit from now on, and lets the fire happen.
+  void fire_held() {
+    held.hold();
+    j.h.advance_to(at("2026-01-01T00:01:00Z"));
+    REQUIRE(j.h.pump_until([&] { return calls == 1; }));
+  }
+  JobHarness j;
+  HeldStore held{*j.h.own_store};
+  std::atomic<int> calls{0};
+};
+
 TEST_CASE(
     "an attempt is claimed ahead of its time: at its time the handler starts without "
     "waiting for the store") {
-  JobHarness j;
-  HeldStore held(*j.h.own_store);
-  j.h.store = &held;
-  std::atomic<int> calls{0};
-  REQUIRE(j.jobs->register_job("quick", [&](JobContext&) { ++calls; }).ok());
-  j.h.start();
-  REQUIRE(j.h.create(function_topology("q", "0 * * * * ?", "quick")).ok());
-  j.h.advance_to(at("2026-01-01T00:00:59.700Z"));  // prepared (500 ms ahead), claimed
-  const RunInfo before = j.h.run("q", kRun);
+  HeldJob hj("q");
+  const RunInfo before = hj.j.h.run("q", kRun);
   CHECK(before.tasks.at("main").state == TaskState::kPending);
   CHECK(before.tasks.at("main").claimed);
-  held.hold();  // from here on nothing reaches the store
-  j.h.advance_to(at("2026-01-01T00:01:00Z"));
-  REQUIRE(j.h.pump_until([&] { return calls == 1; }));
-  held.release();
-  CHECK(j.finished("q", kRun).state == RunState::kSuccessful);
+  hj.fire_held();  // the handler ran though nothing reached the store
+  hj.held.release();
+  CHECK(hj.j.finished("q", kRun).state == RunState::kSuccessful);
 }
 
 TEST_CASE("sync() answers once what was decided is durable: a job's end, before a stop") {
-  JobHarness j;
-  HeldStore held(*j.h.own_store);
-  j.h.store = &held;
-  std::atomic<int> calls{0};
-  REQUIRE(j.jobs->register_job("quick", [&](JobContext&) { ++calls; }).ok());
-  j.h.start();
-  REQUIRE(j.h.create(function_topology("s", "0 * * * * ?", "quick")).ok());
-  j.h.advance_to(at("2026-01-01T00:00:59.700Z"));
-  held.hold();
-  j.h.advance_to(at("2026-01-01T00:01:00Z"));
-  REQUIRE(j.h.pump_until([&] { return calls == 1; }));
+  HeldJob hj("s");
+  JobHarness& j = hj.j;
+  HeldStore& held = hj.held;
+  hj.fire_held();
   REQUIRE(j.jobs->wait_reports(std::chrono::seconds(5)));  // the end reached the engine
   std::optional<StatusOr<bool>> synced;
   j.h.scheduler->sync([&](StatusOr<bool> r) { synced.emplace(std::move(r)); });
@@ -455,17 +472,10 @@ TEST_CASE(
   const auto handler = [&](JobContext& c) { ++(c.attempt() == 1 ? attempt1 : attempt2); };
   REQUIRE(j.jobs->register_job("work", handler).ok());
   j.h.start();
-  Topology t = function_topology("e", "0 * * * * ?", "work");
-  t.policies = Policies{};
-  t.policies->retry = retry_policy(2, {RetryOn::kLost});
-  REQUIRE(j.h.create(t).ok());
+  REQUIRE(j.h.create(JobHarness::retried_when_lost("e", "work")).ok());
   j.h.advance_to(at("2026-01-01T00:00:59.800Z"));
   CHECK(j.h.run("e", kRun).tasks.at("main").claimed);
-  j.h.scheduler.reset();  // the process goes 200 ms before the fire
-  j.jobs.reset();
-  j.h.elector.revoke();
-  j.h.elector.stop();
-  j.h.pump();
+  j.process_dies();  // 200 ms before the fire
   j.make_jobs();
   REQUIRE(j.jobs->register_job("work", handler).ok());
   j.h.advance_to(at("2026-01-01T00:01:02Z"));
@@ -492,10 +502,7 @@ TEST_CASE(
                              })
               .ok());
   j.h.start();
-  Topology t = function_topology("s", "0 * * * * ?", "work");
-  t.policies = Policies{};
-  t.policies->retry = retry_policy(2, {RetryOn::kLost});
-  REQUIRE(j.h.create(t).ok());
+  REQUIRE(j.h.create(JobHarness::retried_when_lost("s", "work")).ok());
   j.h.advance_to(at("2026-01-01T00:01:00Z"));
   j.wait_task("s", kRun, 1, TaskState::kRunning);
   j.h.elector.revoke();  // the same process, no longer the leader: detach cancels
