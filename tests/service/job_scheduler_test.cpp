@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -157,6 +159,31 @@ TEST_CASE("a topology declared right after start is always applied (no race with
     REQUIRE((*s)->declare(function_topology("d", "0 0 * * * ?", "noop")).ok());
     REQUIRE(eventually([&] { return (*s)->get("d").ok(); }, 10s));
   }
+}
+
+TEST_CASE("given an io_context, the JobScheduler posts its work there and starts no threads") {
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  ManualClock clock(at("2026-01-01T00:00:00Z"));
+  std::atomic<int> calls{0};
+  std::atomic<bool> on_runner{false};
+  {
+    JobSchedulerOptions o = manual(clock);
+    o.io_context = &ioc;
+    o.register_job("tick", [&](JobContext&) { ++calls; });
+    auto s = JobScheduler::start(std::move(o));
+    REQUIRE(s.ok());
+    (*s)->on_run(
+        [&](const RunEvent&) { on_runner = std::this_thread::get_id() == runner.get_id(); });
+    REQUIRE((*s)->create(function_topology("t", "0 * * * * ?", "tick")).ok());
+    advance_to(clock, at("2026-01-01T00:01:00Z"));
+    REQUIRE(eventually([&] { return state_of(**s, "t", kRun) == RunState::kSuccessful; }));
+    CHECK(calls == 1);
+    CHECK(on_runner);  // listeners ran on the caller's io_context thread
+  }                    // destroyed while the caller still runs its io_context, as documented
+  work.reset();
+  runner.join();
 }
 
 TEST_CASE("start refuses what cannot work, saying why") {
