@@ -222,7 +222,8 @@ int demo(const std::string& self, const std::string& hosts, const std::string& d
   std::map<std::string, int> states;
   int unaccounted = 0, retried = 0, fires = 0;
   const epoch::Instant last = (*rec)->last_fire.value_or((*rec)->details.created);
-  for (auto f = std::chrono::ceil<std::chrono::seconds>((*rec)->details.created); f <= last;
+  // Every second strictly after the creation instant.
+  for (auto f = std::chrono::floor<std::chrono::seconds>((*rec)->details.created) + 1s; f <= last;
        f += 1s) {
     ++fires;
     const auto it = by_nominal.find(f);

@@ -247,7 +247,7 @@ int demo(const std::string& self, const std::string& dir) {
     const auto zone = epoch::TimeZone::locate(zone_name);
     const epoch::Instant last = (*rec)->last_fire.value_or((*rec)->details.created);
     std::optional<epoch::Instant> f =
-        cron->next_after((*rec)->details.created - std::chrono::milliseconds(1), *zone);
+        cron->next_after((*rec)->details.created, *zone);  // strictly after the creation
     for (; f && *f <= last; f = cron->next_after(*f, *zone)) {
       const auto it = by_nominal.find(*f);
       std::string state = "NONE", what = "NO RUN: unaccounted";

@@ -145,7 +145,11 @@ void Engine::recover(std::vector<TopologyRecord> topologies, std::vector<RunReco
 }
 
 void Engine::catch_up(Topo& t, Instant t_now) {
-  const Instant from = t.last_fire.value_or(t.created - milliseconds(1));
+  // Before any fire was handled: the fires a create schedules (operations.cpp)
+  // — a cron's strictly after the creation instant, an AT's even if due
+  // before it — so that a restart counts the same fires a running leader does.
+  const Instant first = t.at_time ? std::min(t.created, *t.at_time) - milliseconds(1) : t.created;
+  const Instant from = t.last_fire.value_or(first);
   std::vector<Instant> missed;
   constexpr std::size_t kMaxRecorded = 100000;
   std::optional<Instant> f = next_fire_after(t, from);

@@ -986,3 +986,18 @@ TEST_CASE("io_context::run() does not return while a new leader's store read is 
   REQUIRE(created.has_value());
   CHECK(created->ok());
 }
+
+TEST_CASE(
+    "a cron topology created on a fire instant: the running leader and a restarted one count "
+    "the same fires (none at the creation instant)") {
+  // Found by the jobs_service example: created at 19:00:54.000 exactly, the
+  // fire at 19:00:54 was not run (fires come strictly after a create), but
+  // a restart before the first fire would have recorded it MISSED.
+  Harness h(at("2026-01-01T00:01:00Z"));
+  h.start();
+  REQUIRE(h.create(process_topology("c", "0 * * * * ?")).ok());
+  h.advance_to(at("2026-01-01T00:01:30Z"));
+  h.restart();
+  h.advance_to(at("2026-01-01T00:02:00Z"));
+  CHECK(ids_of(h.runs("c")) == std::vector<std::string>{"ESR-2026-01-01-00-02-00-000"});
+}
