@@ -14,13 +14,27 @@ std::uint64_t Engine::start_run(Topo& t, RunType type, Instant nominal, std::str
   rec.run = new_run(t, type, nominal, std::move(run_id), RunState::kRunning, t_now,
                     nominal > t_now ? std::optional<Instant>(nominal) : std::nullopt);
   Run& run = add_run(&t, std::move(rec), t.spec);
+  // An in-process first task due within prepare_ahead is claimed in the
+  // run's first write (see launch()): no write of its own, none at its time.
+  std::string claimed;
+  if (!hold && nominal > t_now && nominal - t_now <= options_.prepare_ahead) {
+    const engine::TreeStep step = engine::evaluate(run.spec->task, run.rec.run.tasks);
+    if (step.kind == engine::TreeStep::Kind::kLaunch && executor_.in_process(*step.leaf)) {
+      claimed = task_name(*step.leaf);
+      run.rec.run.tasks[claimed].claimed = true;
+      run.ctl[claimed].claimed_here = true;
+    }
+  }
   commits_.put_run(run.rec.run, kMustNotExist);
   run.rec.version = 1;
   emit_run(run.rec.run, run.spec);
   const std::uint64_t h = run.handle;
   if (!hold) {
-    after([this, h] {
-      if (auto it = runs_.find(h); it != runs_.end()) advance(it->second);
+    after([this, h, claimed = std::move(claimed)] {
+      const auto it = runs_.find(h);
+      if (it == runs_.end()) return;
+      if (!claimed.empty()) it->second.ctl[claimed].claim_durable = true;
+      advance(it->second);
     });
   }
   return h;
