@@ -184,13 +184,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
     bool timed_out = false;
     bool killed = false;
     bool kill_when_started = false;  // replaced while its launch was in flight
-    // An in-process attempt stored as started, launched once that is
-    // durable: a kill meanwhile follows the launch.
-    bool claim_pending = false;
-    // This term claimed the attempt ahead of its time (claimed_here), and
-    // the claim is durable (claim_durable): its launch need not wait.
+    // This term claimed the in-process attempt (claimed_here), and the
+    // claim is durable (claim_durable). Claimed ahead of its time, its
+    // launch need not wait; claimed at its launch, the launch waits for the
+    // claim, and a kill meanwhile follows the launch (claim_pending()).
     bool claimed_here = false;
     bool claim_durable = false;
+    bool claim_pending() const noexcept { return claimed_here && !claim_durable; }
     // The error shown is about the task's state now ("not known yet",
     // "status could not be ascertained"), not what an attempt left: the
     // next report without one clears it.
@@ -392,6 +392,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Asks the executor to kill `task_id` once the strand is free; the
   // outcome arrives as a task update.
   void kill_soon(const std::string& task_id);
+  // Claims the in-process attempt of task `name` (see launch()): in the
+  // record written next, durable with the next commit.
+  void claim(Run& r, const std::string& name);
   void replace_run(Run& r, const std::string& by);
 
   // Ends a run: its state follows `result` (or is `state` when given).

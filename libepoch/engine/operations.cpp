@@ -187,7 +187,7 @@ void Engine::do_kill_task(const std::string& tid, const std::string& rid, const 
   };
   // An in-process launch waiting for its start to be stored: the kill
   // follows it (actions run in order).
-  if (ctl.claim_pending) return after(std::move(kill));
+  if (ctl.claim_pending()) return after(std::move(kill));
   kill();
 }
 

@@ -16,13 +16,10 @@ std::uint64_t Engine::start_run(Topo& t, RunType type, Instant nominal, std::str
   Run& run = add_run(&t, std::move(rec), t.spec);
   // An in-process first task due within prepare_ahead is claimed in the
   // run's first write (see launch()): no write of its own, none at its time.
-  std::string claimed;
   if (!hold && nominal > t_now && nominal - t_now <= options_.prepare_ahead) {
     const engine::TreeStep step = engine::evaluate(run.spec->task, run.rec.run.tasks);
     if (step.kind == engine::TreeStep::Kind::kLaunch && executor_.in_process(*step.leaf)) {
-      claimed = task_name(*step.leaf);
-      run.rec.run.tasks[claimed].claimed = true;
-      run.ctl[claimed].claimed_here = true;
+      claim(run, task_name(*step.leaf));
     }
   }
   commits_.put_run(run.rec.run, kMustNotExist);
@@ -30,14 +27,25 @@ std::uint64_t Engine::start_run(Topo& t, RunType type, Instant nominal, std::str
   emit_run(run.rec.run, run.spec);
   const std::uint64_t h = run.handle;
   if (!hold) {
-    after([this, h, claimed = std::move(claimed)] {
-      const auto it = runs_.find(h);
-      if (it == runs_.end()) return;
-      if (!claimed.empty()) it->second.ctl[claimed].claim_durable = true;
-      advance(it->second);
+    after([this, h] {
+      if (auto it = runs_.find(h); it != runs_.end()) advance(it->second);
     });
   }
   return h;
+}
+
+void Engine::claim(Run& r, const std::string& name) {
+  TaskRunInfo& ti = r.rec.run.tasks[name];
+  ti.claimed = true;
+  r.ctl[name].claimed_here = true;
+  after([this, h = r.handle, name, attempt = ti.attempt] {
+    const auto it = runs_.find(h);
+    if (it == runs_.end()) return;
+    const auto t = it->second.rec.run.tasks.find(name);
+    if (t != it->second.rec.run.tasks.end() && t->second.attempt == attempt) {
+      it->second.ctl[name].claim_durable = true;
+    }
+  });
 }
 
 void Engine::advance(Run& r) {
@@ -59,17 +67,8 @@ void Engine::advance(Run& r) {
     // that at its time the launch waits for no commit (see launch()).
     if (!ti.claimed && ti.state == TaskState::kPending && !ti.started &&
         *ti.not_before - now() <= options_.prepare_ahead && executor_.in_process(*step.leaf)) {
-      ti.claimed = true;
-      ctl.claimed_here = true;
+      claim(r, name);
       touch(r);
-      after([this, h = r.handle, name, attempt = ti.attempt] {
-        const auto it = runs_.find(h);
-        if (it == runs_.end()) return;
-        const auto t = it->second.rec.run.tasks.find(name);
-        if (t != it->second.rec.run.tasks.end() && t->second.attempt == attempt) {
-          it->second.ctl[name].claim_durable = true;
-        }
-      });
     }
     return;
   }
@@ -128,27 +127,25 @@ void Engine::launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ct
   // An in-process attempt dies with its process and cannot be attached to:
   // it is stored as claimed before it starts, so that no later term starts
   // it again (it finds it `resumed`, and the executor reports it lost).
-  TaskRunInfo& claimed = r.rec.run.tasks[l.task_name];
-  claimed.state = TaskState::kStarting;
-  claimed.started = now();
-  claimed.claimed = true;
+  if (!ctl.claimed_here) claim(r, l.task_name);  // now, with its STARTING
+  TaskRunInfo& starting = r.rec.run.tasks[l.task_name];
+  starting.state = TaskState::kStarting;
+  starting.started = now();
   touch(r);
-  emit_task(r.rec.run, l.task_name, claimed);
+  emit_task(r.rec.run, l.task_name, starting);
   if (ctl.claim_durable) {  // claimed ahead of its time: nothing to wait for
     executor_.launch(l, std::move(observer));
     return;
   }
-  ctl.claim_pending = true;
+  // The claim's own action (marking it durable) runs before this one.
   after([this, h = r.handle, l = std::move(l), observer = std::move(observer)]() mutable {
     const auto it = runs_.find(h);
     if (it == runs_.end()) return;  // ended (removed, replaced) meanwhile
-    Run& run = it->second;
-    const auto t = run.rec.run.tasks.find(l.task_name);
-    if (t == run.rec.run.tasks.end() || t->second.attempt != l.attempt ||
+    const auto t = it->second.rec.run.tasks.find(l.task_name);
+    if (t == it->second.rec.run.tasks.end() || t->second.attempt != l.attempt ||
         is_terminal(t->second.state)) {
       return;
     }
-    run.ctl[l.task_name].claim_pending = false;
     executor_.launch(l, std::move(observer));
   });
 }
