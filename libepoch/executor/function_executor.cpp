@@ -3,8 +3,6 @@
 // decided (under the lock). See epoch/function_executor.h.
 #include "epoch/function_executor.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +18,8 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include "../support/process_name.h"
 
 namespace epoch {
 
@@ -169,13 +169,6 @@ std::string describe(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
 
-// "host:pid": which process ran a job (the task's upstream id).
-std::string this_process() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::string(host) + ":" + std::to_string(::getpid());
-}
-
 TaskUpdate update(TaskState state, std::string upstream, std::string error = {}) {
   TaskUpdate u;
   u.state = state;
@@ -193,7 +186,7 @@ class FunctionExecutor::Impl {
         others_(others),
         owned_clock_(options_.clock == nullptr ? make_system_clock() : nullptr),
         clock_(options_.clock != nullptr ? *options_.clock : *owned_clock_),
-        process_(this_process()),
+        process_(host_and_pid()),  // which process ran a job: its upstream id
         pool_(std::max<std::size_t>(1, options_.threads)),
         work_(asio::make_work_guard(ctl_)),
         ctl_thread_([this] { ctl_.run(); }) {}
@@ -355,9 +348,7 @@ class FunctionExecutor::Impl {
         });
       });
     }
-    asio::post(ctl_, [done = std::move(done)] {
-      if (done) done(Status());
-    });
+    answer_done(std::move(done), Status());
   }
 
   void cleanup(const std::string& id, std::function<void(Status)> done) {
@@ -369,9 +360,7 @@ class FunctionExecutor::Impl {
         } else {
           it->second->cleanup_when_done = true;
         }
-        asio::post(ctl_, [done = std::move(done)] {
-          if (done) done(Status());
-        });
+        answer_done(std::move(done), Status());
         return;
       }
     }

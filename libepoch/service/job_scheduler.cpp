@@ -15,17 +15,13 @@
 #include <mutex>
 #include <thread>
 
+#include "../support/process_name.h"
+
 namespace epoch {
 
 namespace asio = boost::asio;
 
 namespace {
-
-std::string default_node_name() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::string(host) + ":" + std::to_string(::getpid());
-}
 
 // Events to the extra sinks and the typed listeners. Listeners are only
 // added (under the lock, copy on write) and live as long as the fan-out.
@@ -244,7 +240,7 @@ StatusOr<std::unique_ptr<JobScheduler>> JobScheduler::start(JobSchedulerOptions 
   if (o.io_context == nullptr && o.io_threads == 0) {
     return invalid_argument("io_threads must be at least 1 when no io_context is given");
   }
-  if (o.node_name.empty()) o.node_name = default_node_name();
+  if (o.node_name.empty()) o.node_name = host_and_pid();
 
   // Time and threads.
   if (o.clock == nullptr) p->own_clock = make_system_clock();
