@@ -297,8 +297,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   // Recovery reads the store on the reader thread, not the strand (a large
   // store takes a while to read); operations that arrive meanwhile wait for
-  // it (on_strand), and no timer is armed before it is done.
+  // it (on_strand), and no timer is armed before it is done. A commit of
+  // an earlier term still out is waited for first: the read must see what
+  // it wrote (a ZooKeeper leader re-elected after a disconnection keeps its
+  // node, hence its fencing token, so that commit can still apply).
   void on_elected();
+  void read_stored_state();
 
   struct Stored {
     StatusOr<std::vector<TopologyRecord>> topologies = std::vector<TopologyRecord>{};
@@ -457,6 +461,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::unique_ptr<Timer> retry_timer_;
   bool leader_ = false;
   bool recovering_ = false;                      // elected; the store is being read
+  bool recovery_after_commit_ = false;           // the read waits for a commit still out
   std::vector<std::function<void()>> deferred_;  // operations waiting for recovery
   bool stopped_ = false;
   std::atomic<bool> leader_flag_{false};

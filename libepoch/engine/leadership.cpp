@@ -13,6 +13,14 @@ void Engine::on_elected() {
   leader_ = true;
   leader_flag_ = true;
   recovering_ = true;
+  if (commits_.in_flight()) {
+    recovery_after_commit_ = true;  // read_stored_state() when it is answered
+    return;
+  }
+  read_stored_state();
+}
+
+void Engine::read_stored_state() {
   read_then(
       [](Store& store) {
         Stored stored;
@@ -50,6 +58,7 @@ void Engine::on_revoked() {
   leader_ = false;
   leader_flag_ = false;
   recovering_ = false;
+  recovery_after_commit_ = false;
   if (timer_) timer_->cancel();
   armed_.reset();
   timers_.clear();

@@ -84,6 +84,10 @@ void Engine::flush() {
         asio::post(self->strand_, [self, term, r = std::move(r), events = std::move(events),
                                    actions = std::move(actions)]() mutable {
           self->commits_.committed();
+          if (std::exchange(self->recovery_after_commit_, false)) {
+            self->read_stored_state();  // a new term's recovery waited for this commit
+            return;
+          }
           if (self->term_ != term || !self->leader_) return;
           if (!r.ok()) {
             self->on_store_failure(r.status());

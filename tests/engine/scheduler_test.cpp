@@ -740,6 +740,67 @@ TEST_CASE("leadership lost and regained mid-run: the task is attached, never lau
 
 namespace {
 
+// Holds commits until released (a slow disk or quorum), and counts store
+// reads made while one is held.
+class HeldCommits : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  bool hold = false;
+  std::vector<std::pair<Batch, CommitCallback>> held;
+  int reads = 0, reads_while_held = 0;
+  void commit(Batch batch, CommitCallback done) override {
+    if (!hold) return target_.commit(std::move(batch), std::move(done));
+    held.emplace_back(std::move(batch), std::move(done));
+  }
+  StatusOr<std::vector<TopologyRecord>> load_topologies() override {
+    ++reads;
+    if (!held.empty()) ++reads_while_held;
+    return target_.load_topologies();
+  }
+  void release() {
+    hold = false;
+    for (auto& [batch, done] : std::exchange(held, {}))
+      target_.commit(std::move(batch), std::move(done));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a leader re-elected while its last commit is out recovers after that commit") {
+  // A ZooKeeper leader re-elected after a disconnection keeps its node,
+  // hence its fencing token, so its last term's commit can still apply: the new term's recovery
+  // read must come after it, or it would miss the run that commit stores.
+  Harness h(at("2026-01-01T00:00:00Z"), FakeExecutor::Mode::kManual);
+  HeldCommits store(*h.own_store);
+  h.store = &store;
+  h.start();
+  REQUIRE(h.create(process_topology("w", "0 0 * * * ?")).ok());
+  store.hold = true;
+  h.advance_to(at("2026-01-01T01:00:00Z"));  // the fire's run is being stored
+  REQUIRE(store.held.size() == 1);
+  CHECK(h.executor.launches().empty());
+  h.elector.revoke();
+  h.pump();
+  const int reads_before = store.reads;
+  h.elector.elect();
+  h.pump();
+  CHECK(store.reads == reads_before);  // waiting for the commit
+  store.release();
+  h.pump();
+  CHECK(store.reads == reads_before + 1);
+  CHECK(store.reads_while_held == 0);
+  REQUIRE(h.scheduler->is_leader());
+  // It recovered the stored run: launched once, and the fire not run again.
+  const std::string task = "w-ESR-2026-01-01-01-00-00-000-main";
+  CHECK(h.executor.create_count(task) == 1);
+  h.executor.finish(task, TaskState::kCompleted);
+  h.pump();
+  CHECK(ids_of(h.runs("w")) == std::vector<std::string>{"ESR-2026-01-01-01-00-00-000"});
+  CHECK(h.run("w", "ESR-2026-01-01-01-00-00-000").state == RunState::kSuccessful);
+}
+
+namespace {
+
 // Applies commits to the real store but never reports them: the engine never
 // learns its writes are durable, as if it crashed right after the commit.
 class SwallowingStore : public StoreWrapper {
