@@ -10,6 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <cstdlib>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -84,7 +85,7 @@ class LoggingElector final : public epoch::LeaderElector {
 
 }  // namespace
 
-int run_daemon(const Config& config, Logger& log) {
+int run_daemon(const Config& config, Logger& log, const DaemonControl& control) {
   std::shared_ptr<epoch::ZkConnection> zk;
   if (config.store == StoreKind::kZookeeper) {
     auto c = epoch::connect_zookeeper(config.zk);
@@ -247,10 +248,15 @@ int run_daemon(const Config& config, Logger& log) {
   }
 
   std::promise<int> stop_signal;
+  std::once_flag stopping;
+  const auto stop_with = [&](int sig) {
+    std::call_once(stopping, [&] { stop_signal.set_value(sig); });
+  };
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) stop_signal.set_value(sig);
+    if (!ec) stop_with(sig);
   });
+  const std::stop_callback stop_asked(control.stop, [&] { stop_with(0); });
 
   std::vector<std::thread> threads;
   for (int i = 0; i < config.io_threads; ++i)
@@ -270,8 +276,12 @@ int run_daemon(const Config& config, Logger& log) {
             {"hostExecRole", config.host_exec_role ? to_string(*config.host_exec_role) : "NONE"},
             {"maxConnections", std::to_string(http.max_connections)}});
 
+  if (control.ready) control.ready(port);
+
   const int sig = stop_signal.get_future().get();
-  log.info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  log.info("shutting down", {{"signal", sig == SIGTERM  ? "SIGTERM"
+                                        : sig == SIGINT ? "SIGINT"
+                                                        : "none (asked)"}});
   (*server)->stop_accepting();
   if (!(*server)->wait_idle(std::chrono::seconds(10)))
     log.warn("requests still in flight after 10 s; closing them");

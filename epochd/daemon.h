@@ -6,11 +6,24 @@
 // and give 1.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <stop_token>
+
 #include "config.h"
 #include "log.h"
 
 namespace epochd {
 
-int run_daemon(const Config& config, Logger& log);
+// For a daemon run inside another program (tests): `ready` is called once
+// it serves, with its port, on the thread running run_daemon; a stop
+// requested on `stop` shuts it down as SIGTERM does (the request may come
+// from any thread, also before it serves).
+struct DaemonControl {
+  std::function<void(std::uint16_t port)> ready;
+  std::stop_token stop;
+};
+
+int run_daemon(const Config& config, Logger& log, const DaemonControl& control = {});
 
 }  // namespace epochd

@@ -21,8 +21,10 @@
 #include "epoch/clock.h"
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
+#include "epoch/function_executor.h"
 #include "epoch/leader.h"
 #include "epoch/local_executor.h"
+#include "epoch/mail_sink.h"
 #include "epoch/scheduler.h"
 #include "epoch/sqlite_store.h"
 #include "epoch/store.h"
@@ -30,6 +32,7 @@
 
 using namespace epoch;
 namespace fs = std::filesystem;
+namespace ip = boost::asio::ip;
 
 namespace {
 
@@ -247,12 +250,12 @@ TEST_CASE("a scheduler made and destroyed 1,000 times with calls in flight") {
   CHECK(late == 0);
 }
 
-TEST_CASE("a local executor made and destroyed 200 times with launches and kills in flight") {
+TEST_CASE("a local executor made and destroyed 1,000 times with launches and kills in flight") {
   const fs::path dir =
       fs::temp_directory_path() / ("epoch-lifecycle-x" + std::to_string(::getpid()));
   std::atomic<bool> destroyed{false};
   std::atomic<int> late{0};
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     LocalExecutorOptions o;
     o.work_dir = (dir / std::to_string(i)).string();
     o.poll_interval = std::chrono::milliseconds(5);
@@ -295,27 +298,67 @@ TEST_CASE("a local executor made and destroyed 200 times with launches and kills
   CHECK(late.load() == 0);
 }
 
-TEST_CASE("a webhook sink made and destroyed 1,000 times with deliveries in flight") {
-  // A peer that accepts connections and never answers: every delivery is
-  // in flight when its sink goes.
-  Threads threads;
-  namespace ip = boost::asio::ip;
-  ip::tcp::acceptor acceptor(threads.ioc, ip::tcp::endpoint(ip::make_address("127.0.0.1"), 0));
-  std::vector<std::shared_ptr<ip::tcp::socket>> held;
-  std::mutex held_mu;
-  std::function<void()> accept = [&] {
-    acceptor.async_accept([&](boost::system::error_code ec, ip::tcp::socket s) {
+namespace {
+
+// A peer on loopback that accepts connections and never says a word: what
+// is sent to it is in flight until its sender gives up or goes.
+class SilentPeer {
+ public:
+  explicit SilentPeer(boost::asio::io_context& ioc)
+      : acceptor_(ioc, ip::tcp::endpoint(ip::make_address("127.0.0.1"), 0)) {
+    accept();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int accepted() const { return accepted_; }
+  // Closes the connections held so far.
+  void drop() {
+    std::lock_guard lock(mu_);
+    held_.clear();
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, ip::tcp::socket s) {
       if (ec) return;
+      ++accepted_;
       {
-        std::lock_guard lock(held_mu);
-        held.push_back(std::make_shared<ip::tcp::socket>(std::move(s)));
+        std::lock_guard lock(mu_);
+        held_.push_back(std::make_shared<ip::tcp::socket>(std::move(s)));
       }
       accept();
     });
-  };
-  accept();
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/hook";
+  }
+  ip::tcp::acceptor acceptor_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<ip::tcp::socket>> held_;
+  std::atomic<int> accepted_{0};
+};
+
+Event failed_run_event(int i) {
+  Event e;
+  e.type = Event::Type::kRunStateChanged;
+  e.topology_id = "t";
+  e.run_id = "EIR-" + std::to_string(i);
+  e.run_state = RunState::kFailed;
+  e.run_type = RunType::kInstant;
+  auto topology = std::make_shared<Topology>();
+  topology->name = "t";
+  e.topology = std::move(topology);
+  auto run = std::make_shared<RunInfo>();
+  run->topology_id = "t";
+  run->run_id = e.run_id;
+  run->state = RunState::kFailed;
+  e.run = std::move(run);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("a webhook sink made and destroyed 1,000 times with deliveries in flight") {
+  // Every delivery is in flight when its sink goes.
+  Threads threads;
+  SilentPeer peer(threads.ioc);
+  const std::string url = "http://127.0.0.1:" + std::to_string(peer.port()) + "/hook";
   std::atomic<bool> destroyed{false};
   std::atomic<int> late{0};
   for (int i = 0; i < 1000; ++i) {
@@ -329,23 +372,98 @@ TEST_CASE("a webhook sink made and destroyed 1,000 times with deliveries in flig
       };
       auto sink = make_webhook_sink(o);
       REQUIRE(sink.ok());
-      Event e;
-      e.type = Event::Type::kRunStateChanged;
-      e.topology_id = "t";
-      e.run_id = "EIR-" + std::to_string(i);
-      e.run_state = RunState::kFailed;
-      e.run_type = RunType::kInstant;
-      e.topology = std::make_shared<Topology>();
+      const Event e = failed_run_event(i);
       for (int n = 0; n < 3; ++n)
         (*sink)->on_event(e);
       if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     destroyed = true;
-    if (i % 100 == 99) {
-      std::lock_guard lock(held_mu);
-      held.clear();
-    }
+    if (i % 100 == 99) peer.drop();
   }
   threads.stop();  // before the acceptor and its handler's captures go
+  MESSAGE(peer.accepted() << " deliveries reached the peer");
+  CHECK(peer.accepted() > 0);
+  CHECK(late.load() == 0);
+}
+
+TEST_CASE("a mail sink made and destroyed 1,000 times with mails in flight") {
+  // An SMTP server that never greets: every mail is in flight (or queued
+  // behind one) when its sink goes.
+  Threads threads;
+  SilentPeer peer(threads.ioc);
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late{0};
+  for (int i = 0; i < 1000; ++i) {
+    destroyed = false;
+    {
+      MailOptions o;
+      o.server = "127.0.0.1";
+      o.port = peer.port();
+      o.security = MailOptions::Security::kNone;
+      o.from_address = "epoch@example.com";
+      o.default_recipients = {"oncall@example.com"};
+      o.timeout = std::chrono::milliseconds(2000);
+      o.on_result = [&](const std::string&, bool, const std::string&) {
+        if (destroyed) ++late;
+      };
+      auto sink = make_mail_sink(o);
+      REQUIRE(sink.ok());
+      for (int n = 0; n < 2; ++n)
+        (*sink)->on_event(failed_run_event(i));
+      if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    destroyed = true;
+    if (i % 100 == 99) peer.drop();
+  }
+  threads.stop();
+  MESSAGE(peer.accepted() << " mails reached the server");
+  CHECK(peer.accepted() > 0);
+  CHECK(late.load() == 0);
+}
+
+TEST_CASE("a function executor made and destroyed 1,000 times with jobs running and killed") {
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late{0}, started{0};
+  for (int i = 0; i < 1000; ++i) {
+    destroyed = false;
+    {
+      FunctionExecutorOptions o;
+      o.threads = 2;
+      o.kill_grace = std::chrono::milliseconds(100);
+      FunctionExecutor jobs(o);
+      REQUIRE(jobs.register_job("nap",
+                                [&](JobContext& ctx) {
+                                  ++started;
+                                  ctx.log("napping");
+                                  ctx.sleep_for(
+                                      std::chrono::milliseconds(ctx.data_int("ms").value_or(0)));
+                                })
+                  .ok());
+      for (int n = 0; n < 3; ++n) {
+        TaskLaunch l;
+        l.task_id = "t-" + std::to_string(i) + "-" + std::to_string(n);
+        l.topology_id = "t";
+        l.run_id = "EIR-" + std::to_string(i);
+        l.task_name = "main";
+        FunctionTask f;
+        f.task_name = "main";
+        f.job = "nap";
+        f.data = RawJson{R"({"ms":)" + std::to_string(n * 20) + "}"};
+        l.task.spec = f;
+        jobs.launch(l, [&](const TaskUpdate&) {
+          if (destroyed) ++late;
+        });
+        if (n == 2 && i % 2 == 0) {
+          jobs.kill(l.task_id, [&](Status) {
+            if (destroyed) ++late;
+          });
+        }
+      }
+      if (i % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(100 * (i % 20)));
+    }
+    destroyed = true;
+  }
+  MESSAGE(started.load() << " handlers started before their executor was destroyed");
+  CHECK(started.load() > 0);
   CHECK(late.load() == 0);
 }

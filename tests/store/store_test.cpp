@@ -167,16 +167,6 @@ TEST_CASE("SqliteStore: many openers of one new file at once all get the schema,
   }
 }
 
-TEST_CASE("SqliteStore made and destroyed 1,000 times with commits in flight") {
-  TempDir dir;
-  CHECK(churn_with_commits_in_flight(1000, [&](int) {
-          SqliteStoreOptions o{(dir.path / "epoch.db").string(), false, std::chrono::seconds(5)};
-          auto s = make_sqlite_store(o);
-          REQUIRE(s.ok());
-          return std::move(*s);
-        }) == 0);
-}
-
 TEST_CASE("SqliteStore: concurrent commits from several threads are all applied") {
   TempDir dir;
   SqliteStoreOptions o{(dir.path / "epoch.db").string(), false, std::chrono::seconds(5)};

@@ -15,50 +15,12 @@
 #include "epoch/zookeeper.h"
 #include "epoch_examples.h"
 #include "store_contract.h"
+#include "zk_fixtures.h"
 #include "zk_server.h"
 
 using namespace epoch;
 using namespace epoch::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::shared_ptr<ZkConnection> connect(const ZkServer& zk, std::string ns = "epoch",
-                                      std::chrono::milliseconds session = 2000ms,
-                                      std::chrono::milliseconds operation = 1000ms) {
-  ZkOptions o;
-  o.hosts = zk.hosts();
-  o.name_space = std::move(ns);
-  o.session_timeout = session;
-  o.operation_timeout = operation;
-  auto c = connect_zookeeper(o);
-  REQUIRE(c.ok());
-  REQUIRE(eventually([&] { return zk_connected(**c); }));
-  return *c;
-}
-
-// Expires `conn`'s session the way ZooKeeper does for a node that stalled:
-// a second client attaches to the session and closes it.
-void expire_session(ZkConnection& conn, const ZkServer& zk) {
-  clientid_t id{};
-  REQUIRE(conn.client_id(id));
-  zhandle_t* other = zookeeper_init(zk.hosts().c_str(), nullptr, 2000, &id, nullptr, 0);
-  REQUIRE(other != nullptr);
-  REQUIRE(eventually([&] { return zoo_state(other) == ZOO_CONNECTED_STATE; }, 5s, 10ms));
-  zookeeper_close(other);
-}
-
-struct ElectorProbe {
-  std::atomic<int> elected{0}, revoked{0};
-  std::unique_ptr<LeaderElector> elector;  // last: stopped before the counters go
-
-  ElectorProbe(std::shared_ptr<ZkConnection> conn, std::string url)
-      : elector(make_zk_elector(std::move(conn), std::move(url))) {
-    elector->start([this] { ++elected; }, [this] { ++revoked; });
-  }
-};
-
-}  // namespace
 
 TEST_CASE("ZkStore keeps the Store contract on a real ZooKeeper") {
   ZkServer zk;
@@ -225,45 +187,6 @@ TEST_CASE("election among three: one leader, known to all; a stopped leader is r
   REQUIRE(eventually([&] { return nodes[2]->elector->leader() == "http://n1"; }));
   CHECK(leaders() == 1);
   CHECK(nodes[0]->revoked.load() == 0);  // stop() calls no callback
-}
-
-TEST_CASE("an elector destroyed while its watches are pending is never called back") {
-  // The connection outlives the electors and keeps their one-shot watches
-  // and posted checks; each round destroys a follower (watching the
-  // leader's node), then the leader, whose node's deletion fires the
-  // follower's watch on the connection's event thread. Before the fix the
-  // watch called the destroyed follower (ASan: heap-use-after-free).
-  ZkServer zk;
-  auto conn = connect(zk);
-  auto probe = connect(zk);
-  for (int round = 0; round < 100; ++round) {
-    auto leader = std::make_unique<ElectorProbe>(conn, "http://leader");
-    REQUIRE(eventually([&] { return leader->elector->is_leader(); }, 5s, 1ms));
-    auto follower = std::make_unique<ElectorProbe>(conn, "http://follower");
-    REQUIRE(eventually([&] { return follower->elector->leader() == "http://leader"; }, 5s, 1ms));
-    follower.reset();
-    leader.reset();
-    // Both nodes are gone, and the connection still works.
-    std::vector<std::string> children;
-    REQUIRE(eventually([&] {
-      return probe->children("/epoch/leader-selection", children) == ZOK && children.empty();
-    }));
-  }
-  // A last elector on the same connection is elected: nothing stale runs.
-  ElectorProbe last(conn, "http://last");
-  REQUIRE(eventually([&] { return last.elector->is_leader(); }));
-  CHECK(last.revoked.load() == 0);
-}
-
-TEST_CASE("ZkStore made and destroyed 300 times on one connection with commits in flight") {
-  ZkServer zk;
-  auto conn = connect(zk);
-  CHECK(churn_with_commits_in_flight(300, [&](int) { return make_zk_store(conn); }) == 0);
-  // The connection still serves a new store.
-  auto store = make_zk_store(conn);
-  Batch b;
-  b.put_topology(topology("after-churn"), kMustNotExist);
-  CHECK(commit(*store, std::move(b)).ok());
 }
 
 TEST_CASE("ZooKeeper restart: calls fail while it is down, leadership is dropped and regained") {
