@@ -22,6 +22,7 @@
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
 #include "epoch/function_executor.h"
+#include "epoch/job_scheduler.h"
 #include "epoch/leader.h"
 #include "epoch/local_executor.h"
 #include "epoch/mail_sink.h"
@@ -465,5 +466,48 @@ TEST_CASE("a function executor made and destroyed 1,000 times with jobs running 
   }
   MESSAGE(started.load() << " handlers started before their executor was destroyed");
   CHECK(started.load() > 0);
+  CHECK(late.load() == 0);
+}
+
+TEST_CASE("a JobScheduler started and destroyed 1,000 times with jobs, calls and listeners") {
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late{0}, handled{0};
+  for (int i = 0; i < 1000; ++i) {
+    destroyed = false;
+    {
+      JobSchedulerOptions o;
+      o.other_tasks = JobSchedulerOptions::Tasks::kNone;
+      o.io_threads = 1;
+      o.jobs.threads = 1;
+      o.jobs.kill_grace = std::chrono::milliseconds(100);
+      o.register_job("nap", [&](JobContext& ctx) {
+        ++handled;
+        ctx.sleep_for(std::chrono::milliseconds(5));
+      });
+      auto started = JobScheduler::start(std::move(o));
+      REQUIRE(started.ok());
+      JobScheduler& s = **started;
+      s.on_run([&](const RunEvent&) {
+        if (destroyed) ++late;
+      });
+      s.on_task([&](const TaskEvent&) {
+        if (destroyed) ++late;
+      });
+      // Answers through futures nobody waits for; a run now whenever this
+      // copy already leads (else it is refused).
+      auto created = s.create_async(function_topology("t", "* * * ? * *", "nap"));
+      auto ran = s.run_now_async("t");
+      auto listed = s.list_async();
+      if (i % 4 == 0) {
+        s.wait_until_leader(std::chrono::seconds(5));
+        (void)created.get();
+        (void)s.run_now("t");
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * (i % 20)));
+      }
+    }
+    destroyed = true;
+  }
+  MESSAGE(handled.load() << " jobs started before their JobScheduler was destroyed");
+  CHECK(handled.load() > 0);
   CHECK(late.load() == 0);
 }
