@@ -11,13 +11,13 @@ void Engine::start() {
   timer_ = clock_.make_timer(ioc_);
   retry_timer_ = clock_.make_timer(ioc_);
   std::weak_ptr<Engine> weak = shared_from_this();
-  elector_.start(
-      [weak] {
-        if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->on_elected(); });
-      },
-      [weak] {
-        if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->on_revoked(); });
-      });
+  elector_.start(outside_.guard([weak] {
+    if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->on_elected(); });
+  }),
+                 outside_.guard([weak] {
+                   if (auto self = weak.lock())
+                     asio::post(self->strand_, [self] { self->on_revoked(); });
+                 }));
 }
 
 void Engine::stop() {

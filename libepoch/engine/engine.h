@@ -95,7 +95,14 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Callback<T> guarded(Callback<T> done) {
     return callbacks_.guard(std::move(done));
   }
-  void close_callbacks() { callbacks_.close(); }
+  // No callback of the Scheduler runs after this returns, and no answer of
+  // the executor, elector or store touches the engine any more (one in
+  // flight on another thread is waited for): the engine may then outlive
+  // its io_context only through handlers queued there.
+  void close_callbacks() {
+    outside_.close();
+    callbacks_.close();
+  }
 
   // ---- public operations (posted to the strand) ------------------------------
 
@@ -479,6 +486,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   engine::CommitQueue commits_{options_.max_batch_ops};
   Lifeline callbacks_;  // guards every callback given to a public method
+  // Guards the callbacks given to the executor, elector and store, which run
+  // on their threads: closed by ~Scheduler, so that none of them holds the
+  // engine (and posts to its strand) after the Scheduler is gone.
+  Lifeline outside_;
   // The blocking store reads, unless options_.store_reads takes them.
   std::unique_ptr<asio::thread_pool> reader_ =
       options_.store_reads ? nullptr : std::make_unique<asio::thread_pool>(1);

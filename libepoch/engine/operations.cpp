@@ -173,7 +173,7 @@ void Engine::do_kill_task(const std::string& tid, const std::string& rid, const 
   const std::string task_id = ti->second.task_id;
   std::weak_ptr<Engine> weak = shared_from_this();
   auto kill = [this, weak, task_id, done = std::move(done)]() mutable {
-    executor_.kill(task_id, [weak, done = std::move(done)](Status s) mutable {
+    executor_.kill(task_id, outside_.guard([weak, done = std::move(done)](Status s) mutable {
       auto self = weak.lock();
       if (!self) return;
       asio::post(self->strand_, [s, done = std::move(done)] {
@@ -183,7 +183,7 @@ void Engine::do_kill_task(const std::string& tid, const std::string& rid, const 
           done(s);
         }
       });
-    });
+    }));
   };
   // An in-process launch waiting for its start to be stored: the kill
   // follows it (actions run in order).

@@ -90,15 +90,16 @@ TaskLaunch Engine::make_launch(const Run& r, const Task& leaf, const TaskRunInfo
 
 TaskObserver Engine::make_observer(const Run& r, const std::string& name, int attempt) {
   std::weak_ptr<Engine> weak = shared_from_this();
-  return [weak, term = term_, handle = r.handle, name, attempt](const TaskUpdate& u) {
-    auto self = weak.lock();
-    if (!self) return;
-    asio::post(self->strand_, [self, term, handle, name, attempt, u] {
-      if (self->term_ != term || !self->leader_) return;
-      self->on_task_update(handle, name, attempt, u);
-      self->flush();
-    });
-  };
+  return outside_.guard(
+      [weak, term = term_, handle = r.handle, name, attempt](const TaskUpdate& u) {
+        auto self = weak.lock();
+        if (!self) return;
+        asio::post(self->strand_, [self, term, handle, name, attempt, u] {
+          if (self->term_ != term || !self->leader_) return;
+          self->on_task_update(handle, name, attempt, u);
+          self->flush();
+        });
+      });
 }
 
 void Engine::launch(Run& r, const Task& leaf, const TaskRunInfo& ti, TaskCtl& ctl) {

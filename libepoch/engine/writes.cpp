@@ -77,8 +77,9 @@ void Engine::flush() {
   const std::uint64_t term = term_;
   std::weak_ptr<Engine> weak = shared_from_this();
   store_.commit(
-      std::move(step->batch), [weak, term, events = std::move(step->events),
-                               actions = std::move(step->actions)](CommitResult r) mutable {
+      std::move(step->batch),
+      outside_.guard([weak, term, events = std::move(step->events),
+                      actions = std::move(step->actions)](CommitResult r) mutable {
         auto self = weak.lock();
         if (!self) return;
         asio::post(self->strand_, [self, term, r = std::move(r), events = std::move(events),
@@ -96,7 +97,7 @@ void Engine::flush() {
           self->deliver(std::move(events), std::move(actions));
           self->flush();
         });
-      });
+      }));
 }
 
 void Engine::deliver(std::vector<Event> events, std::vector<std::function<void()>> actions) {
