@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../../libepoch/support/work_queue.h"
+#include "../support/remove_tree.h"
 #include "epoch/clock.h"
 #include "epoch/events.h"
 #include "epoch/fake_executor.h"
@@ -288,14 +289,8 @@ TEST_CASE("a local executor made and destroyed 1,000 times with launches and kil
   }
   // Tasks left running were killed or end on their own (within a second);
   // their directories go. One may still write its exit file while the
-  // directories are removed: try again until nothing is left.
-  std::error_code ec;
-  for (int tries = 0; tries < 30; ++tries) {
-    fs::remove_all(dir, ec);
-    if (!ec && !fs::exists(dir)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CHECK_FALSE(fs::exists(dir));
+  // directories are removed.
+  CHECK(epoch::test::remove_tree_eventually(dir));
   CHECK(late.load() == 0);
 }
 

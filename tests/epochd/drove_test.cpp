@@ -21,6 +21,7 @@
 #include "http_client.h"
 
 namespace json = boost::json;
+using epoch::test::busybox_launch;
 using epoch::test::DaemonProcess;
 using epoch::test::eventually;
 using epoch::test::FakeDroveProcess;
@@ -118,22 +119,6 @@ struct Setup {
 
 std::string str(const json::value& v) {
   return std::string(v.as_string());
-}
-
-// The launch of a container task "main" of topology "t", run `run_id`,
-// for tests that drive a DroveExecutor directly.
-epoch::TaskLaunch busybox_launch(const std::string& run_id) {
-  epoch::TaskLaunch l;
-  l.task_id = "t-" + run_id + "-main";
-  l.topology_id = "t";
-  l.run_id = run_id;
-  l.task_name = "main";
-  epoch::ContainerTask c;
-  c.task_name = "main";
-  c.executable.url = "docker.io/library/busybox:1.36";
-  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
-  l.task.spec = c;
-  return l;
 }
 
 }  // namespace

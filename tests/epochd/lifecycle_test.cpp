@@ -27,6 +27,7 @@
 #include "epoch/drove_executor.h"
 #include "fake_drove_process.h"
 #include "log.h"
+#include "remove_tree.h"
 
 namespace fs = std::filesystem;
 namespace ip = boost::asio::ip;
@@ -108,14 +109,8 @@ TEST_CASE("the daemon started and stopped 1,000 times with requests and runs in 
   CHECK(served == 1000);
   CHECK(stopped_cleanly == 1000);
   // Runs launched by one daemon may still end after it stopped (they are
-  // left running, as on a restart): try again until nothing is left.
-  std::error_code ec;
-  for (int tries = 0; tries < 30; ++tries) {
-    fs::remove_all(dir, ec);
-    if (!ec && !fs::exists(dir)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CHECK_FALSE(fs::exists(dir));
+  // left running, as on a restart).
+  CHECK(epoch::test::remove_tree_eventually(dir));
 }
 
 TEST_CASE(
@@ -139,16 +134,8 @@ TEST_CASE(
       auto ex = epoch::make_drove_executor(o);
       REQUIRE(ex.ok());
       for (int n = 0; n < 2; ++n) {
-        epoch::TaskLaunch l;
-        l.task_id = "t-EIR-" + std::to_string(i) + "-" + std::to_string(n) + "-main";
-        l.topology_id = "t";
-        l.run_id = "EIR-" + std::to_string(i) + "-" + std::to_string(n);
-        l.task_name = "main";
-        epoch::ContainerTask c;
-        c.task_name = "main";
-        c.executable.url = "docker.io/library/busybox:1.36";
-        c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
-        l.task.spec = c;
+        const epoch::TaskLaunch l =
+            epoch::test::busybox_launch("EIR-" + std::to_string(i) + "-" + std::to_string(n));
         (*ex)->launch(l, [&](const epoch::TaskUpdate&) {
           ++updates;
           if (destroyed) ++late;

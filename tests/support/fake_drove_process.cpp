@@ -18,6 +18,20 @@
 
 namespace epoch::test {
 
+epoch::TaskLaunch busybox_launch(const std::string& run_id) {
+  epoch::TaskLaunch l;
+  l.task_id = "t-" + run_id + "-main";
+  l.topology_id = "t";
+  l.run_id = run_id;
+  l.task_name = "main";
+  epoch::ContainerTask c;
+  c.task_name = "main";
+  c.executable.url = "docker.io/library/busybox:1.36";
+  c.resources = {{epoch::Resource::Type::kCpu, 1}, {epoch::Resource::Type::kMemory, 128}};
+  l.task.spec = c;
+  return l;
+}
+
 FakeDroveProcess::FakeDroveProcess(const std::string& binary, int controllers,
                                    std::vector<std::string> args)
     : dir_(make_temp_dir("fake-drove")) {

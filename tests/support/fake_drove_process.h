@@ -9,7 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "epoch/executor.h"
+
 namespace epoch::test {
+
+// The launch of a container task "main" of topology "t", run `run_id`
+// (task id "t-<run_id>-main"), for tests that drive a DroveExecutor
+// directly.
+epoch::TaskLaunch busybox_launch(const std::string& run_id);
 
 class FakeDroveProcess {
  public:
