@@ -142,7 +142,9 @@ class Scheduler {
   // Stops first if needed. No callback given to this Scheduler runs after
   // the destructor returns: one running on another thread is waited for,
   // later ones are dropped (so do not destroy it while holding a lock that
-  // a callback takes).
+  // a callback takes). Likewise, what the executor, elector or store calls
+  // back after that no longer reaches the engine, so the io_context may go
+  // once the Scheduler has (handlers still queued on it go with it).
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
